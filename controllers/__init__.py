@@ -1,0 +1,1 @@
+"""Controllers: policies, gradient estimators, trainers and baselines."""

@@ -1,0 +1,122 @@
+"""Input checks used at the public boundaries of diffsim.
+
+These helpers may synchronise with the device (they read tensor values); they are called
+when parameters are built and when a public entry point receives its inputs, never inside
+the per-step physics, which must stay free of host synchronisation so that it can be
+compiled or captured in a CUDA graph.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Union
+
+import torch
+
+Scalar = Union[float, torch.Tensor]
+"""A physical quantity: a Python float, or a tensor (possibly batched, possibly requiring grad)."""
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _all_finite(value: Scalar) -> bool:
+    if isinstance(value, torch.Tensor):
+        return bool(torch.isfinite(value.detach()).all())
+    return math.isfinite(float(value))
+
+
+def _all_positive(value: Scalar) -> bool:
+    if isinstance(value, torch.Tensor):
+        return bool((value.detach() > 0).all())
+    return float(value) > 0
+
+
+def check_scalar(name: str, value: object, *, positive: bool = False, owner: str = "") -> None:
+    """Raise if ``value`` is not a finite real number or floating tensor (positive if asked).
+
+    Args:
+        name: The parameter's name, used in the error message.
+        value: The value to check.
+        positive: Require every entry to be strictly positive.
+        owner: The container's name (e.g. ``"CartPoleParams"``), used in the error message.
+    """
+    where = f"{owner}.{name}" if owner else name
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise TypeError(
+            f"{where} must be a float or a floating-point torch.Tensor, got {type(value).__name__}"
+        )
+    if isinstance(value, torch.Tensor) and value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{where} must have a floating dtype, got {value.dtype}")
+    if not _all_finite(value):
+        raise ValueError(f"{where} must be finite, got {_show(value)}")
+    if positive and not _all_positive(value):
+        raise ValueError(f"{where} must be > 0, got {_show(value)}")
+
+
+def _show(value: Scalar) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"tensor with values {value.detach().flatten()[:6].tolist()}"
+    return repr(value)
+
+
+def check_choice(kind: str, name: str, valid: Iterable[str]) -> None:
+    """Raise ``ValueError`` listing the valid names when ``name`` is not one of them."""
+    valid = sorted(valid)
+    if name not in valid:
+        raise ValueError(f"unknown {kind} {name!r}; expected one of: {', '.join(valid)}")
+
+
+def check_state(state: object, n: int, system: str) -> torch.Tensor:
+    """Check that ``state`` is a floating tensor of shape ``[..., n]`` and return it."""
+    if not isinstance(state, torch.Tensor):
+        raise TypeError(
+            f"{system} state must be a torch.Tensor of shape [..., {n}], got {type(state).__name__}"
+        )
+    if state.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{system} state must have a floating dtype (float32 or float64), got {state.dtype}"
+        )
+    if state.ndim == 0 or state.shape[-1] != n:
+        raise ValueError(f"{system} state must have shape [..., {n}], got {tuple(state.shape)}")
+    return state
+
+
+def check_action(action: object, state: torch.Tensor, system: str) -> torch.Tensor:
+    """Check an action against its state and return it with shape ``state.shape[:-1]``.
+
+    The action may have shape ``[...]`` or ``[..., 1]``, where ``[...]`` is the state's batch
+    shape (or broadcastable to it). Integer and boolean actions are rejected: discrete actions
+    must be mapped to forces by the caller (see ``diffsim.cartpole.discrete_to_action``).
+    """
+    if not isinstance(action, torch.Tensor):
+        raise TypeError(f"{system} action must be a torch.Tensor, got {type(action).__name__}")
+    if action.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{system} action must have a floating dtype, got {action.dtype}; "
+            "map discrete actions with discrete_to_action() first"
+        )
+    batch = state.shape[:-1]
+    if action.ndim == len(batch) + 1 and action.shape[-1] == 1:
+        action = action[..., 0]
+    try:
+        torch.broadcast_shapes(action.shape, batch)
+    except RuntimeError:
+        raise ValueError(
+            f"{system} action must have shape {tuple(batch)} or {tuple(batch) + (1,)} "
+            f"(the state's batch shape), got {tuple(action.shape)}"
+        ) from None
+    if action.device != state.device:
+        raise ValueError(
+            f"{system} action is on {action.device} but the state is on {state.device}"
+        )
+    return action
+
+
+def check_finite_tensor(name: str, value: torch.Tensor) -> None:
+    """Raise ``ValueError`` if ``value`` holds a NaN or an infinity (a host sync: debug only)."""
+    if not bool(torch.isfinite(value.detach()).all()):
+        bad = (~torch.isfinite(value.detach())).nonzero()
+        raise ValueError(
+            f"{name} contains non-finite values (first at index {tuple(bad[0].tolist())})"
+        )

@@ -1,0 +1,126 @@
+"""Fixed-step integrators for second-order systems ``q'' = a(q, q')``.
+
+Every system in diffsim is mechanical: a configuration ``q`` (positions, angles) and its
+rate ``v``. An integrator advances ``(q, v)`` by one step ``dt`` given the acceleration
+function ``accel(q, v) -> a``. Integrators are small named objects with an ``order`` (the
+global order of accuracy), chosen by name or passed as an object, in the manner of
+torchdiffeq's solver table:
+
+=====================  =======  ==========================================================
+name                   order    update
+=====================  =======  ==========================================================
+``euler``              1        q' = q + dt·v,  v' = v + dt·a(q, v)  (Gymnasium CartPole's
+                                default, "euler")
+``semi_implicit_euler`` 1       v' = v + dt·a(q, v),  q' = q + dt·v'  (symplectic Euler;
+                                Gymnasium CartPole's "semi-implicit euler" and Pendulum's
+                                update)
+``rk4``                4        classical Runge-Kutta on the first-order system (q, v)
+=====================  =======  ==========================================================
+
+``velocity_limit`` is an optional function applied to the new velocity (e.g. Pendulum's
+clip to ±8 rad/s). The semi-implicit scheme applies it before the position update, so the
+position moves with the limited velocity (Gymnasium Pendulum's order); the others apply it
+at the end of the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+
+from ._validation import check_choice
+
+Accel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Limit = Optional[Callable[[torch.Tensor], torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Integrator:
+    """Base class: a named fixed-step scheme for ``q'' = accel(q, q')``."""
+
+    name: str = "integrator"
+    order: int = 0
+
+    def __call__(
+        self,
+        accel: Accel,
+        q: torch.Tensor,
+        v: torch.Tensor,
+        dt: Union[float, torch.Tensor],
+        velocity_limit: Limit = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Advance ``(q, v)`` by ``dt`` seconds; returns the new ``(q, v)``."""
+        raise NotImplementedError
+
+
+def _limit(v: torch.Tensor, velocity_limit: Limit) -> torch.Tensor:
+    return v if velocity_limit is None else velocity_limit(v)
+
+
+@dataclass(frozen=True)
+class Euler(Integrator):
+    """Explicit (forward) Euler: both updates from the pre-step values."""
+
+    name: str = "euler"
+    order: int = 1
+
+    def __call__(self, accel, q, v, dt, velocity_limit=None):
+        a = accel(q, v)
+        return q + dt * v, _limit(v + dt * a, velocity_limit)
+
+
+@dataclass(frozen=True)
+class SemiImplicitEuler(Integrator):
+    """Symplectic Euler: velocity first, then the position with the new velocity."""
+
+    name: str = "semi_implicit_euler"
+    order: int = 1
+
+    def __call__(self, accel, q, v, dt, velocity_limit=None):
+        v_new = _limit(v + dt * accel(q, v), velocity_limit)
+        return q + dt * v_new, v_new
+
+
+@dataclass(frozen=True)
+class RK4(Integrator):
+    """Classical fourth-order Runge-Kutta on the first-order system ``(q, v)``."""
+
+    name: str = "rk4"
+    order: int = 4
+
+    def __call__(self, accel, q, v, dt, velocity_limit=None):
+        k1q, k1v = v, accel(q, v)
+        q2, v2 = q + 0.5 * dt * k1q, v + 0.5 * dt * k1v
+        k2q, k2v = v2, accel(q2, v2)
+        q3, v3 = q + 0.5 * dt * k2q, v + 0.5 * dt * k2v
+        k3q, k3v = v3, accel(q3, v3)
+        q4, v4 = q + dt * k3q, v + dt * k3v
+        k4q, k4v = v4, accel(q4, v4)
+        q_new = q + dt / 6.0 * (k1q + 2 * k2q + 2 * k3q + k4q)
+        v_new = v + dt / 6.0 * (k1v + 2 * k2v + 2 * k3v + k4v)
+        return q_new, _limit(v_new, velocity_limit)
+
+
+INTEGRATORS: dict[str, Integrator] = {i.name: i for i in (Euler(), SemiImplicitEuler(), RK4())}
+"""The integrators available by name."""
+
+
+def get_integrator(integrator: Union[str, Integrator]) -> Integrator:
+    """Return the integrator named ``integrator`` (or the object itself).
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+        TypeError: for anything that is neither a name nor an :class:`Integrator`.
+    """
+    if isinstance(integrator, Integrator):
+        return integrator
+    if isinstance(integrator, str):
+        check_choice("integrator", integrator, INTEGRATORS)
+        return INTEGRATORS[integrator]
+    raise TypeError(
+        f"integrator must be a name ({', '.join(INTEGRATORS)}) or an Integrator, "
+        f"got {type(integrator).__name__}"
+    )

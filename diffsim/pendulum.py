@@ -1,0 +1,251 @@
+"""Differentiable Pendulum: a rigid rod swung up by a torque at its pivot.
+
+Source of the equations: Gymnasium's ``Pendulum-v1``
+(``gymnasium/envs/classic_control/pendulum.py``), summarised in
+``shared/specs/classic_control.md``. The defaults reproduce it step for step (see
+"Precision" below); :meth:`PendulumParams.variant_2019` is the version the 2019 "∂P vs RL"
+post trained on (Gym.jl): torque never clipped, angle updated with the *unclipped* speed.
+
+State ``[..., 2]`` in Gymnasium's order (:func:`unpack` / :func:`pack`):
+
+=====  ==========  ==============================================================
+index  name        meaning
+=====  ==========  ==============================================================
+0      theta       angle from upright, rad (not wrapped; 0 = upright)
+1      theta_dot   angular velocity, rad/s
+=====  ==========  ==============================================================
+
+Action ``[...]`` or ``[..., 1]``: torque at the pivot, N·m. With the default parameters it
+is clipped to ±``max_torque`` (2 N·m), as Gymnasium does; the clip passes gradients inside
+the bounds and zero gradient beyond them.
+
+One step, in Gymnasium's order (semi-implicit Euler by default)::
+
+    u      = clip(u, −max_torque, max_torque)
+    θ̇'     = clip(θ̇ + (3g/(2l)·sin θ + 3/(m·l²)·u)·dt, −max_speed, max_speed)
+    θ'     = θ + θ̇'·dt
+
+The speed clip saturates the gradient: in a clipped state ∂θ̇'/∂(θ, θ̇, u) = 0, which is the
+true derivative of these dynamics. Other integrators (``"euler"``, ``"rk4"``) are offered
+for experiments; they apply the speed clip at the end of the step.
+
+Cost, on the pre-step state and the clipped torque (:func:`cost`; the reward is −cost)::
+
+    angle_normalize(θ)² + 0.1·θ̇² + 0.001·u²,   angle_normalize(x) = ((x + π) mod 2π) − π
+
+``mod`` is piecewise linear with slope 1, so the cost's gradient is 2·angle_normalize(θ)
+everywhere except at the wrap θ = π (mod 2π), where it jumps. Pendulum never terminates;
+its episodes are truncated at 200 steps by the environment.
+Initial states: θ ~ U(−π, π), θ̇ ~ U(−1, 1) (:func:`sample_initial`).
+
+Precision: Gymnasium keeps its state in float64 but, under NumPy 2's promotion rules, forms
+the torque term 3/(m·l²)·u in float32. A float64 step here therefore agrees with it to float32
+rounding of that term, and whole trajectories drift apart slowly because the swing is chaotic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Optional, Union
+
+import torch
+
+from . import _debug
+from ._params import Params
+from ._validation import Scalar, check_action, check_state
+from .integrators import Integrator, get_integrator
+
+STATE_NAMES = ("theta", "theta_dot")
+"""Names of the state entries, in order."""
+STATE_UNITS = ("rad", "rad/s")
+"""SI units of the state entries, in order."""
+STATE_SIZE = 2
+DEFAULT_INTEGRATOR = "semi_implicit_euler"
+
+
+@dataclasses.dataclass(frozen=True)
+class PendulumParams(Params):
+    """Physical parameters of Pendulum; defaults are Gymnasium's ``Pendulum-v1``.
+
+    Every numeric field may be a Python float or a tensor (per batch element, requiring
+    grad). The two flags select the update rule; :meth:`variant_2019` sets both off.
+    """
+
+    max_speed: Scalar = 8.0
+    """Limit on the angular speed, rad/s."""
+    max_torque: Scalar = 2.0
+    """Limit on the applied torque, N·m (when ``clip_torque``)."""
+    dt: Scalar = 0.05
+    """Time step, s."""
+    g: Scalar = 10.0
+    """Gravitational acceleration, m/s²."""
+    m: Scalar = 1.0
+    """Mass of the rod, kg."""
+    l: Scalar = 1.0  # noqa: E741 (Gymnasium's name)
+    """Length of the rod, m."""
+    clip_torque: bool = True
+    """Clip the torque to ±max_torque (Gymnasium). False in the 2019 variant."""
+    position_uses_clipped_speed: bool = True
+    """Update θ with the clipped speed (Gymnasium); False in the 2019 variant, which updates θ
+    with the unclipped speed and clips afterwards."""
+
+    _positive = ("max_speed", "max_torque", "dt", "g", "m", "l")
+    _flags = ("clip_torque", "position_uses_clipped_speed")
+
+    @classmethod
+    def variant_2019(cls, **changes: Scalar) -> PendulumParams:
+        """The Gym.jl pendulum of the 2019 post: unclipped torque, θ from the unclipped speed."""
+        return cls(clip_torque=False, position_uses_clipped_speed=False, **changes)
+
+    @property
+    def inertia(self) -> Scalar:
+        """The rod's moment of inertia about its end, m·l²/3, kg·m²."""
+        return self.m * self.l**2 / 3.0
+
+
+DEFAULT_PARAMS = PendulumParams()
+
+
+def unpack(state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split a state ``[..., 2]`` into ``(theta, theta_dot)``, each ``[...]``."""
+    return state[..., 0], state[..., 1]
+
+
+def pack(theta: torch.Tensor, theta_dot: torch.Tensor) -> torch.Tensor:
+    """Stack ``(theta, theta_dot)`` (broadcast together) into a state ``[..., 2]``."""
+    return torch.stack(torch.broadcast_tensors(theta, theta_dot), dim=-1)
+
+
+def angle_normalize(theta: torch.Tensor) -> torch.Tensor:
+    """Wrap an angle to [−π, π): ``((θ + π) mod 2π) − π``."""
+    return torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
+
+
+def _cast(value: Scalar, like: torch.Tensor) -> Scalar:
+    return value.to(like.dtype) if isinstance(value, torch.Tensor) else value
+
+
+def _torque(action: torch.Tensor, params: PendulumParams, like: torch.Tensor) -> torch.Tensor:
+    if not params.clip_torque:
+        return action
+    limit = _cast(params.max_torque, like)
+    if isinstance(limit, torch.Tensor):
+        return torch.minimum(torch.maximum(action, -limit), limit)
+    return torch.clamp(action, -limit, limit)
+
+
+def _clip_speed(v: torch.Tensor, params: PendulumParams, like: torch.Tensor) -> torch.Tensor:
+    limit = _cast(params.max_speed, like)
+    if isinstance(limit, torch.Tensor):
+        return torch.minimum(torch.maximum(v, -limit), limit)
+    return torch.clamp(v, -limit, limit)
+
+
+def step(
+    state: torch.Tensor,
+    action: torch.Tensor,
+    params: Optional[PendulumParams] = None,
+    integrator: Union[str, Integrator] = DEFAULT_INTEGRATOR,
+) -> torch.Tensor:
+    """Advance Pendulum by one time step ``params.dt``.
+
+    Args:
+        state: ``[..., 2]`` floating tensor ``(theta, theta_dot)`` in rad, rad/s.
+        action: ``[...]`` or ``[..., 1]`` torque in N·m (clipped to ±max_torque unless the
+            params say otherwise); floating dtype.
+        params: Physical parameters (defaults: Gymnasium's Pendulum-v1).
+        integrator: ``"semi_implicit_euler"`` (default, Gymnasium's order), ``"euler"``,
+            ``"rk4"`` or an :class:`~diffsim.integrators.Integrator`.
+
+    Returns:
+        The next state, ``[..., 2]``, of the state's dtype and device.
+
+    Raises:
+        TypeError, ValueError: for a state or action of the wrong type, dtype or shape, or
+            an unknown integrator (no host synchronisation unless debug checks are on).
+    """
+    params = DEFAULT_PARAMS if params is None else params
+    if not isinstance(params, PendulumParams):
+        raise TypeError(f"params must be a PendulumParams, got {type(params).__name__}")
+    state = check_state(state, STATE_SIZE, "Pendulum")
+    action = check_action(action, state, "Pendulum")
+    integrator = get_integrator(integrator)
+    if _debug.checks_enabled():
+        _debug.check_finite("Pendulum state", state)
+        _debug.check_finite("Pendulum action", action)
+    next_state = _step(state, action, params, integrator)
+    if _debug.checks_enabled():
+        _debug.check_finite("Pendulum next state", next_state)
+    return next_state
+
+
+def _step(
+    state: torch.Tensor, action: torch.Tensor, params: PendulumParams, integrator: Integrator
+) -> torch.Tensor:
+    """The unchecked step (no validation, no host synchronisation)."""
+    u = _torque(action, params, state)
+    g, m, length = (_cast(p, state) for p in (params.g, params.m, params.l))
+    torque_term = 3.0 / (m * length**2) * u
+
+    def accel(q, v):
+        return 3 * g / (2 * length) * torch.sin(q) + torque_term
+
+    theta, theta_dot = unpack(state)
+    limit = lambda v: _clip_speed(v, params, state)  # noqa: E731
+    if params.position_uses_clipped_speed:
+        theta, theta_dot = integrator(accel, theta, theta_dot, _cast(params.dt, state), limit)
+    else:
+        theta, theta_dot = integrator(accel, theta, theta_dot, _cast(params.dt, state))
+        theta_dot = limit(theta_dot)
+    return pack(theta, theta_dot)
+
+
+def cost(
+    state: torch.Tensor, action: torch.Tensor, params: Optional[PendulumParams] = None
+) -> torch.Tensor:
+    """Gymnasium's cost ``[...]`` of taking ``action`` in ``state`` (pre-step, torque clipped)."""
+    params = DEFAULT_PARAMS if params is None else params
+    action = check_action(action, state, "Pendulum")
+    u = _torque(action, params, state)
+    theta, theta_dot = unpack(state)
+    return angle_normalize(theta) ** 2 + 0.1 * theta_dot**2 + 0.001 * u**2
+
+
+def reward(
+    state: torch.Tensor,
+    action: torch.Tensor,
+    next_state: torch.Tensor,
+    params: Optional[PendulumParams] = None,
+) -> torch.Tensor:
+    """Gymnasium's reward: −:func:`cost` of the pre-step state and the action."""
+    return -cost(state, action, params)
+
+
+def terminated(state: torch.Tensor, params: Optional[PendulumParams] = None) -> torch.Tensor:
+    """Pendulum never terminates: all False, shape ``[...]``."""
+    return torch.zeros(state.shape[:-1], dtype=torch.bool, device=state.device)
+
+
+def observe(state: torch.Tensor) -> torch.Tensor:
+    """Gymnasium's observation ``[..., 3]``: ``(cos θ, sin θ, θ̇)``."""
+    theta, theta_dot = unpack(state)
+    return torch.stack((torch.cos(theta), torch.sin(theta), theta_dot), dim=-1)
+
+
+def sample_initial(
+    batch_shape: Union[int, Sequence[int]] = (),
+    *,
+    generator: Optional[torch.Generator] = None,
+    dtype: Optional[torch.dtype] = None,
+    device: Union[str, torch.device, None] = None,
+    max_angle: float = math.pi,
+    max_speed: float = 1.0,
+) -> torch.Tensor:
+    """Draw initial states ``[*batch_shape, 2]``: θ ~ U(−max_angle, max_angle), θ̇ ~ U(−max_speed,
+    max_speed) (Gymnasium: π and 1)."""
+    shape = (batch_shape,) if isinstance(batch_shape, int) else tuple(batch_shape)
+    u = torch.rand((*shape, STATE_SIZE), generator=generator, dtype=dtype, device=device)
+    high = torch.tensor([max_angle, max_speed], dtype=u.dtype, device=u.device)
+    return (2 * u - 1) * high

@@ -1,0 +1,1 @@
+"""Gymnasium environments over the physics of diffsim."""

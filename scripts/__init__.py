@@ -1,0 +1,1 @@
+"""The diffsim command line."""
