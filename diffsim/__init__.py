@@ -31,3 +31,4 @@ __all__ = [
     "integrators",
     "pendulum",
 ]
+from . import envs  # noqa: E402,F401  (registers the Gymnasium ids)

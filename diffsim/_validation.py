@@ -99,6 +99,8 @@ def check_action(action: object, state: torch.Tensor, system: str) -> torch.Tens
     batch = state.shape[:-1]
     if action.ndim == len(batch) + 1 and action.shape[-1] == 1:
         action = action[..., 0]
+    if action.shape == batch and action.device == state.device:
+        return action  # the common case, without the general checks below
     try:
         torch.broadcast_shapes(action.shape, batch)
     except RuntimeError:
@@ -111,12 +113,3 @@ def check_action(action: object, state: torch.Tensor, system: str) -> torch.Tens
             f"{system} action is on {action.device} but the state is on {state.device}"
         )
     return action
-
-
-def check_finite_tensor(name: str, value: torch.Tensor) -> None:
-    """Raise ``ValueError`` if ``value`` holds a NaN or an infinity (a host sync: debug only)."""
-    if not bool(torch.isfinite(value.detach()).all()):
-        bad = (~torch.isfinite(value.detach())).nonzero()
-        raise ValueError(
-            f"{name} contains non-finite values (first at index {tuple(bad[0].tolist())})"
-        )

@@ -118,8 +118,13 @@ def unpack(state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
 def pack(
     x: torch.Tensor, x_dot: torch.Tensor, theta: torch.Tensor, theta_dot: torch.Tensor
 ) -> torch.Tensor:
-    """Stack ``(x, x_dot, theta, theta_dot)`` (broadcast together) into a state ``[..., 4]``."""
-    return torch.stack(torch.broadcast_tensors(x, x_dot, theta, theta_dot), dim=-1)
+    """Stack ``(x, x_dot, theta, theta_dot)`` (broadcast together) into a state ``[..., 4]``.
+
+    The result is laid out component-major (a ``movedim`` view of a ``[4, ...]`` tensor): each
+    component is then contiguous, which makes the next step's arithmetic faster than an
+    interleaved copy would. Call ``.contiguous()`` where a row-major layout is needed.
+    """
+    return torch.stack(torch.broadcast_tensors(x, x_dot, theta, theta_dot)).movedim(0, -1)
 
 
 def discrete_to_action(action: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -205,13 +210,12 @@ def _step(
     x, x_dot, theta, theta_dot = unpack(state)
 
     def accel(q, v):
-        xacc, thetaacc = _accelerations(q[1], v[1], force, params, state)
-        return torch.stack((xacc, thetaacc))
+        return _accelerations(q[1], v[1], force, params, state)
 
-    # (q, v) = ((x, θ), (ẋ, θ̇)) stacked on a new leading axis.
-    q, v = torch.stack((x, theta)), torch.stack((x_dot, theta_dot))
-    q, v = integrator(accel, q, v, _cast(params.tau, state))
-    return pack(q[0], v[0], q[1], v[1])
+    (x, theta), (x_dot, theta_dot) = integrator(
+        accel, (x, theta), (x_dot, theta_dot), _cast(params.tau, state)
+    )
+    return pack(x, x_dot, theta, theta_dot)
 
 
 def reward(

@@ -17,7 +17,9 @@ name                   order    update
 ``rk4``                4        classical Runge-Kutta on the first-order system (q, v)
 =====================  =======  ==========================================================
 
-``velocity_limit`` is an optional function applied to the new velocity (e.g. Pendulum's
+``q`` and ``v`` are tuples with one tensor per degree of freedom (component-wise updates:
+stacking small tensors costs more than the arithmetic). ``velocity_limit`` is an optional
+function applied to the new velocity (e.g. Pendulum's
 clip to ±8 rad/s). The semi-implicit scheme applies it before the position update, so the
 position moves with the limited velocity (Gymnasium Pendulum's order); the others apply it
 at the end of the step.
@@ -33,13 +35,28 @@ import torch
 
 from ._validation import check_choice
 
-Accel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Limit = Optional[Callable[[torch.Tensor], torch.Tensor]]
+Vec = tuple[torch.Tensor, ...]
+"""Generalised coordinates (or their rates), one tensor ``[...]`` per degree of freedom."""
+Accel = Callable[[Vec, Vec], Vec]
+Limit = Optional[Callable[[Vec], Vec]]
+
+
+def _axpy(y: Vec, dt: Union[float, torch.Tensor], x: Vec) -> Vec:
+    # y + dt·x, one component at a time (stacking small tensors costs more than the math).
+    return tuple(yi + dt * xi for yi, xi in zip(y, x))
+
+
+def _limit(v: Vec, velocity_limit: Limit) -> Vec:
+    return v if velocity_limit is None else velocity_limit(v)
 
 
 @dataclass(frozen=True)
 class Integrator:
-    """Base class: a named fixed-step scheme for ``q'' = accel(q, q')``."""
+    """Base class: a named fixed-step scheme for ``q'' = accel(q, q')``.
+
+    ``q`` and ``v`` are tuples with one tensor per degree of freedom; ``accel`` maps them to
+    a tuple of accelerations of the same length.
+    """
 
     name: str = "integrator"
     order: int = 0
@@ -47,17 +64,13 @@ class Integrator:
     def __call__(
         self,
         accel: Accel,
-        q: torch.Tensor,
-        v: torch.Tensor,
+        q: Vec,
+        v: Vec,
         dt: Union[float, torch.Tensor],
         velocity_limit: Limit = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[Vec, Vec]:
         """Advance ``(q, v)`` by ``dt`` seconds; returns the new ``(q, v)``."""
         raise NotImplementedError
-
-
-def _limit(v: torch.Tensor, velocity_limit: Limit) -> torch.Tensor:
-    return v if velocity_limit is None else velocity_limit(v)
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ class Euler(Integrator):
 
     def __call__(self, accel, q, v, dt, velocity_limit=None):
         a = accel(q, v)
-        return q + dt * v, _limit(v + dt * a, velocity_limit)
+        return _axpy(q, dt, v), _limit(_axpy(v, dt, a), velocity_limit)
 
 
 @dataclass(frozen=True)
@@ -80,8 +93,8 @@ class SemiImplicitEuler(Integrator):
     order: int = 1
 
     def __call__(self, accel, q, v, dt, velocity_limit=None):
-        v_new = _limit(v + dt * accel(q, v), velocity_limit)
-        return q + dt * v_new, v_new
+        v_new = _limit(_axpy(v, dt, accel(q, v)), velocity_limit)
+        return _axpy(q, dt, v_new), v_new
 
 
 @dataclass(frozen=True)
@@ -93,14 +106,20 @@ class RK4(Integrator):
 
     def __call__(self, accel, q, v, dt, velocity_limit=None):
         k1q, k1v = v, accel(q, v)
-        q2, v2 = q + 0.5 * dt * k1q, v + 0.5 * dt * k1v
+        q2, v2 = _axpy(q, 0.5 * dt, k1q), _axpy(v, 0.5 * dt, k1v)
         k2q, k2v = v2, accel(q2, v2)
-        q3, v3 = q + 0.5 * dt * k2q, v + 0.5 * dt * k2v
+        q3, v3 = _axpy(q, 0.5 * dt, k2q), _axpy(v, 0.5 * dt, k2v)
         k3q, k3v = v3, accel(q3, v3)
-        q4, v4 = q + dt * k3q, v + dt * k3v
+        q4, v4 = _axpy(q, dt, k3q), _axpy(v, dt, k3v)
         k4q, k4v = v4, accel(q4, v4)
-        q_new = q + dt / 6.0 * (k1q + 2 * k2q + 2 * k3q + k4q)
-        v_new = v + dt / 6.0 * (k1v + 2 * k2v + 2 * k3v + k4v)
+
+        def combine(y, k1, k2, k3, k4):
+            return tuple(
+                yi + dt / 6.0 * (a + 2 * b + 2 * c + d) for yi, a, b, c, d in zip(y, k1, k2, k3, k4)
+            )
+
+        q_new = combine(q, k1q, k2q, k3q, k4q)
+        v_new = combine(v, k1v, k2v, k3v, k4v)
         return q_new, _limit(v_new, velocity_limit)
 
 

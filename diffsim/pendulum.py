@@ -114,8 +114,12 @@ def unpack(state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def pack(theta: torch.Tensor, theta_dot: torch.Tensor) -> torch.Tensor:
-    """Stack ``(theta, theta_dot)`` (broadcast together) into a state ``[..., 2]``."""
-    return torch.stack(torch.broadcast_tensors(theta, theta_dot), dim=-1)
+    """Stack ``(theta, theta_dot)`` (broadcast together) into a state ``[..., 2]``.
+
+    Laid out component-major, like :func:`diffsim.cartpole.pack` (``.contiguous()`` for
+    row-major).
+    """
+    return torch.stack(torch.broadcast_tensors(theta, theta_dot)).movedim(0, -1)
 
 
 def angle_normalize(theta: torch.Tensor) -> torch.Tensor:
@@ -190,15 +194,18 @@ def _step(
     torque_term = 3.0 / (m * length**2) * u
 
     def accel(q, v):
-        return 3 * g / (2 * length) * torch.sin(q) + torque_term
+        return (3 * g / (2 * length) * torch.sin(q[0]) + torque_term,)
+
+    def limit(v):
+        return (_clip_speed(v[0], params, state),)
 
     theta, theta_dot = unpack(state)
-    limit = lambda v: _clip_speed(v, params, state)  # noqa: E731
+    dt = _cast(params.dt, state)
     if params.position_uses_clipped_speed:
-        theta, theta_dot = integrator(accel, theta, theta_dot, _cast(params.dt, state), limit)
+        (theta,), (theta_dot,) = integrator(accel, (theta,), (theta_dot,), dt, limit)
     else:
-        theta, theta_dot = integrator(accel, theta, theta_dot, _cast(params.dt, state))
-        theta_dot = limit(theta_dot)
+        (theta,), (theta_dot,) = integrator(accel, (theta,), (theta_dot,), dt)
+        (theta_dot,) = limit((theta_dot,))
     return pack(theta, theta_dot)
 
 
