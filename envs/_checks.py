@@ -1,0 +1,102 @@
+"""Validation of actions at the Gymnasium boundary (private).
+
+The physics' unchecked ``_step`` functions are called only with actions that passed these
+checks, so a bad action raises here, before anything changes, and the env stays usable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+
+def _describe(action: Any) -> str:
+    if isinstance(action, np.ndarray):
+        return f"array of shape {action.shape} and dtype {action.dtype}"
+    return f"{type(action).__name__} {action!r}"
+
+
+def discrete_action(action: Any, space: spaces.Discrete, env: str) -> int:
+    """Return a single discrete action as a Python int, or raise.
+
+    Accepts a Python int, a NumPy integer or a 0-d integer array (what Gymnasium's
+    ``Discrete.contains`` accepts).
+
+    Raises:
+        TypeError: for a bool, a float or any non-integer value.
+        ValueError: for an integer outside ``{start, ..., start + n - 1}``.
+    """
+    if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+        action = action.item()
+    if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+        raise TypeError(
+            f"{env}: the action must be an integer in {{0, ..., {space.n - 1}}} "
+            f"(space {space}), got {_describe(action)}"
+        )
+    value = int(action)
+    start = int(space.start)
+    if not start <= value < start + int(space.n):
+        raise ValueError(
+            f"{env}: the action must be one of {list(range(start, start + int(space.n)))} "
+            f"(space {space}), got {value}"
+        )
+    return value
+
+
+def discrete_actions(actions: Any, space: spaces.MultiDiscrete, env: str) -> np.ndarray:
+    """Return a batch of discrete actions ``[num_envs]`` as an int64 array, or raise."""
+    arr = np.asarray(actions) if not isinstance(actions, np.ndarray) else actions
+    if arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"{env}: the actions must be an integer array of shape {space.shape} "
+            f"with values in [0, {int(space.nvec.flat[0]) - 1}], got {_describe(arr)}"
+        )
+    if arr.shape != space.shape:
+        raise ValueError(
+            f"{env}: the actions must have shape {space.shape} (one per sub-env), got {arr.shape}"
+        )
+    if (arr < 0).any() or (arr >= space.nvec).any():
+        bad = np.flatnonzero((arr < 0) | (arr >= space.nvec))
+        raise ValueError(
+            f"{env}: every action must be in [0, {int(space.nvec.flat[0]) - 1}]; sub-env(s) "
+            f"{bad[:10].tolist()} got {arr[bad[:10]].tolist()}"
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def box_action(action: Any, space: spaces.Box, env: str, clip: bool = True) -> np.ndarray:
+    """Return a continuous action (or batch) as a fresh array of the space's dtype, clipped.
+
+    Args:
+        action: Array-like of exactly ``space.shape``, of a real (integer or floating) dtype.
+        space: The action space (single or batched).
+        env: The env's name, for the message.
+        clip: Clip to the space's bounds (else only the checks are made).
+
+    Raises:
+        TypeError: for a non-numeric, boolean or complex action.
+        ValueError: for the wrong shape or a NaN / infinite entry.
+    """
+    try:
+        arr = np.array(action, copy=True)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{env}: the action must be a real array of shape {space.shape}, got "
+            f"{_describe(action)}"
+        ) from err
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{env}: the action must be a real (integer or floating) array of shape "
+            f"{space.shape}, got {_describe(arr)}"
+        )
+    if arr.shape != space.shape:
+        raise ValueError(f"{env}: the action must have shape {space.shape}, got {arr.shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(
+            f"{env}: the action must be finite (no NaN or inf), got {arr.ravel()[:10].tolist()}"
+        )
+    if clip:
+        arr = np.clip(arr, space.low, space.high)
+    return arr.astype(space.dtype, copy=False)

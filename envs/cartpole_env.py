@@ -1,0 +1,187 @@
+"""Gymnasium CartPole over :mod:`diffsim.cartpole` (ids ``diffsim/CartPole-v1`` and
+``diffsim/CartPoleContinuous-v1``).
+
+The env holds the RNG, the current state (a float64 torch tensor ``[4]``), the spaces and the
+numpy conversion; the dynamics, reward and termination are :mod:`diffsim.cartpole`'s.
+With the default parameters a trajectory equals Gymnasium's ``CartPole-v1`` exactly for the
+same seed and actions (same initial-state draw from ``self.np_random``, same float64 steps).
+
+Spaces:
+    observation: ``Box(-high, high, (4,), float32)``, ``high = [2·x_threshold, inf,
+    2·theta_threshold, inf] = [4.8, inf, 0.4189, inf]``: ``(x m, ẋ m/s, θ rad, θ̇ rad/s)``.
+    action: ``Discrete(2)`` (0 pushes left with −10 N, 1 pushes right with +10 N), or for the
+    continuous id ``Box(−1, 1, (1,), float32)``: the force is ``action·force_mag`` N;
+    actions beyond ±1 are clipped to ±1.
+Reward: +1 per step, the terminating step included; a step taken after termination warns
+and earns 0 (Gymnasium's behaviour). Termination: ``|x| > 2.4`` m or ``|θ| > 12°``.
+Truncation: by the ``TimeLimit`` wrapper that ``gymnasium.make`` adds (500 steps).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import logger, spaces
+from gymnasium.envs.classic_control import utils
+from gymnasium.error import ResetNeeded
+
+from diffsim import cartpole
+from diffsim.integrators import Integrator, get_integrator
+
+from . import _checks, render
+
+
+def observation_space(params: cartpole.CartPoleParams) -> spaces.Box:
+    """CartPole's float32 observation Box (twice the termination thresholds)."""
+    high = np.array(
+        [2 * float(params.x_threshold), np.inf, 2 * float(params.theta_threshold), np.inf],
+        dtype=np.float32,
+    )
+    return spaces.Box(-high, high, dtype=np.float32)
+
+
+def float_params(params: Optional[cartpole.CartPoleParams]) -> cartpole.CartPoleParams:
+    """Default or check the parameters of an env (Python floats, one set for every step)."""
+    params = cartpole.CartPoleParams() if params is None else params
+    if not isinstance(params, cartpole.CartPoleParams):
+        raise TypeError(f"params must be a CartPoleParams, got {type(params).__name__}")
+    if params.tensors():
+        raise TypeError(
+            "an env's CartPoleParams must hold Python floats, got tensors in "
+            f"{sorted(params.tensors())}; use diffsim.cartpole directly for tensor parameters"
+        )
+    return params
+
+
+class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
+    """CartPole with Gymnasium's API and spaces, stepping :func:`diffsim.cartpole._step`.
+
+    Args:
+        render_mode: ``None`` or ``"rgb_array"`` (a ``[400, 600, 3]`` uint8 frame).
+        params: Physical parameters (Gymnasium's by default); Python floats only.
+        integrator: ``"euler"`` (Gymnasium's default), ``"semi_implicit_euler"``, ``"rk4"``.
+        continuous: Use ``Box(−1, 1, (1,))`` actions instead of ``Discrete(2)``.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(
+        self,
+        render_mode: Optional[str] = None,
+        params: Optional[cartpole.CartPoleParams] = None,
+        integrator: Union[str, Integrator] = cartpole.DEFAULT_INTEGRATOR,
+        continuous: bool = False,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                f"got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+        self.params = float_params(params)
+        self.integrator = get_integrator(integrator)
+        self.continuous = bool(continuous)
+        self.observation_space = observation_space(self.params)
+        if self.continuous:
+            self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+        else:
+            self.action_space = spaces.Discrete(2)
+        self._state: Optional[torch.Tensor] = None
+        self._steps_beyond_terminated: Optional[int] = None
+
+    @property
+    def state(self) -> Optional[np.ndarray]:
+        """The current state ``(x, ẋ, θ, θ̇)`` as a float64 copy, or None before reset."""
+        return None if self._state is None else self._state.numpy().copy()
+
+    def _action_tensor(self, action: Any) -> torch.Tensor:
+        name = type(self).__name__
+        if self.continuous:
+            arr = _checks.box_action(action, self.action_space, name)
+            return torch.tensor(float(arr[0]), dtype=torch.float64)
+        value = _checks.discrete_action(action, self.action_space, name)
+        return cartpole.discrete_to_action(torch.tensor(value), dtype=torch.float64)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply one action for ``tau`` seconds (see the module docstring for the spaces).
+
+        Raises:
+            ResetNeeded: before the first :meth:`reset`.
+            TypeError, ValueError: for an action outside the action space's type, shape or
+                values (nothing changes; the env stays usable).
+        """
+        if self._state is None:
+            raise ResetNeeded(f"{type(self).__name__}: call reset() before step()")
+        force = self._action_tensor(action)
+        state = cartpole._step(self._state, force, self.params, self.integrator)
+        terminated = bool(cartpole.terminated(state, self.params))
+        reward = float(cartpole.reward(self._state, force, state, self.params))
+        self._state = state
+        if terminated:
+            if self._steps_beyond_terminated is None:
+                self._steps_beyond_terminated = 0
+            else:
+                if self._steps_beyond_terminated == 0:
+                    logger.warn(
+                        "You are calling 'step()' even though this environment has already "
+                        "returned terminated = True. You should always call 'reset()' once you "
+                        "receive 'terminated = True' -- any further steps are undefined behavior."
+                    )
+                self._steps_beyond_terminated += 1
+                reward = 0.0
+        return self._obs(), reward, terminated, False, {}
+
+    def _obs(self) -> np.ndarray:
+        return cartpole.observe(self._state).numpy().astype(np.float32)
+
+    def reset(
+        self, *, seed: Optional[int] = None, options: Optional[dict[str, Any]] = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Draw every state entry from U(low, high) with ``self.np_random`` (Gymnasium's draw).
+
+        Args:
+            seed: Seeds ``self.np_random`` (the same seed gives Gymnasium's initial state).
+            options: ``{"low": float, "high": float}`` as Gymnasium's CartPole, or
+                ``{"state": array [4]}`` to start from a given state (m, m/s, rad, rad/s).
+        """
+        super().reset(seed=seed)
+        if options is not None and "state" in options:
+            state = np.asarray(options["state"], dtype=np.float64)
+            if state.shape != (4,) or not np.isfinite(state).all():
+                raise ValueError(
+                    f"options['state'] must be 4 finite numbers (x, x_dot, theta, theta_dot), "
+                    f"got {options['state']!r}"
+                )
+            self._state = torch.from_numpy(state.copy())
+        else:
+            low, high = utils.maybe_parse_reset_bounds(options, -0.05, 0.05)
+            self._state = torch.from_numpy(self.np_random.uniform(low=low, high=high, size=(4,)))
+        self._steps_beyond_terminated = None
+        return self._obs(), {}
+
+    def render(self) -> Optional[np.ndarray]:
+        """An ``[400, 600, 3]`` uint8 frame in ``"rgb_array"`` mode (None and a warning else)."""
+        if self.render_mode is None:
+            logger.warn(
+                "You are calling render method without specifying any render mode; pass "
+                'render_mode="rgb_array" to the constructor or gymnasium.make.'
+            )
+            return None
+        if self._state is None:
+            raise ResetNeeded(f"{type(self).__name__}: call reset() before render()")
+        return render.render_cartpole(self._state.tolist(), float(self.params.length))
+
+
+class CartPoleContinuousEnv(CartPoleEnv):
+    """CartPole with a continuous push ``Box(−1, 1, (1,))`` (force = action·10 N, clipped)."""
+
+    def __init__(
+        self,
+        render_mode: Optional[str] = None,
+        params: Optional[cartpole.CartPoleParams] = None,
+        integrator: Union[str, Integrator] = cartpole.DEFAULT_INTEGRATOR,
+    ) -> None:
+        super().__init__(render_mode, params, integrator, continuous=True)

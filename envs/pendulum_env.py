@@ -1,0 +1,181 @@
+"""Gymnasium Pendulum over :mod:`diffsim.pendulum` (ids ``diffsim/Pendulum-v1`` and
+``diffsim/Pendulum2019-v1``).
+
+The env holds the RNG, the state (a float64 torch tensor ``[2]``), the spaces and the numpy
+conversion; dynamics and cost are :mod:`diffsim.pendulum`'s.
+
+Spaces:
+    observation: ``Box(−[1, 1, 8], [1, 1, 8], (3,), float32)``: ``(cos θ, sin θ, θ̇ rad/s)``.
+    action: ``Box(−2, 2, (1,), float32)``, the torque in N·m.
+Reward: ``−(angle_normalize(θ)² + 0.1·θ̇² + 0.001·u²)`` on the pre-step state (at most 0,
+at least about −16.27). Never terminates; ``gymnasium.make`` truncates at 200 steps.
+
+Clipping: ``diffsim/Pendulum-v1`` clips actions beyond ±2 N·m to ±2, as Gymnasium does.
+``diffsim/Pendulum2019-v1`` (``PendulumParams.variant_2019()``, the Gym.jl pendulum of the
+2019 post) never clips the torque: its action space keeps the Box(−2, 2) bounds that
+policies are scaled to (and that Stable-Baselines3 clips to), but an action beyond them is
+applied as given (``clip_actions=False``), and θ is updated with the unclipped speed.
+
+Precision: the action reaches the physics as float32 (the space's dtype), so the torque term
+is formed in float32 exactly as Gymnasium's (NumPy 2 promotion) while the state stays
+float64; see ``shared/specs/classic_control.md`` on how far trajectories then agree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Union
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import logger, spaces
+from gymnasium.envs.classic_control import utils
+from gymnasium.error import ResetNeeded
+
+from diffsim import pendulum
+from diffsim.integrators import Integrator, get_integrator
+
+from . import _checks, render
+
+
+def observation_space(params: pendulum.PendulumParams) -> spaces.Box:
+    """Pendulum's float32 observation Box ``(cos θ, sin θ, θ̇)``."""
+    high = np.array([1.0, 1.0, float(params.max_speed)], dtype=np.float32)
+    return spaces.Box(-high, high, dtype=np.float32)
+
+
+def action_space(params: pendulum.PendulumParams) -> spaces.Box:
+    """Pendulum's float32 torque Box ``[−max_torque, max_torque]`` (N·m), shape (1,)."""
+    limit = float(params.max_torque)
+    return spaces.Box(-limit, limit, shape=(1,), dtype=np.float32)
+
+
+def float_params(params: Optional[pendulum.PendulumParams], g: float) -> pendulum.PendulumParams:
+    """Default (with gravity ``g``) or check the parameters of an env (Python floats)."""
+    if params is None:
+        return pendulum.PendulumParams(g=g)
+    if not isinstance(params, pendulum.PendulumParams):
+        raise TypeError(f"params must be a PendulumParams, got {type(params).__name__}")
+    if params.tensors():
+        raise TypeError(
+            "an env's PendulumParams must hold Python floats, got tensors in "
+            f"{sorted(params.tensors())}; use diffsim.pendulum directly for tensor parameters"
+        )
+    return params
+
+
+class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Pendulum with Gymnasium's API and spaces, stepping :func:`diffsim.pendulum._step`.
+
+    Args:
+        render_mode: ``None`` or ``"rgb_array"`` (a ``[500, 500, 3]`` uint8 frame).
+        g: Gravity, m/s² (Gymnasium's constructor argument; ignored when ``params`` given).
+        params: Physical parameters (Gymnasium's by default); Python floats only.
+        integrator: ``"semi_implicit_euler"`` (Gymnasium's order), ``"euler"``, ``"rk4"``.
+        clip_actions: Clip actions to the action space (default: ``params.clip_torque``).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(
+        self,
+        render_mode: Optional[str] = None,
+        g: float = 10.0,
+        params: Optional[pendulum.PendulumParams] = None,
+        integrator: Union[str, Integrator] = pendulum.DEFAULT_INTEGRATOR,
+        clip_actions: Optional[bool] = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                f"got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+        self.params = float_params(params, g)
+        self.integrator = get_integrator(integrator)
+        self.clip_actions = self.params.clip_torque if clip_actions is None else bool(clip_actions)
+        self.observation_space = observation_space(self.params)
+        self.action_space = action_space(self.params)
+        self._state: Optional[torch.Tensor] = None
+        self.last_u: Optional[float] = None
+
+    @property
+    def state(self) -> Optional[np.ndarray]:
+        """The current state ``(θ, θ̇)`` as a float64 copy, or None before reset."""
+        return None if self._state is None else self._state.numpy().copy()
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply a torque (N·m, shape (1,)) for ``dt`` seconds.
+
+        Raises:
+            ResetNeeded: before the first :meth:`reset`.
+            TypeError, ValueError: for a non-numeric, wrongly shaped or non-finite action
+                (nothing changes; the env stays usable).
+        """
+        if self._state is None:
+            raise ResetNeeded(f"{type(self).__name__}: call reset() before step()")
+        u = _checks.box_action(action, self.action_space, type(self).__name__, self.clip_actions)
+        torque = torch.from_numpy(u)[0]  # float32, as Gymnasium's torque term
+        reward = -float(pendulum.cost(self._state, torque, self.params))
+        self._state = pendulum._step(self._state, torque, self.params, self.integrator)
+        self.last_u = float(u[0])
+        return self._obs(), reward, False, False, {}
+
+    def _obs(self) -> np.ndarray:
+        return pendulum.observe(self._state).numpy().astype(np.float32)
+
+    def reset(
+        self, *, seed: Optional[int] = None, options: Optional[dict[str, Any]] = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Draw θ ~ U(−x_init, x_init), θ̇ ~ U(−y_init, y_init) with ``self.np_random``.
+
+        Args:
+            seed: Seeds ``self.np_random`` (the same seed gives Gymnasium's initial state).
+            options: ``{"x_init": π, "y_init": 1.0}`` as Gymnasium's Pendulum, or
+                ``{"state": array [2]}`` to start from a given ``(θ rad, θ̇ rad/s)``.
+        """
+        super().reset(seed=seed)
+        options = {} if options is None else options
+        if "state" in options:
+            state = np.asarray(options["state"], dtype=np.float64)
+            if state.shape != (2,) or not np.isfinite(state).all():
+                raise ValueError(
+                    f"options['state'] must be 2 finite numbers (theta, theta_dot), "
+                    f"got {options['state']!r}"
+                )
+            self._state = torch.from_numpy(state.copy())
+        else:
+            x = utils.verify_number_and_cast(options.get("x_init", math.pi))
+            y = utils.verify_number_and_cast(options.get("y_init", 1.0))
+            high = np.array([x, y])
+            self._state = torch.from_numpy(self.np_random.uniform(low=-high, high=high))
+        self.last_u = None
+        return self._obs(), {}
+
+    def render(self) -> Optional[np.ndarray]:
+        """A ``[500, 500, 3]`` uint8 frame in ``"rgb_array"`` mode (None and a warning else)."""
+        if self.render_mode is None:
+            logger.warn(
+                "You are calling render method without specifying any render mode; pass "
+                'render_mode="rgb_array" to the constructor or gymnasium.make.'
+            )
+            return None
+        if self._state is None:
+            raise ResetNeeded(f"{type(self).__name__}: call reset() before render()")
+        return render.render_pendulum(self._state.tolist(), float(self.params.l))
+
+
+class Pendulum2019Env(PendulumEnv):
+    """The Gym.jl pendulum of the 2019 post (``PendulumParams.variant_2019()``): torque never
+    clipped (actions beyond ±2 N·m are applied as given), θ updated with the unclipped speed."""
+
+    def __init__(
+        self,
+        render_mode: Optional[str] = None,
+        g: float = 10.0,
+        integrator: Union[str, Integrator] = pendulum.DEFAULT_INTEGRATOR,
+    ) -> None:
+        super().__init__(
+            render_mode, params=pendulum.PendulumParams.variant_2019(g=g), integrator=integrator
+        )
