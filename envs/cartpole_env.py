@@ -115,10 +115,11 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
         """
         if self._state is None:
             raise ResetNeeded(f"{type(self).__name__}: call reset() before step()")
-        force = self._action_tensor(action)
-        state = cartpole._step(self._state, force, self.params, self.integrator)
-        terminated = bool(cartpole.terminated(state, self.params))
-        reward = float(cartpole.reward(self._state, force, state, self.params))
+        with torch.inference_mode():  # no autograd bookkeeping: the env is not differentiated
+            force = self._action_tensor(action)
+            state = cartpole._step(self._state, force, self.params, self.integrator)
+            terminated = bool(cartpole.terminated(state, self.params))
+            reward = float(cartpole.reward(self._state, force, state, self.params))
         self._state = state
         if terminated:
             if self._steps_beyond_terminated is None:

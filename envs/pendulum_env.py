@@ -116,9 +116,10 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._state is None:
             raise ResetNeeded(f"{type(self).__name__}: call reset() before step()")
         u = _checks.box_action(action, self.action_space, type(self).__name__, self.clip_actions)
-        torque = torch.from_numpy(u)[0]  # float32, as Gymnasium's torque term
-        reward = -float(pendulum.cost(self._state, torque, self.params))
-        self._state = pendulum._step(self._state, torque, self.params, self.integrator)
+        with torch.inference_mode():  # no autograd bookkeeping: the env is not differentiated
+            torque = torch.from_numpy(u)[0]  # float32, as Gymnasium's torque term
+            reward = -float(pendulum.cost(self._state, torque, self.params))
+            self._state = pendulum._step(self._state, torque, self.params, self.integrator)
         self.last_u = float(u[0])
         return self._obs(), reward, False, False, {}
 

@@ -113,7 +113,8 @@ class _TorchVectorEnv(VectorEnv):
                 )
             self._state = torch.from_numpy(state)
         else:
-            self._state = self._sample(self.num_envs)
+            with torch.inference_mode():
+                self._state = self._sample(self.num_envs)
         self._steps[:] = 0
         self._prev_done[:] = False
         return self._observe(self._state), {}
@@ -187,6 +188,8 @@ class CartPoleVectorEnv(_TorchVectorEnv):
             self.single_action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         else:
             self.single_action_space = spaces.Discrete(2)
+        # discrete_to_action for every discrete action, looked up per step (no torch ops).
+        self._forces = cartpole.discrete_to_action(torch.arange(2), dtype=torch.float64).numpy()
         self._setup(num_envs, max_episode_steps, render_mode)
 
     def _sample(self, n: int) -> torch.Tensor:
@@ -205,11 +208,12 @@ class CartPoleVectorEnv(_TorchVectorEnv):
             force = force.to(torch.float64)
         else:
             a = _checks.discrete_actions(actions, self.action_space, name)
-            force = cartpole.discrete_to_action(torch.from_numpy(a), dtype=torch.float64)
-        state = cartpole._step(self._state, force, self.params, self.integrator)
-        terminated = cartpole.terminated(state, self.params).numpy()
-        reward = np.ones(self.num_envs)  # cartpole.reward: +1 per step, terminating one included
-        return self._finish(state, reward, terminated)
+            force = torch.from_numpy(self._forces[a])
+        with torch.inference_mode():
+            state = cartpole._step(self._state, force, self.params, self.integrator)
+            terminated = cartpole.terminated(state, self.params).numpy()
+            reward = np.ones(self.num_envs)  # cartpole.reward: +1 per step, the last one included
+            return self._finish(state, reward, terminated)
 
     def _render_one(self, i: int) -> np.ndarray:
         return render.render_cartpole(self._state[i].tolist(), float(self.params.length))
@@ -272,10 +276,11 @@ class PendulumVectorEnv(_TorchVectorEnv):
         self._require_reset()
         u = _checks.box_action(actions, self.action_space, type(self).__name__, self.clip_actions)
         torque = torch.from_numpy(u[:, 0])  # float32, as the single env
-        reward = pendulum.cost(self._state, torque, self.params).neg_().numpy()
-        state = pendulum._step(self._state, torque, self.params, self.integrator)
-        terminated = np.zeros(self.num_envs, dtype=bool)  # Pendulum never terminates
-        return self._finish(state, reward, terminated)
+        with torch.inference_mode():
+            reward = pendulum.cost(self._state, torque, self.params).neg_().numpy()
+            state = pendulum._step(self._state, torque, self.params, self.integrator)
+            terminated = np.zeros(self.num_envs, dtype=bool)  # Pendulum never terminates
+            return self._finish(state, reward, terminated)
 
     def _render_one(self, i: int) -> np.ndarray:
         return render.render_pendulum(self._state[i].tolist(), float(self.params.l))
