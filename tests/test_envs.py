@@ -195,7 +195,7 @@ def test_vector_equals_single_envs(env_id):
     vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point")
     assert vec.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
     vec.action_space.seed(0)
-    _, _ = vec.reset(seed=0)
+    vec.reset(seed=0)
     start = vec.unwrapped.state
     singles = [_single_for(env_id) for _ in range(n)]
     for s, x in zip(singles, start):
@@ -204,9 +204,7 @@ def test_vector_equals_single_envs(env_id):
         actions = vec.action_space.sample()
         obs, rew, term, trunc, _ = vec.step(actions)
         for i, s in enumerate(singles):
-            o, r, te, tr, _ = s.step(actions[i])
-            if vec.unwrapped._prev_done[i] or not (term[i] or trunc[i]):
-                pass
+            o, r, te, _, _ = s.step(actions[i])
             np.testing.assert_array_equal(obs[i], o)
             assert (rew[i], term[i]) == (r, te)
         if term.any():
@@ -251,8 +249,7 @@ def test_vector_initial_states_seeded_and_batched():
     assert np.abs(oa).max() <= 0.05 and len(np.unique(oa[:, 0])) == 1000
     assert not np.array_equal(a.reset(seed=6)[0], oa)
     p = gym.make_vec("diffsim/Pendulum-v1", num_envs=1000, vectorization_mode="vector_entry_point")
-    st = p.unwrapped.state if p.unwrapped.state is not None else None
-    assert st is None
+    assert p.unwrapped.state is None
     p.reset(seed=0)
     st = p.unwrapped.state
     assert np.abs(st[:, 0]).max() <= np.pi and np.abs(st[:, 1]).max() <= 1.0
@@ -410,7 +407,6 @@ def test_bad_vector_actions_leave_env_usable():
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_step_before_reset_raises(env_id):
-    raw = gym.spec(env_id)
     env = gym.make(env_id)
     with pytest.raises(ResetNeeded):
         env.step(env.action_space.sample())
@@ -419,7 +415,6 @@ def test_step_before_reset_raises(env_id):
     vec = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
     with pytest.raises(ResetNeeded, match="reset"):
         vec.step(vec.action_space.sample())
-    assert raw.id == env_id
 
 
 def test_step_after_termination_warns():
@@ -483,8 +478,8 @@ def _ppo(env_id, steps, **kwargs):
 
 
 @pytest.mark.parametrize("env_id", ["diffsim/CartPole-v1", "diffsim/Pendulum-v1"])
-def test_sb3_ppo_runs_briefly(env_id):
-    _ppo(env_id, 256, n_steps=128, batch_size=64, n_epochs=1)
+def test_sb3_ppo_trains_briefly(env_id):
+    _ppo(env_id, 2048, n_steps=1024, batch_size=256, n_epochs=1)
 
 
 @pytest.mark.slow
