@@ -121,7 +121,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     ref = {r["id"]: r for r in rows}
     for r in rows:
         base = "Pendulum-v1" if "Pendulum" in r["id"] else "CartPole-v1"
-        if base in ref:
+        if base in ref and ("Pendulum" in r["id"] or "CartPole" in r["id"]):
             r["vs"] = base
             r["single_ratio"] = r["single_steps_per_s"] / ref[base]["single_steps_per_s"]
             r["vector_ratio"] = r["vector_env_steps_per_s"] / ref[base]["vector_env_steps_per_s"]
