@@ -113,7 +113,7 @@ FAILURE_REASONS: tuple[str, ...] = (
 
 _CHECK_EVERY = 8  # host check for "all shots done" every this many steps
 _STAGE_LIMIT_S = (2.0, 2.0, 60.0)  # time limits of the three stages (seconds)
-_ROOT_ITERS = 40  # bracketing iterations of the event root-finder
+_ROOT_ITERS = 24  # bracketing iterations of the event root-finder
 _ON_FAILURE = ("nan", "raise")
 _GROUND_TOL = 0.05  # how far (m) below the ground the sling end may dip before release
 
@@ -334,6 +334,11 @@ class _Consts:
     dt: Scalar
 
 
+def _safe_sqrt(x: torch.Tensor) -> torch.Tensor:
+    """``sqrt`` with a finite derivative at 0 (keeps held, inactive shots free of NaN grads)."""
+    return torch.sqrt(x.clamp_min(1e-30))
+
+
 def _split(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return x.unbind(-1)
 
@@ -415,7 +420,7 @@ def _hang_accel(q: torch.Tensor, w: torch.Tensor, k: _Consts) -> torch.Tensor:
 def _flight_accel(p: torch.Tensor, v: torch.Tensor, k: _Consts) -> torch.Tensor:
     """Stage 3: the projectile's acceleration under gravity and drag in the wind."""
     vx, vy = _split(v)
-    rel = torch.sqrt(vy**2 + (k.wind - vx) ** 2)
+    rel = _safe_sqrt(vy**2 + (k.wind - vx) ** 2)
     ax = -k.k_drag * (vx - k.wind) * rel
     ay = -k.g - k.k_drag * vy * rel
     return torch.stack((ax, ay), -1)
@@ -521,12 +526,12 @@ def _liftoff_value(q, w, q0, w0, h, k: _Consts) -> tuple[torch.Tensor, torch.Ten
 def _release_value(q, w, k: _Consts) -> torch.Tensor:
     """``sin(angle(v) - r)`` for the sling end's velocity v, written without atan2."""
     vx, vy = _split(_sling_velocity(q, w, k))
-    return (vy * torch.cos(k.r) - vx * torch.sin(k.r)) / torch.sqrt(vx**2 + vy**2)
+    return (vy * torch.cos(k.r) - vx * torch.sin(k.r)) / _safe_sqrt(vx**2 + vy**2)
 
 
 def _interp(ctx, s, dt):
     x0, x1, f0, f1 = ctx
-    return _hermite(x0, x1, f0, f1, s, dt)
+    return _hermite(x0, x1, f0, f1, s, _col(dt))
 
 
 def _g_ground(s, ctx, k):
@@ -640,12 +645,17 @@ def _run_stage(x, t, active, stage: int, k: _Consts, rec: Optional[_Recorder], f
         active: Shots that take part ``[N]`` (the others are held).
         stage: 1 ground, 2 hang, 3 flight.
 
+    In the arm stages a shot is held at its last state once its event is found (their
+    equations turn singular past it); in flight a shot simply falls on below the ground,
+    which costs no masking, and its crossing step is picked from the history.
+
     Returns:
         ``(ctx, t_step, g0, g1, found, code)``: the crossing step's context (states and
         derivatives at both ends), its start time, the event values at both ends, whether
         the event was found, and the failure code per shot.
     """
     n3 = x.shape[-1] // 2
+    hold = stage < 3
 
     def deriv(xx):
         q, w = xx[..., :n3], xx[..., n3:]
@@ -664,53 +674,61 @@ def _run_stage(x, t, active, stage: int, k: _Consts, rec: Optional[_Recorder], f
             )
             return g, tension < 0
         if stage == 2:
-            low = _sling_end(xx[..., :3], k)[..., 1] < -k.a - k_tol
+            low = _sling_end(xx[..., :3], k)[..., 1] < -k.a - _GROUND_TOL
             return _release_value(xx[..., :3], xx[..., 3:], k), low
-        return xx[..., 1] + k.a, torch.zeros_like(active)
+        return xx[..., 1] + k.a, None
 
-    k_tol = _GROUND_TOL
     f = deriv(x)
     if stage == 1:
-        g = torch.full_like(t, 1.0) * (k.m_p * k.g)  # zero tension at rest
+        g = torch.ones_like(t) * (k.m_p * k.g)  # zero tension at rest
     else:
         g, _ = value(x, x)
     code = torch.zeros(t.shape, dtype=torch.long, device=t.device)
     found = torch.zeros_like(active)
+    index = torch.zeros(t.shape, dtype=torch.long, device=t.device)
     live = active.clone()
-    ctx = (x, x, f, f)
-    t_step, g0c, g1c = t, g, g
-    limit = int(math.ceil(_STAGE_LIMIT_S[stage - 1] / float(k.dt))) + 1
+    history: list[tuple[torch.Tensor, ...]] = []
+    dt_min = float(k.dt.min()) if isinstance(k.dt, torch.Tensor) else k.dt
+    limit = int(math.ceil(_STAGE_LIMIT_S[stage - 1] / dt_min)) + 1
+    dt_col = _col(k.dt)
+    fail_kind = {1: SLACK_SLING, 2: NO_RELEASE}.get(stage, OK)
     step = 0
     while step < limit:
-        x1 = x + k.dt * f
+        x1 = x + dt_col * f
         f1 = deriv(x1)
         g1, bad = value(x1, x)
-        crossed = live & ((g1 > 0) != (g > 0))
-        finite = torch.isfinite(x1).all(-1) & torch.isfinite(f1).all(-1) & torch.isfinite(g1)
-        fail = live & ~crossed & (bad | ~finite)
-        fail_code = torch.where(finite, {1: SLACK_SLING, 2: NO_RELEASE, 3: OK}[stage], NON_FINITE)
-        code = torch.where(fail, fail_code, code)
-        m = crossed.unsqueeze(-1)
-        ctx = tuple(torch.where(m, new, old) for new, old in zip((x, x1, f, f1), ctx))
-        t_step = torch.where(crossed, t, t_step)
-        g0c = torch.where(crossed, g, g0c)
-        g1c = torch.where(crossed, g1, g1c)
-        found = found | crossed
-        go = live & ~crossed & ~fail
-        mg = go.unsqueeze(-1)
-        x = torch.where(mg, x1, x)
-        f = torch.where(mg, f1, f)
-        g = torch.where(go, g1, g)
-        t = torch.where(go, t + k.dt, t)
+        history.append((x, x1, f, f1, g, g1))
+        with torch.no_grad():
+            crossed = live & ((g1 > 0) != (g > 0))
+            index = torch.where(crossed, step, index)
+            found = found | crossed
+            go = live & ~crossed
+            if hold:
+                finite = torch.isfinite(x1).all(-1) & torch.isfinite(f1).all(-1)
+                fail = go & (bad | ~(finite & torch.isfinite(g1)))
+                code = torch.where(fail, torch.where(finite, fail_kind, NON_FINITE), code)
+                go = go & ~fail
+        if hold:
+            mg = go.unsqueeze(-1)
+            x, f, g = torch.where(mg, x1, x), torch.where(mg, f1, f), torch.where(go, g1, g)
+        else:
+            x, f, g = x1, f1, g1
         if rec is not None:
-            _record_state(rec, x, t, stage, go, k, frozen)
+            _record_state(rec, x1, t + (step + 1) * k.dt, stage, go, k, frozen)
         live = go
         step += 1
         if step % _CHECK_EVERY == 0 and not bool(live.any()):
             break
     timeout = {1: NO_LIFTOFF, 2: NO_RELEASE, 3: NO_LANDING}[stage]
     code = torch.where(live, timeout, code)
-    return ctx, t_step, g0c, g1c, found, code
+    cols = [torch.stack(col, 0) for col in zip(*history)]
+    idx = index.view(1, -1)
+    picked = []
+    for col in cols:
+        i = idx.view((1, -1) + (1,) * (col.ndim - 2)).expand((1,) + col.shape[1:])
+        picked.append(col.gather(0, i)[0])
+    x0c, x1c, f0c, f1c, g0c, g1c = picked
+    return (x0c, x1c, f0c, f1c), t + index * k.dt, g0c, g1c, found, code
 
 
 def _record_state(rec: _Recorder, x, t, stage, mask, k, frozen) -> None:
@@ -872,6 +890,8 @@ def _core(wind, angle_deg, weight_lb, params, record: bool):
     x_land, t_land = event(ctx, ts, g0, g1, found3, _g_flight)
     if rec is not None:
         _record_state(rec, x_land, t_land, 3, found3, k, frozen)
+    landed_badly = found3 & ~torch.isfinite(x_land).all(-1)
+    code = torch.where(landed_badly & (code == OK), NON_FINITE, code)
     failed = code != OK
     distance = torch.where(failed, nan, x_land[..., 0])
 
@@ -928,7 +948,7 @@ def simulate(
     Example:
         >>> res = simulate(-2.0, 45.0, 200.0)
         >>> round(float(res.distance), 1), res.reasons
-        (114.5, ['ok'])
+        (74.7, ['ok'])
     """
     res = _core(wind, angle_deg, weight_lb, params, record=True)
     res["reasons"] = [FAILURE_REASONS[c] for c in res["failure_code"].reshape(-1).tolist()]
@@ -989,7 +1009,7 @@ def aim(
     params: Optional[TrebuchetParams] = None,
     *,
     steps: int = 150,
-    lr: float = 0.1,
+    lr: float = 0.2,
     tolerance_m: float = 0.1,
     angle_bounds_deg: tuple[float, float] = (5.0, 85.0),
     weight_bounds_lb: tuple[float, float] = (50.0, 400.0),
@@ -999,7 +1019,8 @@ def aim(
     """Find a release angle and counterweight that hit each target, by gradient descent.
 
     All targets are aimed at once: one batched :func:`shoot` per step and Adam on the
-    squared miss, over unconstrained variables mapped into the search box by sigmoids
+    squared miss (per-target step halving on overshoot), over unconstrained variables mapped
+    into the search box by sigmoids
     (``angle = lo + (hi - lo) sigmoid(u)``, likewise the weight). The best iterate of each
     target is kept; the search stops early once every target is within ``tolerance_m``.
 
@@ -1008,7 +1029,8 @@ def aim(
         target_m: Target distances from the pivot (m).
         params: The trebuchet (default: the reference preset); used as constants here.
         steps: Maximum number of Adam steps.
-        lr: Adam's learning rate on the unconstrained variables.
+        lr: Adam's initial learning rate on the unconstrained variables (per target, it
+            halves each time that target's miss changes sign).
         tolerance_m: A target is reached when ``|distance - target| <= tolerance_m``.
         angle_bounds_deg: Search box for the release angle (degrees).
         weight_bounds_lb: Search box for the counterweight (lb).
@@ -1019,9 +1041,9 @@ def aim(
         An :class:`AimResult`; ``reached`` is False for targets out of reach (within the box).
 
     Example:
-        >>> res = aim(0.0, torch.tensor([40.0, 80.0, 500.0]), steps=60)
+        >>> res = aim(0.0, torch.tensor([60.0, 500.0]), steps=30)
         >>> res.reached.tolist()
-        [True, True, False]
+        [True, False]
     """
     check_scalar("wind", wind)
     check_scalar("target_m", target_m)
@@ -1049,30 +1071,46 @@ def aim(
         return math.log(f / (1 - f))
 
     (alo, ahi), (wlo, whi) = angle_bounds_deg, weight_bounds_lb
-    u = torch.full_like(target, logit(angle0_deg, alo, ahi)).requires_grad_(True)
-    v = torch.full_like(target, logit(weight0_lb, wlo, whi)).requires_grad_(True)
-    opt = torch.optim.Adam([u, v], lr=lr)
+    u = torch.full_like(target, logit(angle0_deg, alo, ahi))
+    v = torch.full_like(target, logit(weight0_lb, wlo, whi))
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    m = torch.zeros(target.shape + (2,), dtype=dtype, device=device)
+    s2 = torch.zeros_like(m)
+    rate = torch.full_like(target, lr)
+    last_sign = torch.zeros_like(target)
     best_err = torch.full_like(target, float("inf"))
-    best_u, best_v = u.detach().clone(), v.detach().clone()
+    best_u, best_v = u.clone(), v.clone()
     start = _time.perf_counter()
     taken = 0
     for taken in range(1, steps + 1):  # noqa: B007
-        angle = alo + (ahi - alo) * torch.sigmoid(u)
-        weight = wlo + (whi - wlo) * torch.sigmoid(v)
+        uv = torch.stack((u, v), -1).requires_grad_(True)
+        angle = alo + (ahi - alo) * torch.sigmoid(uv[..., 0])
+        weight = wlo + (whi - wlo) * torch.sigmoid(uv[..., 1])
         dist = shoot(wind_t, angle, weight, params, on_failure="nan")
-        err = (dist - target).detach().abs()
-        better = torch.isfinite(err) & (err < best_err)
-        best_err = torch.where(better, err, best_err)
-        best_u = torch.where(better, u.detach(), best_u)
-        best_v = torch.where(better, v.detach(), best_v)
-        if bool((best_err <= tolerance_m).all()):
-            break
-        loss = torch.where(torch.isfinite(dist), (dist - target) ** 2, 0.0).sum()
-        opt.zero_grad()
-        loss.backward()
-        for x in (u, v):  # a failed shot gives no direction: leave its variables be
-            x.grad = torch.nan_to_num(x.grad, nan=0.0, posinf=0.0, neginf=0.0)
-        opt.step()
+        (grad,) = torch.autograd.grad(torch.where(torch.isfinite(dist), dist, 0.0).sum(), uv)
+        with torch.no_grad():
+            miss = dist - target
+            err = miss.abs()
+            better = torch.isfinite(err) & (err < best_err)
+            best_err = torch.where(better, err, best_err)
+            best_u, best_v = torch.where(better, u, best_u), torch.where(better, v, best_v)
+            if bool((best_err <= tolerance_m).all()):
+                break
+            # gradient of the squared miss; a failed shot gives no direction: zero
+            grad = torch.nan_to_num(2 * miss.unsqueeze(-1) * grad, nan=0.0, posinf=0.0, neginf=0.0)
+            # Adam, with a per-target step that halves (and momentum that resets) whenever
+            # the miss changes sign, so that each target settles instead of jittering
+            sign = torch.sign(torch.nan_to_num(miss, nan=0.0))
+            flip = sign * last_sign < 0
+            rate = torch.where(flip, rate * 0.5, rate)
+            m = torch.where(flip.unsqueeze(-1), 0.0, m)
+            last_sign = sign
+            m = beta1 * m + (1 - beta1) * grad
+            s2 = beta2 * s2 + (1 - beta2) * grad**2
+            m_hat = m / (1 - beta1**taken)
+            s_hat = s2 / (1 - beta2**taken)
+            step = rate.unsqueeze(-1) * m_hat / (s_hat.sqrt() + eps)
+            u, v = u - step[..., 0], v - step[..., 1]
     seconds = _time.perf_counter() - start
     with torch.no_grad():
         angle = alo + (ahi - alo) * torch.sigmoid(best_u)
