@@ -112,7 +112,7 @@ FAILURE_REASONS: tuple[str, ...] = (
 """Failure codes (indices) and their descriptions; code 0 means the shot succeeded."""
 
 _CHECK_EVERY = 8  # host check for "all shots done" every this many steps
-_STAGE_LIMIT_S = (2.0, 2.0, 60.0)  # time limits of the three stages (seconds)
+_STAGE_LIMIT_S = (5.0, 5.0, 60.0)  # time limits of the three stages (seconds)
 _ROOT_ITERS = 24  # bracketing iterations of the event root-finder
 _ON_FAILURE = ("nan", "raise")
 _GROUND_TOL = 0.05  # how far (m) below the ground the sling end may dip before release
@@ -990,10 +990,10 @@ def shoot(
     if on_failure == "raise" and bool(failed.any()):
         codes = res["failure_code"]
         idx = failed.nonzero().tolist()
-        shown = "; ".join(
-            f"shot {tuple(i) if len(i) != 1 else i[0]}: {FAILURE_REASONS[int(codes[tuple(i)])]}"
-            for i in idx[:10]
-        )
+        def name(i: list[int]) -> str:
+            return "the shot" if not i else f"shot {i[0] if len(i) == 1 else tuple(i)}"
+
+        shown = "; ".join(f"{name(i)}: {FAILURE_REASONS[int(codes[tuple(i)])]}" for i in idx[:10])
         more = f" (and {len(idx) - 10} more)" if len(idx) > 10 else ""
         raise ShotFailedError(
             f"{len(idx)} of {failed.numel()} shot(s) failed: {shown}{more}. "

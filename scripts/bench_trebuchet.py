@@ -53,7 +53,7 @@ def main() -> None:
     xs = [torch.tensor(v, dtype=dtype, requires_grad=True) for v in (-2.0, 45.0, 200.0)]
     d = trebuchet.shoot(*xs)
     d.backward()
-    print(f"shoot(-2, 45, 200) = {float(d):.4f} m")
+    print(f"shoot(-2, 45, 200) = {float(d.detach()):.4f} m")
     print("gradient (wind, angle_deg, weight_lb) =", tuple(round(float(x.grad), 4) for x in xs))
     print("post's gradient                       = (4.02, -0.99, 0.051)")
     for n in opt.batches:
