@@ -228,6 +228,8 @@ def test_too_light_counterweight_raises_and_is_flagged():
     assert res.failure_code.tolist() == [0, trebuchet.SLACK_SLING, 0]
     assert "slack sling" in res.reasons[1] and res.reasons[0] == "ok"
     assert math.isnan(float(res.distance[1])) and math.isnan(float(res.release_time[1]))
+    stuck = trebuchet.simulate(0.0, 45.0, 15.5)  # balanced: the arm never lifts the projectile
+    assert stuck.failure_code.tolist() == trebuchet.NO_LIFTOFF and bool(stuck.failed)
     with pytest.raises(trebuchet.ShotFailedError, match=r"shot 1: slack sling"):
         trebuchet.shoot(0.0, 45.0, weights)
     d = trebuchet.shoot(0.0, 45.0, weights, on_failure="nan")
@@ -286,6 +288,15 @@ def test_aim_hits_reachable_targets_and_flags_the_rest():
     shot = trebuchet.shoot(_t([0.0, 2.0]), res.angle_deg[:2], res.weight_lb[:2])
     torch.testing.assert_close(shot, res.distance[:2])
     assert res.seconds_per_aim > 0
+
+
+def test_aim_rejects_bad_options():
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        trebuchet.aim(0.0, 50.0, steps=0)
+    with pytest.raises(ValueError, match="angle_bounds_deg"):
+        trebuchet.aim(0.0, 50.0, angle0_deg=90.0)
+    with pytest.raises(ValueError, match="target_m must be finite"):
+        trebuchet.aim(0.0, float("inf"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
