@@ -1,0 +1,259 @@
+"""Training by backpropagation through time (BPTT) over the differentiable rollout.
+
+One update (:meth:`BPTTTrainer.update`), in the manner of brax's analytic policy gradients:
+
+1. draw ``batch_size`` initial states from the task's reset distribution;
+2. roll the policy out for ``horizon`` steps with :func:`diffsim.envs.rollout` (gradients
+   truncated every ``truncate_every`` steps if set);
+3. loss = the mean over the batch of the objective below; backward through the simulator;
+4. clip the gradient's global norm to ``grad_clip``; one Adam step.
+
+It consumes ``batch_size × horizon`` transitions. What is differentiated (``loss``):
+
+- ``"return"``: −(sum of the task's rewards) — Pendulum's reward is a smooth cost of the
+  state and torque, so its return is differentiable as it stands.
+- ``"balance"``: CartPole's reward is +1 per step: its return is piecewise constant in the
+  policy's parameters and has no useful gradient. We differentiate instead the sum over the
+  horizon of the squared distance from the upright, centred state, with each coordinate
+  divided by its termination threshold: Σ_t (x_t/2.4)² + (θ_t/0.2094)². Keeping the pole
+  upright and the cart centred is what keeps the episode going. Elements keep simulating
+  past termination (``on_terminate="continue"``) so that a falling pole still contributes
+  a gradient (the cost grows as it falls).
+
+Non-finite values: the physics never raises (it stays free of host syncs). The trainer
+checks the loss and the gradient norm after each backward pass; when either is not finite
+it re-runs the same rollout under :func:`diffsim.debug_checks` to find the first step where
+a NaN or infinity appeared, and raises :class:`NonFiniteTrainingError` naming it, before
+the optimiser touches the parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import torch
+
+from diffsim import cartpole, debug_checks
+from diffsim._debug import NonFiniteError
+from diffsim._validation import check_choice
+from diffsim.envs.rollout import Rollout, Task, get_task, rollout
+
+from .policies import PolicySpec, build_policy, param_norm
+
+LOSSES = ("return", "balance")
+
+
+class NonFiniteTrainingError(FloatingPointError):
+    """The loss or its gradient was not finite; the message says where it first appeared."""
+
+
+@dataclass
+class BPTTConfig:
+    """Hyperparameters of BPTT (defaults are generic; see ``TUNED`` for per-task ones).
+
+    Attributes:
+        horizon: Steps per rollout.
+        batch_size: Initial states per rollout.
+        truncate_every: Detach the state every this many steps (None: full horizon).
+        lr: Adam learning rate.
+        grad_clip: Maximum global gradient norm (None: no clipping).
+        loss: ``"return"`` or ``"balance"`` (see the module docstring).
+        policy: Policy network settings (a :class:`PolicySpec` without ``obs_size``).
+        dtype: ``"float32"`` or ``"float64"``.
+    """
+
+    horizon: int = 50
+    batch_size: int = 16
+    truncate_every: Optional[int] = None
+    lr: float = 1e-2
+    grad_clip: Optional[float] = 1.0
+    loss: str = "return"
+    policy: dict[str, Any] = field(default_factory=dict)
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("dtype", self.dtype, ("float32", "float64"))
+        if self.horizon < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError(
+                "horizon, batch_size and lr must be positive, got "
+                f"{self.horizon}, {self.batch_size}, {self.lr}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+TUNED: dict[str, dict[str, Any]] = {
+    "diffsim/CartPole-v1": dict(
+        horizon=50,
+        batch_size=4,
+        lr=0.1,
+        loss="balance",
+        grad_clip=None,
+        policy=dict(kind="linear", head="binary", estimator="st_sign", init_scale=0.0),
+    ),
+    "diffsim/CartPoleContinuous-v1": dict(
+        horizon=50,
+        batch_size=4,
+        lr=0.1,
+        loss="balance",
+        grad_clip=None,
+        policy=dict(kind="linear", head="tanh", init_scale=0.0),
+    ),
+    "diffsim/Pendulum2019-v1": dict(
+        horizon=200,
+        batch_size=16,
+        lr=3e-3,
+        loss="return",
+        grad_clip=1.0,
+        policy=dict(kind="mlp", hidden=(32, 32), head="tanh", action_scale=2.0),
+    ),
+    "diffsim/Pendulum-v1": dict(
+        horizon=200,
+        batch_size=16,
+        lr=3e-3,
+        loss="return",
+        grad_clip=1.0,
+        policy=dict(kind="mlp", hidden=(32, 32), head="tanh", action_scale=2.0),
+    ),
+}
+"""The default configuration per task (``diffsim train ENV --method bptt`` with no options)."""
+
+
+def default_config(task: str) -> BPTTConfig:
+    """The tuned configuration for a task id or short name."""
+    env_id = get_task(task).env_id
+    return BPTTConfig(**TUNED[env_id])
+
+
+def policy_spec_for(task: Task, config: BPTTConfig) -> PolicySpec:
+    """The full :class:`PolicySpec` for a task (obs size and action bound filled in)."""
+    settings = dict(config.policy)
+    settings.setdefault("head", "binary" if task.discrete else "tanh")
+    settings.setdefault("action_scale", task.action_high)
+    return PolicySpec(obs_size=task.obs_size, **settings)
+
+
+class BPTTTrainer:
+    """BPTT on one task (see the module docstring); drives the generic training loop.
+
+    Attributes:
+        policy: The :class:`~diffsim.controllers.policies.ControlPolicy` being trained.
+    """
+
+    def __init__(self, task: str, config: BPTTConfig, seed: int, device: str = "cpu"):
+        self.task = get_task(task)
+        self.config = config
+        self.device = torch.device(device)
+        self.dtype = getattr(torch, config.dtype)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.spec = policy_spec_for(self.task, config)
+        self.policy = build_policy(self.spec, self.generator).to(self.device, self.dtype)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+
+    # -- one update -------------------------------------------------------------------
+    def _rollout(self, initial_state: torch.Tensor, generator_state: torch.Tensor) -> Rollout:
+        gen = torch.Generator(device=self.device)
+        gen.set_state(generator_state)
+        on_terminate = "continue" if self.config.loss == "balance" else "mask"
+        return rollout(
+            lambda obs: self.policy(obs, gen),
+            self.task,
+            initial_state,
+            self.config.horizon,
+            truncate_every=self.config.truncate_every,
+            on_terminate=on_terminate,
+        )
+
+    def _loss(self, out: Rollout) -> torch.Tensor:
+        if self.config.loss == "return":
+            return -out.returns.mean()
+        p = self.task.params
+        x, _, theta, _ = cartpole.unpack(out.states[1:])
+        cost = (x / p.x_threshold) ** 2 + (theta / p.theta_threshold) ** 2
+        return cost.sum(0).mean()
+
+    def update(self) -> dict[str, float]:
+        """One rollout and one Adam step; returns its metrics (``transitions`` included)."""
+        cfg = self.config
+        s0 = self.task.sample_initial(cfg.batch_size, self.generator, self.dtype, self.device)
+        noise_state = self.generator.get_state()
+        # Advance the generator past what the rollout may draw (estimator noise), so that
+        # the next update's draws do not overlap this one's.
+        torch.randint(0, 2, (1,), generator=self.generator)
+        out = self._rollout(s0, noise_state)
+        loss = self._loss(out)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in self.policy.parameters() if p.grad is not None]
+        clip = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
+        if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
+            self._locate_non_finite(s0, noise_state, loss, grad_norm)
+        self.optimizer.step()
+        return {
+            "transitions": out.transitions,
+            "loss": float(loss),
+            "grad_norm": float(grad_norm),
+            "param_norm": param_norm(self.policy),
+            "train_return": float(out.returns.mean()),
+        }
+
+    def _locate_non_finite(
+        self,
+        s0: torch.Tensor,
+        noise_state: torch.Tensor,
+        loss: torch.Tensor,
+        grad_norm: torch.Tensor,
+    ) -> None:
+        what = "loss" if not torch.isfinite(loss) else "gradient norm"
+        self.optimizer.zero_grad(set_to_none=True)
+        where = "no non-finite value in the forward rollout: it arose in the backward pass"
+        for name, p in self.policy.named_parameters():
+            if not torch.isfinite(p).all():
+                where = f"the policy parameter {name!r} is already non-finite"
+                break
+        else:
+            step_counter = _StepCounter(self.policy)
+            try:
+                with debug_checks():
+                    self.policy.register_forward_pre_hook(step_counter)
+                    self._rollout(s0, noise_state)
+            except NonFiniteError as exc:
+                where = f"rollout step {step_counter.calls - 1}: {exc}"
+            finally:
+                self.policy._forward_pre_hooks.clear()
+        raise NonFiniteTrainingError(
+            f"non-finite {what} ({float(loss) if what == 'loss' else float(grad_norm)}); "
+            f"first appeared at {where}. The parameters were not updated."
+        )
+
+    # -- checkpointing ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly (policy, optimiser, generator)."""
+        return {
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+
+
+class _StepCounter:
+    """Forward pre-hook counting policy calls (one per rollout step)."""
+
+    def __init__(self, policy: torch.nn.Module):
+        self.calls = 0
+
+    def __call__(self, module: torch.nn.Module, args: Any) -> None:
+        self.calls += 1
+        obs = args[0]
+        if not torch.isfinite(obs).all():
+            rows = (~torch.isfinite(obs)).any(-1).nonzero()[:, 0].tolist()[:5]
+            raise NonFiniteError(f"the observation given to the policy is not finite (rows {rows})")

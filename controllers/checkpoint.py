@@ -1,0 +1,181 @@
+"""Run directories: ``policy.pt``, ``config.json``, ``metrics.csv``, ``checkpoint.pt``.
+
+Every method writes the same layout:
+
+- ``config.json``: the environment id, method, seed, budget, evaluation schedule, the
+  method's full configuration, the command line and the library versions;
+- ``metrics.csv``: one row per evaluation (``transitions``, ``updates``, ``train_seconds``,
+  ``eval_seconds``, ``eval_return_mean``, ``eval_return_std``, ``eval_length_mean``, then the
+  method's own columns);
+- ``policy.pt``: the trained policy with everything needed to rebuild it (format tag,
+  environment id, policy spec, weights);
+- ``checkpoint.pt``: the trainer's full state (model, optimiser, every generator) and the
+  loop's counters, for resuming an interrupted run exactly.
+
+:func:`load_policy` returns an object with ``act(obs)`` for any user's own loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+
+from .policies import ControlPolicy, PolicySpec
+
+POLICY_FORMAT = "diffsim-policy"
+POLICY_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A run directory or checkpoint is missing, corrupt or does not match."""
+
+
+class PolicyAgent:
+    """A trained policy behind Gymnasium's action space: ``act(obs)`` → action.
+
+    ``obs`` is one observation ``[obs]`` or a batch ``[B, obs]`` (numpy). For a discrete
+    CartPole the action is an int (0 = left, 1 = right), or an ``int64`` array for a batch;
+    for a Box space a ``float32`` array of shape ``(1,)`` (or ``[B, 1]``).
+    """
+
+    def __init__(self, policy: ControlPolicy, env_id: str, discrete: bool):
+        self.policy = policy.eval()
+        self.env_id = env_id
+        self.discrete = discrete
+
+    def act(self, obs: np.ndarray) -> Union[int, np.ndarray]:
+        obs = np.asarray(obs, dtype=np.float32)
+        single = obs.ndim == 1
+        if obs.ndim not in (1, 2) or obs.shape[-1] != self.policy.spec.obs_size:
+            raise ValueError(
+                f"expected observations of shape [{self.policy.spec.obs_size}] or "
+                f"[B, {self.policy.spec.obs_size}], got {obs.shape}"
+            )
+        param = next(self.policy.parameters())
+        with torch.no_grad():
+            a = self.policy.deterministic(
+                torch.as_tensor(obs[None] if single else obs, dtype=param.dtype)
+            )
+        a = a.cpu().numpy()
+        if self.discrete:
+            a = (a > 0).astype(np.int64)
+            return int(a[0]) if single else a
+        a = a.astype(np.float32)[:, None]
+        return a[0] if single else a
+
+
+def save_policy(
+    path: Path, policy: ControlPolicy, env_id: str, discrete: bool, method: str
+) -> None:
+    """Write ``policy.pt`` (see the module docstring)."""
+    torch.save(
+        {
+            "format": POLICY_FORMAT,
+            "version": POLICY_VERSION,
+            "kind": "control_policy",
+            "env_id": env_id,
+            "discrete": discrete,
+            "method": method,
+            "spec": policy.spec.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
+        },
+        path,
+    )
+
+
+def _load(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path} does not exist: is {path.parent} a diffsim run "
+            "directory (policy.pt, config.json, metrics.csv)?"
+        )
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a damaged file
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(exc).__name__}: "
+            f"{exc}); it may be truncated or corrupt"
+        ) from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} holds a {type(data).__name__}, expected a dict")
+    return data
+
+
+def load_policy(run_dir: Union[str, Path]) -> PolicyAgent:
+    """The trained policy of a run directory, as a :class:`PolicyAgent`.
+
+    Raises:
+        CheckpointError: the directory or its ``policy.pt`` is missing, corrupt, of another
+            format or version, or its weights do not fit its spec.
+    """
+    path = Path(run_dir) / "policy.pt"
+    data = _load(path)
+    if data.get("format") != POLICY_FORMAT:
+        raise CheckpointError(
+            f"{path} is not a diffsim policy (format {data.get('format')!r}, "
+            f"expected {POLICY_FORMAT!r})"
+        )
+    if data.get("version") != POLICY_VERSION:
+        raise CheckpointError(
+            f"{path} has version {data.get('version')}, this diffsim reads version {POLICY_VERSION}"
+        )
+    kind = data.get("kind")
+    if kind == "control_policy":
+        try:
+            spec = PolicySpec(**data["spec"])
+            policy = ControlPolicy(spec)
+            policy.load_state_dict(data["state_dict"])
+        except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(
+                f"{path}: the weights do not match the policy spec: {exc}"
+            ) from None
+        return PolicyAgent(policy, data["env_id"], bool(data["discrete"]))
+    from . import _loaders
+
+    return _loaders.load(kind, path, data)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from None
+
+
+def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write every row of ``metrics.csv`` (columns: the union, in first-seen order)."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_metrics(path: Union[str, Path]) -> list[dict[str, float]]:
+    """The rows of a ``metrics.csv`` as dicts of floats (empty cells are NaN)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.csv"
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist")
+    with path.open() as f:
+        rows = [
+            {k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
+    if not rows:
+        raise CheckpointError(f"{path} has no evaluation rows")
+    return rows

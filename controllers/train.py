@@ -1,0 +1,330 @@
+"""The training loop shared by every method: budget, evaluation schedule, run directory.
+
+A method is a trainer class with ``update() -> metrics`` (``metrics["transitions"]`` = env
+steps that update consumed), a ``policy`` (a :class:`~diffsim.controllers.policies.
+ControlPolicy`) and ``state_dict`` / ``load_state_dict``. :func:`train` drives it:
+
+- it counts transitions (every simulated step of every batch element) and training
+  seconds (update time only; evaluation is timed separately);
+- it evaluates with :func:`diffsim.controllers.evaluate.evaluate` (100 episodes, fixed
+  seed, deterministic policy) before the first update and then each time the transition
+  count passes the next multiple of ``eval_every``; an update that consumes more than
+  ``eval_every`` transitions is therefore followed by an evaluation at the count it reached;
+- after each evaluation it writes ``metrics.csv``, ``policy.pt`` and ``checkpoint.pt``;
+- given the directory of an interrupted run with the same configuration, it resumes from
+  ``checkpoint.pt`` (model, optimiser and every generator restored), so the result equals an
+  uninterrupted run's;
+- it stops at the budget, or at the first evaluation that reaches the task's solved return
+  when ``stop_when_solved`` is set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+
+from diffsim._validation import check_choice
+from diffsim.envs.rollout import get_task, resolve_env_id
+
+from .checkpoint import (
+    CheckpointError,
+    PolicyAgent,
+    read_json,
+    save_policy,
+    write_json,
+    write_metrics,
+)
+from .evaluate import EVAL_EPISODES, EVAL_SEED, evaluate
+
+
+@dataclass(frozen=True)
+class Method:
+    """A training method: how to build its config and its trainer."""
+
+    name: str
+    config_class: type
+    trainer_class: type
+    default_config: Callable[[str], Any]
+    default_budget: Callable[[str], int]
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(method: Method) -> None:
+    """Make a method available to :func:`train` and ``diffsim train --method``."""
+    METHODS[method.name] = method
+
+
+def _register_builtin() -> None:
+    from . import bptt
+
+    register_method(
+        Method("bptt", bptt.BPTTConfig, bptt.BPTTTrainer, bptt.default_config, bptt.default_budget)
+    )
+    try:
+        from . import shac
+    except ImportError:
+        return
+    register_method(
+        Method(
+            "shac",
+            shac.SHACConfig,
+            shac.SHACTrainer,
+            lambda env: shac.SHACConfig(),
+            lambda env: 60_000,
+        )
+    )
+
+
+def get_method(name: str) -> Method:
+    if not METHODS:
+        _register_builtin()
+    check_choice("method", name, METHODS)
+    return METHODS[name]
+
+
+def build_config(method: Method, env_id: str, overrides: Optional[dict[str, Any]]) -> Any:
+    """The method's tuned config for ``env_id`` with ``overrides`` applied (names checked)."""
+    config = method.default_config(env_id)
+    if overrides:
+        valid = [f.name for f in dataclasses.fields(config)]
+        for name in overrides:
+            check_choice(f"{method.name} option", name, valid)
+        config = dataclasses.replace(config, **overrides)
+    return config
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the agent, every evaluation row, the run directory."""
+
+    agent: PolicyAgent
+    metrics: list[dict[str, float]]
+    out: Path
+    solved_at: Optional[dict[str, float]]
+
+
+def versions() -> dict[str, str]:
+    import gymnasium
+    import numpy
+
+    from diffsim import __version__
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "gymnasium": gymnasium.__version__,
+        "diffsim": __version__,
+    }
+
+
+def default_run_dir(env: str, method: str, seed: int) -> Path:
+    """``runs/<env>__<method>__<seed>__<YYYYmmdd-HHMMSS>``."""
+    short = env.split("/")[-1]
+    return Path("runs") / f"{short}__{method}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train(
+    env: str,
+    method: str = "bptt",
+    seed: int = 0,
+    out: Union[str, Path, None] = None,
+    config: Optional[dict[str, Any]] = None,
+    budget: Optional[int] = None,
+    eval_every: int = 1000,
+    eval_episodes: int = EVAL_EPISODES,
+    stop_when_solved: bool = True,
+    progress: bool = True,
+    device: str = "cpu",
+    max_updates: Optional[int] = None,
+) -> TrainResult:
+    """Train ``method`` on ``env`` and write the run directory (see the module docstring).
+
+    Args:
+        env: A short name (``cartpole``, ``pendulum`` …) or a registered id of this project.
+        method: A registered method (``bptt``; baselines add theirs).
+        seed: Seeds every generator of the trainer (evaluation uses its own fixed seed).
+        out: The run directory (default: ``runs/<env>__<method>__<seed>__<time>``).
+        config: Overrides of the method's tuned configuration (unknown names raise).
+        budget: Training transitions (default: the method's per-task default).
+        eval_every: Evaluation interval in transitions.
+        eval_episodes: Episodes per evaluation.
+        stop_when_solved: Stop at the first evaluation at or above the solved return.
+        progress: Show a progress bar.
+        device: Torch device of the trainer.
+        max_updates: Stop after this many updates in this call (for tests and interruption).
+    """
+    env_id = resolve_env_id(env)
+    m = get_method(method)
+    cfg = build_config(m, env_id, config)
+    budget = m.default_budget(env_id) if budget is None else int(budget)
+    if budget < 1 or eval_every < 1 or eval_episodes < 1:
+        raise ValueError(
+            f"budget, eval_every and eval_episodes must be positive, got "
+            f"{budget}, {eval_every}, {eval_episodes}"
+        )
+    task_threshold = _solved_return(env_id)
+    out = Path(out) if out is not None else default_run_dir(env_id, method, seed)
+    settings = {
+        "env_id": env_id,
+        "method": method,
+        "seed": seed,
+        "budget": budget,
+        "eval_every": eval_every,
+        "eval_episodes": eval_episodes,
+        "eval_seed": EVAL_SEED,
+        "stop_when_solved": stop_when_solved,
+        "solved_return": task_threshold,
+        "device": device,
+        "config": _jsonable(dataclasses.asdict(cfg)),
+    }
+    trainer = m.trainer_class(env_id, cfg, seed, device)
+    loop = {
+        "transitions": 0,
+        "updates": 0,
+        "train_seconds": 0.0,
+        "next_eval": 0,
+        "rows": [],
+        "solved_at": None,
+        "done": False,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "checkpoint.pt").exists():
+        loop = _resume(out, settings, trainer)
+    else:
+        write_json(
+            out / "config.json", {**settings, "command": " ".join(sys.argv), "versions": versions()}
+        )
+
+    discrete = get_task(env_id).discrete if env_id in _rollout_ids() else False
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=budget,
+        initial=min(loop["transitions"], budget),
+        unit="tr",
+        desc=f"{method} {env_id.split('/')[-1]} seed {seed}",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    last: dict[str, float] = {}
+    updates_here = 0
+    while not loop["done"]:
+        if loop["transitions"] >= loop["next_eval"]:
+            row = _evaluate_row(trainer, env_id, discrete, eval_episodes, loop, last)
+            loop["rows"].append(row)
+            loop["next_eval"] = (loop["transitions"] // eval_every + 1) * eval_every
+            solved = row["eval_return_mean"] >= task_threshold
+            if solved and loop["solved_at"] is None:
+                loop["solved_at"] = {
+                    k: row[k]
+                    for k in ("transitions", "train_seconds", "updates", "eval_return_mean")
+                }
+            loop["done"] = loop["transitions"] >= budget or (solved and stop_when_solved)
+            _save(out, trainer, env_id, discrete, method, loop)
+            bar.set_postfix(eval=f"{row['eval_return_mean']:.1f}")
+            if loop["done"]:
+                break
+        if max_updates is not None and updates_here >= max_updates:
+            break
+        start = time.perf_counter()
+        last = trainer.update()
+        loop["train_seconds"] += time.perf_counter() - start
+        loop["transitions"] += int(last["transitions"])
+        loop["updates"] += 1
+        updates_here += 1
+        if loop["transitions"] >= budget:
+            loop["next_eval"] = loop["transitions"]  # always evaluate the final policy
+        bar.update(min(loop["transitions"], budget) - bar.n)
+    bar.close()
+    agent = PolicyAgent(trainer.policy, env_id, discrete)
+    return TrainResult(agent, loop["rows"], out, loop["solved_at"])
+
+
+def _rollout_ids() -> set[str]:
+    from diffsim.envs.rollout import TASKS
+
+    return set(TASKS)
+
+
+def _solved_return(env_id: str) -> float:
+    from diffsim.envs.rollout import TASKS
+
+    if env_id in TASKS:
+        return TASKS[env_id].solved_return
+    return math.inf
+
+
+def _evaluate_row(
+    trainer: Any,
+    env_id: str,
+    discrete: bool,
+    episodes: int,
+    loop: dict[str, Any],
+    last: dict[str, float],
+) -> dict[str, float]:
+    agent = PolicyAgent(trainer.policy, env_id, discrete)
+    result = evaluate(agent, env_id, episodes)
+    trainer.policy.train()
+    row = {
+        "transitions": loop["transitions"],
+        "updates": loop["updates"],
+        "train_seconds": round(loop["train_seconds"], 6),
+        "eval_seconds": round(result.seconds, 6),
+        "eval_return_mean": result.mean,
+        "eval_return_std": result.std,
+        "eval_length_mean": float(result.lengths.mean()),
+    }
+    row.update({k: v for k, v in last.items() if k != "transitions"})
+    return row
+
+
+def _save(
+    out: Path, trainer: Any, env_id: str, discrete: bool, method: str, loop: dict[str, Any]
+) -> None:
+    write_metrics(out / "metrics.csv", loop["rows"])
+    save_policy(out / "policy.pt", trainer.policy, env_id, discrete, method)
+    tmp = out / "checkpoint.pt.tmp"
+    torch.save({"trainer": trainer.state_dict(), "loop": loop}, tmp)
+    tmp.replace(out / "checkpoint.pt")
+
+
+def _resume(out: Path, settings: dict[str, Any], trainer: Any) -> dict[str, Any]:
+    saved = read_json(out / "config.json")
+    mismatch = {k: (saved.get(k), v) for k, v in settings.items() if saved.get(k) != v}
+    if mismatch:
+        details = "; ".join(f"{k}: saved {a!r}, requested {b!r}" for k, (a, b) in mismatch.items())
+        raise CheckpointError(
+            f"{out} holds a run with another configuration ({details}); "
+            "choose another --out to start a new run"
+        )
+    try:
+        state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+        trainer.load_state_dict(state["trainer"])
+        return state["loop"]
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(
+            f"{out / 'checkpoint.pt'} cannot be resumed from "
+            f"({type(exc).__name__}: {exc}); it may be corrupt"
+        ) from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,370 @@
+"""The differentiable rollout: a policy × a batch of initial states × T steps → tensors.
+
+This is the API the BPTT trainer is built on, and a user can write their own trainer on it
+in a few lines::
+
+    import torch
+    from diffsim.envs import rollout
+
+    policy = torch.nn.Sequential(torch.nn.Linear(3, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1))
+    opt = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    for it in range(3):
+        out = rollout(lambda obs: 2 * torch.tanh(policy(obs)), "pendulum", horizon=50,
+                      batch_size=64, seed=it, truncate_every=25)
+        loss = -out.rewards.sum(0).mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+
+A :class:`Task` binds a system of :mod:`diffsim` (its step, observation, reward,
+termination and initial-state distribution) to the registered environment id it mirrors;
+:func:`get_task` accepts the id, a short name (``cartpole``, ``cartpole-continuous``,
+``pendulum``, ``pendulum-2019``) or a :class:`Task`.
+
+Actions: the policy maps observations ``[B, obs_dim]`` to *physical* actions ``[B]`` or
+``[B, 1]``: CartPole's push in [−1, 1] (a discrete policy passes its output through a
+straight-through estimator first, see :mod:`diffsim.controllers.estimators`), Pendulum's
+torque in N·m. The physics clips them as the environment does.
+
+Termination (``on_terminate``):
+
+- ``"mask"`` (default): once an element terminates, its state is frozen and its later
+  rewards are zero; ``alive[t]`` is 1 for every step taken while the episode ran (the
+  terminating step included, as Gymnasium rewards it). Frozen states carry no gradient to
+  later steps. This is the episode as the environment would run it.
+- ``"continue"``: every element keeps simulating; ``terminated`` still reports the first
+  termination, and rewards are not masked.
+- ``"reset"``: a terminated element restarts from a fresh initial state (as a vector env's
+  autoreset would); ``alive`` marks steps of the episode that started the rollout.
+
+Gradient truncation: ``truncate_every=k`` detaches the state every k steps, so each
+gradient path spans at most k steps (truncated BPTT).
+
+Every simulated step of every element counts as a transition: ``out.transitions = T × B``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Optional, Union
+
+import torch
+
+from diffsim import cartpole, pendulum
+from diffsim._params import Params
+from diffsim._validation import check_choice, check_state
+from diffsim.integrators import get_integrator
+
+Policy = Callable[[torch.Tensor], torch.Tensor]
+ON_TERMINATE = ("mask", "continue", "reset")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A control task on one of diffsim's systems, mirroring a registered environment.
+
+    Attributes:
+        env_id: The registered Gymnasium id it mirrors.
+        system: The physics module (:mod:`diffsim.cartpole` or :mod:`diffsim.pendulum`).
+        params: Its physical parameters.
+        max_episode_steps: The environment's time limit (steps).
+        action_low, action_high: Bounds of the physical action (push or torque).
+        discrete: Whether the registered env's action space is ``Discrete(2)``.
+        reward_threshold: The registered threshold for "solved", or ``None``.
+        solved_return: The evaluation mean return that counts as solved (the registered
+            threshold; −200 for Pendulum, the usual bar).
+        dt: Seconds per step.
+    """
+
+    env_id: str
+    system: ModuleType
+    params: Params
+    max_episode_steps: int
+    action_low: float
+    action_high: float
+    discrete: bool
+    reward_threshold: Optional[float]
+    solved_return: float
+
+    @property
+    def integrator(self):
+        return get_integrator(self.system.DEFAULT_INTEGRATOR)
+
+    @property
+    def state_size(self) -> int:
+        return self.system.STATE_SIZE
+
+    @property
+    def obs_size(self) -> int:
+        return 4 if self.system is cartpole else 3
+
+    @property
+    def dt(self) -> float:
+        return float(self.params.tau if self.system is cartpole else self.params.dt)
+
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        """The environment's observation of ``state`` (as a tensor of the state's dtype)."""
+        return self.system.observe(state)
+
+    def reward(
+        self, state: torch.Tensor, action: torch.Tensor, next_state: torch.Tensor
+    ) -> torch.Tensor:
+        """The environment's reward for one step, ``[B]``."""
+        return self.system.reward(state, action, next_state, self.params)
+
+    def terminated(self, state: torch.Tensor) -> torch.Tensor:
+        """Boolean ``[B]``: the state ends the episode."""
+        return self.system.terminated(state, self.params)
+
+    def sample_initial(
+        self,
+        batch_size: int,
+        generator: Optional[torch.Generator] = None,
+        dtype: Optional[torch.dtype] = None,
+        device: Union[str, torch.device, None] = None,
+    ) -> torch.Tensor:
+        """Initial states ``[batch_size, n]`` from the environment's reset distribution."""
+        return self.system.sample_initial(
+            batch_size, generator=generator, dtype=dtype, device=device
+        )
+
+
+TASKS: dict[str, Task] = {
+    t.env_id: t
+    for t in (
+        Task(
+            "diffsim/CartPole-v1",
+            cartpole,
+            cartpole.CartPoleParams(),
+            500,
+            -1.0,
+            1.0,
+            True,
+            475.0,
+            475.0,
+        ),
+        Task(
+            "diffsim/CartPoleContinuous-v1",
+            cartpole,
+            cartpole.CartPoleParams(),
+            500,
+            -1.0,
+            1.0,
+            False,
+            475.0,
+            475.0,
+        ),
+        Task(
+            "diffsim/Pendulum-v1",
+            pendulum,
+            pendulum.PendulumParams(),
+            200,
+            -2.0,
+            2.0,
+            False,
+            None,
+            -200.0,
+        ),
+        Task(
+            "diffsim/Pendulum2019-v1",
+            pendulum,
+            pendulum.PendulumParams.variant_2019(),
+            200,
+            -2.0,
+            2.0,
+            False,
+            None,
+            -200.0,
+        ),
+    )
+}
+"""Tasks with multi-step dynamics, by registered id (the trebuchet is a one-shot task)."""
+
+SHORT_NAMES: dict[str, str] = {
+    "cartpole": "diffsim/CartPole-v1",
+    "cartpole-continuous": "diffsim/CartPoleContinuous-v1",
+    "pendulum": "diffsim/Pendulum-v1",
+    "pendulum-2019": "diffsim/Pendulum2019-v1",
+    "trebuchet": "diffsim/Trebuchet-v0",
+}
+"""Short names accepted by the command line and :func:`get_task`, with their ids."""
+
+
+def resolve_env_id(name: str) -> str:
+    """Map a short name or a registered id of this project to the id."""
+    if name in SHORT_NAMES:
+        return SHORT_NAMES[name]
+    check_choice("environment", name, [*SHORT_NAMES, *SHORT_NAMES.values()])
+    return name
+
+
+def get_task(task: Union[str, Task]) -> Task:
+    """The :class:`Task` for an id, a short name or a task; unknown names list the valid ones."""
+    if isinstance(task, Task):
+        return task
+    if not isinstance(task, str):
+        raise TypeError(f"task must be a name, an id or a Task, got {type(task).__name__}")
+    env_id = resolve_env_id(task)
+    check_choice("rollout task", env_id, TASKS)
+    return TASKS[env_id]
+
+
+@dataclass
+class Rollout:
+    """The tensors of a rollout (T steps, batch B). Every tensor keeps its autograd graph.
+
+    Attributes:
+        states: ``[T+1, B, n]`` states, the initial one first.
+        observations: ``[T, B, obs]`` observations the policy acted on.
+        actions: ``[T, B]`` physical actions as the policy returned them (before clipping).
+        rewards: ``[T, B]`` rewards (zero after termination under ``on_terminate="mask"``).
+        terminated: ``[T, B]`` bool, True at the step whose next state terminated.
+        alive: ``[T, B]`` float, 1 for steps taken inside the first episode.
+        transitions: simulated steps, ``T × B``.
+    """
+
+    states: torch.Tensor
+    observations: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    terminated: torch.Tensor
+    alive: torch.Tensor
+    transitions: int
+
+    @property
+    def returns(self) -> torch.Tensor:
+        """``[B]`` sum of the rewards of each element."""
+        return self.rewards.sum(0)
+
+    @property
+    def episode_lengths(self) -> torch.Tensor:
+        """``[B]`` steps taken inside the first episode."""
+        return self.alive.sum(0)
+
+
+def rollout(
+    policy: Policy,
+    task: Union[str, Task],
+    initial_state: Optional[torch.Tensor] = None,
+    horizon: Optional[int] = None,
+    *,
+    batch_size: Optional[int] = None,
+    seed: Optional[int] = None,
+    generator: Optional[torch.Generator] = None,
+    truncate_every: Optional[int] = None,
+    on_terminate: str = "mask",
+    dtype: torch.dtype = torch.float32,
+    device: Union[str, torch.device, None] = None,
+    params: Optional[Params] = None,
+) -> Rollout:
+    """Roll ``policy`` out on ``task`` for ``horizon`` steps, keeping gradients.
+
+    Args:
+        policy: Maps observations ``[B, obs]`` to physical actions ``[B]`` or ``[B, 1]``.
+        task: A :class:`Task`, a registered id or a short name.
+        initial_state: ``[B, n]`` initial states; drawn from the reset distribution when
+            omitted (then ``batch_size`` is required).
+        horizon: Steps to simulate (default: the task's time limit).
+        batch_size: Number of initial states to draw when ``initial_state`` is omitted.
+        seed, generator: Randomness of the initial states (and resets); a seed builds a
+            fresh ``torch.Generator``. With neither, torch's default generator is used.
+        truncate_every: Detach the state every this many steps (None: never).
+        on_terminate: ``"mask"``, ``"continue"`` or ``"reset"`` (see the module docstring).
+        dtype, device: Of drawn initial states (an explicit ``initial_state`` keeps its own).
+        params: Physical parameters replacing the task's (e.g. tensors requiring grad).
+
+    Returns:
+        A :class:`Rollout`.
+    """
+    task = get_task(task)
+    check_choice("on_terminate mode", on_terminate, ON_TERMINATE)
+    params = task.params if params is None else params
+    if not isinstance(params, type(task.params)):
+        raise TypeError(
+            f"params must be a {type(task.params).__name__} for {task.env_id}, "
+            f"got {type(params).__name__}"
+        )
+    horizon = task.max_episode_steps if horizon is None else horizon
+    if not isinstance(horizon, int) or horizon < 1:
+        raise ValueError(f"horizon must be a positive int, got {horizon!r}")
+    if truncate_every is not None and (not isinstance(truncate_every, int) or truncate_every < 1):
+        raise ValueError(f"truncate_every must be a positive int or None, got {truncate_every!r}")
+    if generator is None and seed is not None:
+        generator = torch.Generator(device=device or "cpu").manual_seed(seed)
+    if initial_state is None:
+        if batch_size is None or batch_size < 1:
+            raise ValueError("give initial_state [B, n] or a positive batch_size")
+        initial_state = task.sample_initial(batch_size, generator, dtype, device)
+    state = check_state(initial_state, task.state_size, task.env_id)
+    if state.ndim != 2:
+        raise ValueError(
+            f"initial_state must have shape [B, {task.state_size}], got {tuple(state.shape)}"
+        )
+    return _run(policy, task, params, state, horizon, generator, truncate_every, on_terminate)
+
+
+def _run(
+    policy: Policy,
+    task: Task,
+    params: Params,
+    state: torch.Tensor,
+    horizon: int,
+    generator: Optional[torch.Generator],
+    truncate_every: Optional[int],
+    on_terminate: str,
+) -> Rollout:
+    system, integrator = task.system, task.integrator
+    batch = state.shape[0]
+    alive = torch.ones(batch, dtype=state.dtype, device=state.device)
+    states, observations, actions, rewards, terms, alives = [state], [], [], [], [], []
+    for t in range(horizon):
+        if truncate_every is not None and t > 0 and t % truncate_every == 0:
+            state = state.detach()
+        obs = task.observe(state)
+        action = _as_action(policy(obs), batch, task)
+        next_state = system.step(state, action, params, integrator)
+        reward = system.reward(state, action, next_state, params)
+        done = system.terminated(next_state, params)
+        first = done & (alive > 0)
+        alives.append(alive)
+        if on_terminate == "mask":
+            reward = reward * alive
+            next_state = torch.where((alive > 0)[:, None], next_state, state)
+        elif on_terminate == "reset":
+            fresh = task.sample_initial(batch, generator, state.dtype, state.device)
+            next_state = torch.where(done[:, None], fresh, next_state)
+        alive = alive * (~done).to(alive.dtype)
+        states.append(next_state)
+        observations.append(obs)
+        actions.append(action)
+        rewards.append(reward)
+        terms.append(first)
+        state = next_state
+    return Rollout(
+        states=torch.stack(states),
+        observations=torch.stack(observations),
+        actions=torch.stack(actions),
+        rewards=torch.stack(rewards),
+        terminated=torch.stack(terms),
+        alive=torch.stack(alives),
+        transitions=horizon * batch,
+    )
+
+
+def _as_action(action: Any, batch: int, task: Task) -> torch.Tensor:
+    if not isinstance(action, torch.Tensor):
+        raise TypeError(f"the policy must return a torch.Tensor, got {type(action).__name__}")
+    if action.ndim == 2 and action.shape[1] == 1:
+        action = action[:, 0]
+    if action.shape != (batch,):
+        raise ValueError(
+            f"the policy must return actions of shape [{batch}] or [{batch}, 1] for "
+            f"{task.env_id}, got {tuple(action.shape)}"
+        )
+    return action
+
+
+def episode_return_bound(task: Union[str, Task]) -> float:
+    """The best return an episode can reach (CartPole: its time limit; Pendulum: 0)."""
+    task = get_task(task)
+    return float(task.max_episode_steps) if task.system is cartpole else 0.0
