@@ -1065,6 +1065,7 @@ def aim(
     weight_bounds_lb: tuple[float, float] = (50.0, 400.0),
     angle0_deg: float = 45.0,
     weight0_lb: float = 200.0,
+    patience: int = 40,
 ) -> AimResult:
     """Find a release angle and counterweight that hit each target, by gradient descent.
 
@@ -1072,7 +1073,9 @@ def aim(
     squared miss (per-target step halving on overshoot), over unconstrained variables mapped
     into the search box by sigmoids
     (``angle = lo + (hi - lo) sigmoid(u)``, likewise the weight). The best iterate of each
-    target is kept; the search stops early once every target is within ``tolerance_m``.
+    target is kept. A target stops once within ``tolerance_m``, or after ``patience`` of its
+    steps without progress; only the targets still searched are shot at each step, and the
+    search ends when every target has stopped.
 
     Args:
         wind: Wind speed (m/s), float or tensor, broadcast against ``target_m``.
@@ -1086,6 +1089,9 @@ def aim(
         weight_bounds_lb: Search box for the counterweight (lb).
         angle0_deg: Starting angle (degrees), inside the box.
         weight0_lb: Starting counterweight (lb), inside the box.
+        patience: A target whose best miss has not shrunk (by 0.1 %) for this many of its
+            steps is given up (out of reach); reached targets stop too, and only the targets
+            still searched are shot at each step.
 
     Returns:
         An :class:`AimResult`; ``reached`` is False for targets out of reach (within the box).
@@ -1121,50 +1127,64 @@ def aim(
         return math.log(f / (1 - f))
 
     (alo, ahi), (wlo, whi) = angle_bounds_deg, weight_bounds_lb
-    u = torch.full_like(target, logit(angle0_deg, alo, ahi))
-    v = torch.full_like(target, logit(weight0_lb, wlo, whi))
+    shape = target.shape
+    wind_f, target_f = wind_t.reshape(-1), target.reshape(-1)
+    n = target_f.numel()
+    uv = torch.tensor(
+        [logit(angle0_deg, alo, ahi), logit(weight0_lb, wlo, whi)], dtype=dtype, device=device
+    ).repeat(n, 1)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
-    m = torch.zeros(target.shape + (2,), dtype=dtype, device=device)
-    s2 = torch.zeros_like(m)
-    rate = torch.full_like(target, lr)
-    last_sign = torch.zeros_like(target)
-    best_err = torch.full_like(target, float("inf"))
-    best_u, best_v = u.clone(), v.clone()
+    m, s2 = torch.zeros_like(uv), torch.zeros_like(uv)
+    rate = torch.full_like(target_f, lr)
+    count = torch.zeros_like(target_f)  # Adam steps taken per target
+    last_sign = torch.zeros_like(target_f)
+    best_err = torch.full_like(target_f, float("inf"))
+    best_uv = uv.clone()
+    stale = torch.zeros(n, dtype=torch.long, device=device)
+
+    def to_box(x):
+        return alo + (ahi - alo) * torch.sigmoid(x[..., 0]), wlo + (whi - wlo) * torch.sigmoid(
+            x[..., 1]
+        )
+
     start = _time.perf_counter()
     taken = 0
     for taken in range(1, steps + 1):  # noqa: B007
-        uv = torch.stack((u, v), -1).requires_grad_(True)
-        angle = alo + (ahi - alo) * torch.sigmoid(uv[..., 0])
-        weight = wlo + (whi - wlo) * torch.sigmoid(uv[..., 1])
-        dist = shoot(wind_t, angle, weight, params, on_failure="nan")
-        (grad,) = torch.autograd.grad(torch.where(torch.isfinite(dist), dist, 0.0).sum(), uv)
+        # only targets still being searched are shot (host-side compaction: aim is a boundary)
+        idx = ((best_err > tolerance_m) & (stale < patience)).nonzero().squeeze(1)
+        if idx.numel() == 0:
+            taken -= 1
+            break
+        x = uv[idx].requires_grad_(True)
+        dist = shoot(wind_f[idx], *to_box(x), params, on_failure="nan")
+        (grad,) = torch.autograd.grad(torch.where(torch.isfinite(dist), dist, 0.0).sum(), x)
         with torch.no_grad():
-            miss = dist - target
+            miss = dist - target_f[idx]
             err = miss.abs()
-            better = torch.isfinite(err) & (err < best_err)
-            best_err = torch.where(better, err, best_err)
-            best_u, best_v = torch.where(better, u, best_u), torch.where(better, v, best_v)
-            if bool((best_err <= tolerance_m).all()):
-                break
+            better = torch.isfinite(err) & (err < best_err[idx])
+            improved = better & (err < best_err[idx] * (1 - 1e-3) - 1e-9)
+            best_err[idx] = torch.where(better, err, best_err[idx])
+            best_uv[idx] = torch.where(better.unsqueeze(-1), x, best_uv[idx])
+            stale[idx] = torch.where(improved, 0, stale[idx] + 1)
             # gradient of the squared miss; a failed shot gives no direction: zero
-            grad = torch.nan_to_num(2 * miss.unsqueeze(-1) * grad, nan=0.0, posinf=0.0, neginf=0.0)
+            g = torch.nan_to_num(2 * miss.unsqueeze(-1) * grad, nan=0.0, posinf=0.0, neginf=0.0)
             # Adam, with a per-target step that halves (and momentum that resets) whenever
             # the miss changes sign, so that each target settles instead of jittering
             sign = torch.sign(torch.nan_to_num(miss, nan=0.0))
-            flip = sign * last_sign < 0
-            rate = torch.where(flip, rate * 0.5, rate)
-            m = torch.where(flip.unsqueeze(-1), 0.0, m)
-            last_sign = sign
-            m = beta1 * m + (1 - beta1) * grad
-            s2 = beta2 * s2 + (1 - beta2) * grad**2
-            m_hat = m / (1 - beta1**taken)
-            s_hat = s2 / (1 - beta2**taken)
-            step = rate.unsqueeze(-1) * m_hat / (s_hat.sqrt() + eps)
-            u, v = u - step[..., 0], v - step[..., 1]
+            flip = sign * last_sign[idx] < 0
+            last_sign[idx] = sign
+            r = torch.where(flip, rate[idx] * 0.5, rate[idx])
+            rate[idx] = r
+            mi = beta1 * torch.where(flip.unsqueeze(-1), 0.0, m[idx]) + (1 - beta1) * g
+            si = beta2 * s2[idx] + (1 - beta2) * g**2
+            c = count[idx] + 1
+            m[idx], s2[idx], count[idx] = mi, si, c
+            m_hat = mi / (1 - beta1**c).unsqueeze(-1)
+            s_hat = si / (1 - beta2**c).unsqueeze(-1)
+            uv[idx] = x - r.unsqueeze(-1) * m_hat / (s_hat.sqrt() + eps)
     seconds = _time.perf_counter() - start
     with torch.no_grad():
-        angle = alo + (ahi - alo) * torch.sigmoid(best_u)
-        weight = wlo + (whi - wlo) * torch.sigmoid(best_v)
+        angle, weight = (y.reshape(shape) for y in to_box(best_uv))
         dist = shoot(wind_t, angle, weight, params, on_failure="nan")
     miss = dist - target
     return AimResult(
