@@ -227,7 +227,8 @@ def test_too_light_counterweight_raises_and_is_flagged():
     assert res.failed.tolist() == [False, True, False]
     assert res.failure_code.tolist() == [0, trebuchet.SLACK_SLING, 0]
     assert "slack sling" in res.reasons[1] and res.reasons[0] == "ok"
-    assert math.isnan(float(res.distance[1])) and math.isnan(float(res.release_time[1]))
+    assert math.isnan(float(res.distance[1].detach()))
+    assert math.isnan(float(res.release_time[1].detach()))
     stuck = trebuchet.simulate(0.0, 45.0, 15.5)  # balanced: the arm never lifts the projectile
     assert stuck.failure_code.tolist() == trebuchet.NO_LIFTOFF and bool(stuck.failed)
     with pytest.raises(trebuchet.ShotFailedError, match=r"shot 1: slack sling"):
@@ -282,7 +283,7 @@ def test_float32_works():
 
 
 def test_aim_hits_reachable_targets_and_flags_the_rest():
-    res = trebuchet.aim(_t([0.0, 2.0, 0.0]), _t([60.0, 70.0, 500.0]), steps=30, tolerance_m=0.1)
+    res = trebuchet.aim(_t([0.0, 2.0, 0.0]), _t([60.0, 70.0, 500.0]), steps=30, patience=10)
     assert res.reached.tolist() == [True, True, False]
     assert bool((res.miss[:2].abs() <= 0.1).all())
     shot = trebuchet.shoot(_t([0.0, 2.0]), res.angle_deg[:2], res.weight_lb[:2])
