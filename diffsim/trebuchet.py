@@ -113,7 +113,7 @@ FAILURE_REASONS: tuple[str, ...] = (
 
 _CHECK_EVERY = 8  # host check for "all shots done" every this many steps
 _STAGE_LIMIT_S = (5.0, 5.0, 60.0)  # time limits of the three stages (seconds)
-_ROOT_ITERS = 24  # bracketing iterations of the event root-finder
+_ROOT_ITERS = 20  # bracketing iterations of the event root-finder
 _ON_FAILURE = ("nan", "raise")
 _GROUND_TOL = 0.05  # how far (m) below the ground the sling end may dip before release
 
@@ -549,12 +549,17 @@ def _g_flight(s, ctx, k):
     return _interp(ctx, s, k.dt)[..., 1] + k.a
 
 
-def _locate(gfun, ctx, k: _Consts, g0, g1, found):
+def _locate(gfun, ctx, k: _Consts, g0, g1, found, pin_at_start=False):
     """Fraction ``s`` in [0, 1] of the step where ``gfun`` changes sign, differentiably.
 
     A bracketing root-finder (Illinois regula falsi) runs without gradient; one Newton step
     with gradient then gives s the implicit-function derivative ``-(dg/dp)/(dg/ds)``.
     Entries where ``found`` is False get s = 0 (with zero gradient).
+
+    With ``pin_at_start``, ``g0`` is a left value that ``gfun`` need not approach as s -> 0
+    (the reference's lift-off): where ``gfun`` just after the step's start already has the
+    sign of ``g1``, the crossing is the jump at s = 0, and s is pinned there (no gradient),
+    as the reference's root-finder pins it.
     """
     if gfun is None:  # linear interpolation of the event values at the step's ends
         den = g0 - g1
@@ -590,13 +595,13 @@ def _locate(gfun, ctx, k: _Consts, g0, g1, found):
         eps = 1e-4 if g0.dtype == torch.float64 else 1e-2
         sp, sm = (s_star + eps).clamp(max=1.5), (s_star - eps).clamp(min=eps * 0.5)
         slope = (gfun(sp, det, kd) - gfun(sm, det, kd)) / (sp - sm)
-        # a genuine root (not a jump of g across zero, which pins s to the bracket's end)
-        scale = torch.maximum(g0.detach().abs(), g1.detach().abs())
-        root = gfun(s_star, det, kd).abs() <= 1e-4 * scale
-        ok = found & root & torch.isfinite(slope) & (slope != 0)
+        ok = found & torch.isfinite(slope) & (slope != 0)
+        if pin_at_start:
+            start = gfun(torch.full_like(g0, 1e-6), det, kd)
+            pinned = (start > 0) == (g1.detach() > 0)
+            ok = ok & ~pinned
+            s_star = torch.where(found & pinned, 0.0, s_star)
         slope = torch.where(ok, slope, 1.0)
-        s_star = torch.where(found & ~root & (s_star < 0.5), 0.0, s_star)
-        s_star = torch.where(found & ~root & (s_star >= 0.5), 1.0, s_star)
     g_at = gfun(torch.where(ok, s_star, 0.5), ctx, k)
     s = torch.where(ok, s_star - g_at / slope, s_star)
     return torch.where(found, s, 0.0)
@@ -690,7 +695,7 @@ def _run_stage(x, t, active, stage: int, k: _Consts, rec: Optional[_Recorder], f
     index = torch.zeros(t.shape, dtype=torch.long, device=t.device)
     live = active.clone()
     history: list[tuple[torch.Tensor, ...]] = []
-    dt_min = float(k.dt.min()) if isinstance(k.dt, torch.Tensor) else k.dt
+    dt_min = float(k.dt.detach().min()) if isinstance(k.dt, torch.Tensor) else k.dt
     limit = int(math.ceil(_STAGE_LIMIT_S[stage - 1] / dt_min)) + 1
     dt_col = _col(k.dt)
     fail_kind = {1: SLACK_SLING, 2: NO_RELEASE}.get(stage, OK)
@@ -753,7 +758,7 @@ def _run_flight(x, t, active, k: _Consts):
 
     f = deriv(x)
     xs, fs = [x], [f]
-    dt_min = float(k.dt.min()) if isinstance(k.dt, torch.Tensor) else k.dt
+    dt_min = float(k.dt.detach().min()) if isinstance(k.dt, torch.Tensor) else k.dt
     limit = int(math.ceil(_STAGE_LIMIT_S[2] / dt_min)) + 1
     for step in range(1, limit + 1):
         x = x + dt_col * f
@@ -905,8 +910,8 @@ def _core(wind, angle_deg, weight_lb, params, record: bool):
 
     nan = torch.full_like(t0, float("nan"))
 
-    def event(ctx, t_step, g0, g1, found, gfun):
-        s = _locate(gfun, ctx, k, g0, g1, found)
+    def event(ctx, t_step, g0, g1, found, gfun, pin=False):
+        s = _locate(gfun, ctx, k, g0, g1, found, pin)
         x = _interp(ctx, s, k.dt)
         x = torch.where(found.unsqueeze(-1), x, ctx[0])
         return x, t_step + s * k.dt
@@ -916,7 +921,8 @@ def _core(wind, angle_deg, weight_lb, params, record: bool):
     if p.smooth_liftoff:
         x_lift, t_lift = event(ctx, ts, g0, g1, found1, None)
     else:  # the reference's left value: zero tension at the step's start
-        x_lift, t_lift = event(ctx, ts, torch.ones_like(g0) * (k.m_p * k.g), g1, found1, _g_ground)
+        g_rest = torch.ones_like(g0) * (k.m_p * k.g)
+        x_lift, t_lift = event(ctx, ts, g_rest, g1, found1, _g_ground, pin=True)
     if rec is not None:
         _record_state(rec, x_lift, t_lift, 1, found1, k, None)
     # stage 2: hang
