@@ -597,7 +597,8 @@ def _locate(gfun, ctx, k: _Consts, g0, g1, found, pin_at_start=False):
         slope = (gfun(sp, det, kd) - gfun(sm, det, kd)) / (sp - sm)
         ok = found & torch.isfinite(slope) & (slope != 0)
         if pin_at_start:
-            start = gfun(torch.full_like(g0, 1e-6), det, kd)
+            # just after the start: as close as the dtype's finite difference allows
+            start = gfun(torch.full_like(g0, 1e-6 if g0.dtype == torch.float64 else 1e-3), det, kd)
             pinned = (start > 0) == (g1.detach() > 0)
             ok = ok & ~pinned
             s_star = torch.where(found & pinned, 0.0, s_star)
