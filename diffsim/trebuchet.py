@@ -773,7 +773,7 @@ def _run_flight(x, t, active, k: _Consts):
     above = gh.detach() > 0
     change = above[1:] != above[:-1]  # [S, N]
     found = active & change.any(0)
-    index = change.to(torch.uint8).argmax(0)  # the first change
+    index = change.to(x.dtype).argmax(0)  # the first change (argmax returns the first maximum)
     code = torch.where(
         active & ~found, NO_LANDING, torch.zeros(n, dtype=torch.long, device=x.device)
     )

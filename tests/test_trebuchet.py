@@ -124,7 +124,7 @@ def test_parameter_gradients_match_finite_differences(preset):
     for i, (n, g) in enumerate(zip(names, grads)):
         h = rel * float(getattr(base, n))
         fd = float((dd[2 * i] - dd[2 * i + 1]) / (2 * h))
-        assert float(g) == pytest.approx(fd, rel=2e-3, abs=1e-3), n
+        assert float(g) == pytest.approx(fd, rel=1e-4, abs=1e-6), n
 
 
 def test_gradients_flow_through_event_times():
