@@ -4,9 +4,10 @@ Sources
     The equations of motion are those of Trebuchet.jl (https://github.com/FluxML/Trebuchet.jl,
     ``src/simulate.jl``, ``src/defs.jl``, ``src/utils.jl``, ``src/transition.jl``), which
     credits virtualtrebuchet.com (http://www.virtualtrebuchet.com/#documentation_EquationsOfMotion).
-    Trebuchet.jl is the simulator behind the 2019 FluxML post "Differentiable Control Problems"
-    ("∂P vs RL"). This module is an independent implementation of the same physics, batched
-    over shots and differentiable through its events.
+    Trebuchet.jl is the simulator behind FluxML's 2019 post on differentiable programming
+    versus reinforcement learning (https://fluxml.ai/2019/03/05/dp-vs-rl.html). This module
+    is an independent implementation of the same physics, batched over shots and
+    differentiable through its events.
 
 Geometry
     A beam (the arm) turns about a pivot at height ``a`` above the ground; the origin is the
@@ -52,6 +53,21 @@ Integration and events
     gradient, then corrected by one Newton step with gradient, so that its derivative is the
     implicit-function-theorem one, ``ds/dp = -(dg/dp) / (dg/ds)``: gradients flow through the
     event times.
+
+    Lift-off follows the reference exactly: its event function, evaluated inside the step,
+    measures the finite difference from the step's start, where the reference takes the
+    tension as zero. When that function has already crossed just after the start, the
+    reference's root-finder returns the start of the step, and so does this port (the
+    lift-off time then carries no gradient; the state does). ``smooth_liftoff=True`` (the
+    corrected preset) instead interpolates the end-of-step values linearly.
+
+Failures
+    Detected per shot, with a code and reason (:data:`FAILURE_REASONS`): a slack sling
+    before lift-off (counterweight too light), no lift-off within 5 s, no release before
+    the projectile hits the ground (sling end 5 cm below it, or release point below it), no
+    landing within 60 s, a non-finite state. A failed shot's distance is NaN. Failed shots are
+    held at a finite state, so that (short of a non-finite state) no NaN reaches the gradients
+    of the other shots or of shared parameters.
 
 Batching
     Every shot carries its own clock; the stages run one after another for all shots at once
