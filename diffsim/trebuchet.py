@@ -302,6 +302,9 @@ class SimulationResult:
 class AimResult:
     """The result of :func:`aim`, for targets of batch shape ``B``.
 
+    It unpacks as ``(angle_deg, weight_lb)``; the other fields say how well each target
+    was met.
+
     Attributes:
         angle_deg: Release angle found per target (degrees), shape ``B``.
         weight_lb: Counterweight found per target (lb), shape ``B``.
@@ -322,6 +325,10 @@ class AimResult:
     steps: int
     seconds: float
     seconds_per_aim: float
+
+    def __iter__(self):
+        """Unpack as ``angle_deg, weight_lb = aim(...)``."""
+        return iter((self.angle_deg, self.weight_lb))
 
 
 # --------------------------------------------------------------------------------------

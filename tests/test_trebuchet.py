@@ -289,6 +289,8 @@ def test_aim_hits_reachable_targets_and_flags_the_rest():
     shot = trebuchet.shoot(_t([0.0, 2.0]), res.angle_deg[:2], res.weight_lb[:2])
     torch.testing.assert_close(shot, res.distance[:2])
     assert res.seconds_per_aim > 0
+    angle, weight = res
+    assert angle is res.angle_deg and weight is res.weight_lb
 
 
 def test_aim_rejects_bad_options():
