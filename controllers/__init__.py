@@ -12,7 +12,7 @@ from .checkpoint import CheckpointError, PolicyAgent, load_policy, read_metrics
 from .estimators import ESTIMATORS, get_estimator, st_sign
 from .evaluate import EvalResult, evaluate
 from .policies import ControlPolicy, PolicySpec, build_policy
-from .train import METHODS, TrainResult, train
+from .training import METHODS, TrainResult, train
 
 __all__ = [
     "ESTIMATORS",

@@ -13,12 +13,18 @@ It consumes ``batch_size × horizon`` transitions. What is differentiated (``los
 - ``"return"``: −(sum of the task's rewards) — Pendulum's reward is a smooth cost of the
   state and torque, so its return is differentiable as it stands.
 - ``"balance"``: CartPole's reward is +1 per step: its return is piecewise constant in the
-  policy's parameters and has no useful gradient. We differentiate instead the sum over the
-  horizon of the squared distance from the upright, centred state, with each coordinate
-  divided by its termination threshold: Σ_t (x_t/2.4)² + (θ_t/0.2094)². Keeping the pole
-  upright and the cart centred is what keeps the episode going. Elements keep simulating
-  past termination (``on_terminate="continue"``) so that a falling pole still contributes
-  a gradient (the cost grows as it falls).
+  policy's parameters and has no useful gradient. We differentiate instead, over the steps
+  of each episode (``on_terminate="mask"``: terminated elements stop contributing), the
+  squared distance from the upright, centred state, each coordinate divided by its
+  termination threshold: Σ_t alive_t · ((x_t/2.4)² + (θ_t/0.2094)²). Keeping the pole
+  upright and the cart centred is what keeps the episode going. (Simulating past the
+  termination instead lets the fallen pole's large, chaotic angles dominate the gradient;
+  we measured that it does not learn.) The rollout ends once every element has
+  terminated, and only the steps simulated are counted.
+
+``mirror_starts`` draws half the initial states and adds their mirror images (s → −s):
+CartPole and Pendulum are symmetric under s → −s, a → −a, and mirrored pairs cancel the
+spurious asymmetric part of the gradient (e.g. a drift of the bias) early in training.
 
 Non-finite values: the physics never raises (it stays free of host syncs). The trainer
 checks the loss and the gradient norm after each backward pass; when either is not finite
@@ -61,6 +67,7 @@ class BPTTConfig:
         loss: ``"return"`` or ``"balance"`` (see the module docstring).
         policy: Policy network settings (a :class:`PolicySpec` without ``obs_size``).
         dtype: ``"float32"`` or ``"float64"``.
+        mirror_starts: Use mirrored pairs of initial states (``batch_size`` must be even).
     """
 
     horizon: int = 50
@@ -71,10 +78,13 @@ class BPTTConfig:
     loss: str = "return"
     policy: dict[str, Any] = field(default_factory=dict)
     dtype: str = "float32"
+    mirror_starts: bool = False
 
     def __post_init__(self) -> None:
         check_choice("loss", self.loss, LOSSES)
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        if self.mirror_starts and self.batch_size % 2:
+            raise ValueError(f"mirror_starts needs an even batch_size, got {self.batch_size}")
         if self.horizon < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(
                 "horizon, batch_size and lr must be positive, got "
@@ -87,35 +97,22 @@ class BPTTConfig:
 
 TUNED: dict[str, dict[str, Any]] = {
     "diffsim/CartPole-v1": dict(
-        horizon=50,
-        batch_size=4,
-        lr=0.1,
-        loss="balance",
-        grad_clip=None,
-        policy=dict(kind="linear", head="binary", estimator="st_sign", init_scale=0.0),
+        horizon=500, batch_size=4, lr=0.05, loss="balance", grad_clip=None,
+        mirror_starts=True,
+        policy=dict(kind="linear", head="binary", estimator="expected", init_scale=0.0,
+                    bias=False),
     ),
     "diffsim/CartPoleContinuous-v1": dict(
-        horizon=50,
-        batch_size=4,
-        lr=0.1,
-        loss="balance",
-        grad_clip=None,
-        policy=dict(kind="linear", head="tanh", init_scale=0.0),
+        horizon=500, batch_size=4, lr=0.05, loss="balance", grad_clip=None,
+        mirror_starts=True,
+        policy=dict(kind="linear", head="tanh", init_scale=0.0, bias=False),
     ),
     "diffsim/Pendulum2019-v1": dict(
-        horizon=200,
-        batch_size=16,
-        lr=3e-3,
-        loss="return",
-        grad_clip=1.0,
+        horizon=200, batch_size=16, lr=3e-3, loss="return", grad_clip=1.0,
         policy=dict(kind="mlp", hidden=(32, 32), head="tanh", action_scale=2.0),
     ),
     "diffsim/Pendulum-v1": dict(
-        horizon=200,
-        batch_size=16,
-        lr=3e-3,
-        loss="return",
-        grad_clip=1.0,
+        horizon=200, batch_size=16, lr=3e-3, loss="return", grad_clip=1.0,
         policy=dict(kind="mlp", hidden=(32, 32), head="tanh", action_scale=2.0),
     ),
 }
@@ -157,14 +154,14 @@ class BPTTTrainer:
     def _rollout(self, initial_state: torch.Tensor, generator_state: torch.Tensor) -> Rollout:
         gen = torch.Generator(device=self.device)
         gen.set_state(generator_state)
-        on_terminate = "continue" if self.config.loss == "balance" else "mask"
         return rollout(
             lambda obs: self.policy(obs, gen),
             self.task,
             initial_state,
             self.config.horizon,
             truncate_every=self.config.truncate_every,
-            on_terminate=on_terminate,
+            on_terminate="mask",
+            stop_when_all_done=self.config.loss == "balance",
         )
 
     def _loss(self, out: Rollout) -> torch.Tensor:
@@ -173,12 +170,15 @@ class BPTTTrainer:
         p = self.task.params
         x, _, theta, _ = cartpole.unpack(out.states[1:])
         cost = (x / p.x_threshold) ** 2 + (theta / p.theta_threshold) ** 2
-        return cost.sum(0).mean()
+        return (cost * out.alive).sum(0).mean()
 
     def update(self) -> dict[str, float]:
         """One rollout and one Adam step; returns its metrics (``transitions`` included)."""
         cfg = self.config
-        s0 = self.task.sample_initial(cfg.batch_size, self.generator, self.dtype, self.device)
+        n = cfg.batch_size // 2 if cfg.mirror_starts else cfg.batch_size
+        s0 = self.task.sample_initial(n, self.generator, self.dtype, self.device)
+        if cfg.mirror_starts:
+            s0 = torch.cat([s0, -s0])
         noise_state = self.generator.get_state()
         # Advance the generator past what the rollout may draw (estimator noise), so that
         # the next update's draws do not overlap this one's.
@@ -195,7 +195,7 @@ class BPTTTrainer:
         self.optimizer.step()
         return {
             "transitions": out.transitions,
-            "loss": float(loss),
+            "loss": float(loss.detach()),
             "grad_norm": float(grad_norm),
             "param_norm": param_norm(self.policy),
             "train_return": float(out.returns.mean()),
@@ -257,3 +257,17 @@ class _StepCounter:
         if not torch.isfinite(obs).all():
             rows = (~torch.isfinite(obs)).any(-1).nonzero()[:, 0].tolist()[:5]
             raise NonFiniteError(f"the observation given to the policy is not finite (rows {rows})")
+
+
+DEFAULT_BUDGETS = {
+    "diffsim/CartPole-v1": 20_000,
+    "diffsim/CartPoleContinuous-v1": 20_000,
+    "diffsim/Pendulum-v1": 100_000,
+    "diffsim/Pendulum2019-v1": 20_000,
+}
+"""Training transitions of ``diffsim train ENV --method bptt`` with no ``--budget``."""
+
+
+def default_budget(task: str) -> int:
+    """The default training budget (transitions) for a task id or short name."""
+    return DEFAULT_BUDGETS[get_task(task).env_id]

@@ -15,7 +15,7 @@ Everything needed to rebuild a policy is in its :class:`PolicySpec` (saved in ch
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 import torch
@@ -47,6 +47,9 @@ class PolicySpec:
         obs_scale: Divisors applied to the observation (default: ones).
         init_scale: Multiplier of the last layer's initial weights (0 starts from a
             zero output).
+        bias: Whether the layers have biases. Without them, an MLP with odd activations
+            (tanh) and a linear policy are odd functions, mirroring the symmetry of
+            CartPole and Pendulum (s → −s, a → −a).
     """
 
     obs_size: int
@@ -59,7 +62,7 @@ class PolicySpec:
     temperature: float = 1.0
     obs_scale: Optional[tuple[float, ...]] = None
     init_scale: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    bias: bool = True
 
     def __post_init__(self) -> None:
         check_choice("policy kind", self.kind, KINDS)
@@ -95,11 +98,11 @@ class ControlPolicy(nn.Module):
         sizes = [spec.obs_size, *(spec.hidden if spec.kind == "mlp" else ())]
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(a, b), ACTIVATIONS[spec.activation]()]
-        last = nn.Linear(sizes[-1], 1)
+            layers += [nn.Linear(a, b, bias=spec.bias), ACTIVATIONS[spec.activation]()]
+        last = nn.Linear(sizes[-1], 1, bias=spec.bias)
         with torch.no_grad():
-            last.weight.mul_(spec.init_scale)
-            last.bias.mul_(spec.init_scale)
+            for p in last.parameters():
+                p.mul_(spec.init_scale)
         layers.append(last)
         self.net = nn.Sequential(*layers)
         scale = torch.tensor(spec.obs_scale) if spec.obs_scale else torch.ones(spec.obs_size)

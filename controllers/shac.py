@@ -77,7 +77,7 @@ class SHACConfig:
     """Discount factor per step."""
     lam: float = 0.95
     """λ of the critic's TD(λ) targets."""
-    actor_lr: float = 1e-2
+    actor_lr: float = 2e-2
     """Adam learning rate of the actor at the first update."""
     critic_lr: float = 2e-3
     """Adam learning rate of the critic at the first update."""

@@ -13,7 +13,7 @@ from typing import Optional
 
 from .. import __version__
 
-SUBCOMMANDS = ("bench", "plot")
+SUBCOMMANDS = ("train", "eval", "plot", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as exc:
         print(f"diffsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
