@@ -97,22 +97,37 @@ class BPTTConfig:
 
 TUNED: dict[str, dict[str, Any]] = {
     "diffsim/CartPole-v1": dict(
-        horizon=500, batch_size=4, lr=0.05, loss="balance", grad_clip=None,
+        horizon=500,
+        batch_size=4,
+        lr=0.05,
+        loss="balance",
+        grad_clip=None,
         mirror_starts=True,
-        policy=dict(kind="linear", head="binary", estimator="expected", init_scale=0.0,
-                    bias=False),
+        policy=dict(kind="linear", head="binary", estimator="expected", init_scale=0.0, bias=False),
     ),
     "diffsim/CartPoleContinuous-v1": dict(
-        horizon=500, batch_size=4, lr=0.05, loss="balance", grad_clip=None,
+        horizon=500,
+        batch_size=4,
+        lr=0.05,
+        loss="balance",
+        grad_clip=None,
         mirror_starts=True,
         policy=dict(kind="linear", head="tanh", init_scale=0.0, bias=False),
     ),
     "diffsim/Pendulum2019-v1": dict(
-        horizon=200, batch_size=16, lr=3e-3, loss="return", grad_clip=1.0,
+        horizon=200,
+        batch_size=16,
+        lr=3e-3,
+        loss="return",
+        grad_clip=1.0,
         policy=dict(kind="mlp", hidden=(32, 32), head="tanh", action_scale=2.0),
     ),
     "diffsim/Pendulum-v1": dict(
-        horizon=200, batch_size=16, lr=3e-3, loss="return", grad_clip=1.0,
+        horizon=200,
+        batch_size=16,
+        lr=3e-3,
+        loss="return",
+        grad_clip=1.0,
         policy=dict(kind="mlp", hidden=(32, 32), head="tanh", action_scale=2.0),
     ),
 }
@@ -198,7 +213,7 @@ class BPTTTrainer:
             "loss": float(loss.detach()),
             "grad_norm": float(grad_norm),
             "param_norm": param_norm(self.policy),
-            "train_return": float(out.returns.mean()),
+            "train_return": float(out.returns.detach().mean()),
         }
 
     def _locate_non_finite(

@@ -1,8 +1,10 @@
 """``diffsim plot``: pictures of what the physics and the controllers do.
 
 ``diffsim plot trajectory ENV`` rolls out a named system from its reset distribution with a
-simple policy (``zero`` or ``random``) and draws its states and actions against time, with
-the termination marked (CartPole) and a phase portrait (Pendulum).
+simple policy (``zero`` or ``random``); ``diffsim plot trajectory RUN_DIR`` rolls out the
+trained policy of a run directory (deterministically) on the system it was trained on.
+Either draws the states and actions against time, with the termination marked (CartPole)
+and a phase portrait (Pendulum).
 """
 
 from __future__ import annotations
@@ -98,14 +100,48 @@ def simulate_system(
     }
 
 
+def simulate_run(
+    run_dir: Path, steps: Optional[int] = None, starts: int = 1, seed: int = 0
+) -> tuple[str, dict[str, np.ndarray]]:
+    """Roll out the trained policy of ``run_dir`` (deterministic); returns (system, data)."""
+    from diffsim.controllers import load_policy
+    from diffsim.envs.rollout import get_task, rollout
+
+    agent = load_policy(run_dir)
+    task = get_task(agent.env_id)
+    name = {"diffsim/Pendulum2019-v1": "pendulum-2019"}.get(
+        task.env_id, "cartpole" if task.system is cartpole else "pendulum"
+    )
+    steps = task.max_episode_steps if steps is None else steps
+    with torch.no_grad():
+        out = rollout(agent.policy.deterministic, task, horizon=steps, batch_size=starts, seed=seed)
+    ended = torch.where(
+        out.terminated.any(0), out.terminated.float().argmax(0) + 1, torch.tensor(-1)
+    )
+    return name, {
+        "times": np.arange(steps + 1) * task.dt,
+        "states": out.states.double().numpy(),
+        "actions": out.actions.double().numpy(),
+        "ended_at": ended.numpy(),
+    }
+
+
 def trajectory(
-    name: str, policy: str = "zero", steps: Optional[int] = None, starts: int = 1, seed: int = 0
+    target: str, policy: str = "zero", steps: Optional[int] = None, starts: int = 1, seed: int = 0
 ):
-    """The trajectory figure of a named system under a simple policy (see ``plots``)."""
+    """The trajectory figure of a named system under a simple policy, or of a run directory's
+    trained policy (see :func:`diffsim.scripts.plots.trajectory_figure`)."""
     from .plots import trajectory_figure
 
-    spec = SYSTEMS.get(name)
-    data = simulate_system(name, policy, steps, starts, seed)
+    if Path(target).is_dir():
+        name, data = simulate_run(Path(target), steps, starts, seed)
+        what = f"trained policy of {Path(target).name}"
+    elif "/" in target:
+        raise FileNotFoundError(f"run directory {target} does not exist")
+    else:
+        name, data = target, simulate_system(target, policy, steps, starts, seed)
+        what = f"{policy} policy"
+    spec = SYSTEMS[name]
     ended = [int(e) if e >= 0 else None for e in data["ended_at"]]
     return trajectory_figure(
         data["times"],
@@ -116,7 +152,7 @@ def trajectory(
         ended_at=ended,
         limits=spec.limits,
         phase=spec.phase,
-        title=f"{name}: {policy} policy, {starts} start{'s' if starts > 1 else ''} (seed {seed})",
+        title=f"{name}: {what}, {starts} start{'s' if starts > 1 else ''} (seed {seed})",
     )
 
 
@@ -124,7 +160,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("plot", help="draw trajectories")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     t = kinds.add_parser("trajectory", help="states and actions against time")
-    t.add_argument("target", metavar="ENV", help=f"one of: {', '.join(SYSTEMS)}")
+    t.add_argument(
+        "target", metavar="ENV|RUN_DIR", help=f"a system ({', '.join(SYSTEMS)}) or a run directory"
+    )
     t.add_argument("--policy", default="zero", help="zero or random (default: zero)")
     t.add_argument(
         "--steps", type=int, default=None, help="steps to simulate (default: the env's time limit)"
@@ -140,7 +178,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_trajectory(args: argparse.Namespace) -> int:
     fig = trajectory(args.target, args.policy, args.steps, args.starts, args.seed)
-    out = args.out or Path("runs") / f"{args.target}_trajectory.png"
+    out = args.out or (
+        Path(args.target) / "trajectory.png"
+        if Path(args.target).is_dir()
+        else Path("runs") / f"{args.target}_trajectory.png"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=args.dpi)
     print(f"wrote {out}")

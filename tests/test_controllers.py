@@ -1,0 +1,221 @@
+"""Controllers: estimators, BPTT trainer, run directories, resume, errors, CLI."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from diffsim.controllers import (
+    CheckpointError,
+    NonFiniteTrainingError,
+    evaluate,
+    get_estimator,
+    load_policy,
+    read_metrics,
+    train,
+)
+from diffsim.controllers.bptt import BPTTTrainer, default_config
+from diffsim.scripts.main import main
+
+TINY = dict(budget=600, eval_every=300, eval_episodes=5, progress=False)
+
+
+# -- estimators ----------------------------------------------------------------------------
+def test_st_sign_forward_is_pm_one_and_backward_is_identity():
+    u = torch.tensor([-2.0, -1e-3, 0.0, 0.4, 3.0], requires_grad=True)
+    a = get_estimator("st_sign")(u)
+    assert a.tolist() == [-1, -1, 1, 1, 1]
+    a.backward(torch.arange(5.0))
+    assert u.grad.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_expected_estimator_is_the_mean_action_with_its_true_gradient():
+    u = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    a = get_estimator("expected")(u)
+    torch.testing.assert_close(a, 2 * torch.sigmoid(u.detach()) - 1)
+    a.sum().backward()
+    torch.testing.assert_close(u.grad, 0.5 * (1 - torch.tanh(u.detach() / 2) ** 2))
+
+
+def test_st_gumbel_samples_bernoulli_sigmoid_and_passes_the_soft_gradient():
+    g = torch.Generator().manual_seed(0)
+    u = torch.full((20_000,), 0.8, requires_grad=True)
+    est = get_estimator("st_gumbel", temperature=0.5)
+    a = est(u, g)
+    assert set(a.unique().tolist()) == {-1.0, 1.0}
+    p_right = (a > 0).float().mean().item()
+    assert p_right == pytest.approx(torch.sigmoid(torch.tensor(0.8)).item(), abs=0.015)
+    a.sum().backward()
+    # d/du [2σ((u + L)/τ) − 1] = 2σ'(·)/τ, in (0, 1/(2τ)]
+    assert (u.grad >= 0).all() and u.grad.mean() > 0.1 and u.grad.max() <= 1 / (2 * 0.5) + 1e-6
+
+
+@pytest.mark.parametrize("name", ["st_sign", "st_gumbel", "expected"])
+def test_deterministic_action_is_the_greedy_sign(name):
+    u = torch.tensor([-0.3, 0.0, 0.2])
+    assert get_estimator(name)(u, deterministic=True).tolist() == [-1, 1, 1]
+
+
+def test_unknown_estimator_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="expected, st_gumbel, st_sign"):
+        get_estimator("reinforce")
+
+
+# -- training, run directories, evaluation -------------------------------------------------
+@pytest.mark.parametrize("env", ["cartpole", "cartpole-continuous", "pendulum", "pendulum-2019"])
+def test_tiny_train_writes_a_loadable_run(tmp_path, env):
+    config = {"horizon": 20, "batch_size": 4} if "pendulum" in env else None
+    result = train(env, seed=0, out=tmp_path / "run", config=config, **TINY)
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"policy.pt", "config.json", "metrics.csv", "checkpoint.pt"} <= files
+    rows = read_metrics(tmp_path / "run")
+    assert rows[0]["transitions"] == 0
+    assert {
+        "transitions",
+        "train_seconds",
+        "eval_return_mean",
+        "eval_return_std",
+        "eval_seconds",
+        "loss",
+        "grad_norm",
+        "param_norm",
+    } <= set(rows[-1])
+    assert rows[-1]["transitions"] >= 300
+    agent = load_policy(tmp_path / "run")
+    obs, _ = gym.make(agent.env_id).reset(seed=0)
+    action = agent.act(obs)
+    assert gym.make(agent.env_id).action_space.contains(action)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["env_id"] == agent.env_id
+    assert result.metrics == rows or len(result.metrics) == len(rows)
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    kw = dict(budget=4000, eval_every=1000, eval_episodes=5, progress=False, stop_when_solved=False)
+    full = train("cartpole", seed=3, out=tmp_path / "full", **kw)
+    train("cartpole", seed=3, out=tmp_path / "part", max_updates=2, **kw)  # "interrupted"
+    resumed = train("cartpole", seed=3, out=tmp_path / "part", **kw)
+    a = torch.load(tmp_path / "full" / "policy.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "part" / "policy.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["eval_return_mean"] for r in full.metrics] == [
+        r["eval_return_mean"] for r in resumed.metrics
+    ]
+    assert [r["transitions"] for r in full.metrics] == [r["transitions"] for r in resumed.metrics]
+
+
+def test_mismatched_resume_and_corrupt_checkpoints_are_clear_errors(tmp_path):
+    run = tmp_path / "run"
+    train("cartpole", seed=0, out=run, **TINY)
+    with pytest.raises(CheckpointError, match="another configuration.*seed"):
+        train("cartpole", seed=1, out=run, **TINY)
+    (run / "policy.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_policy(run)
+    torch.save({"format": "something-else"}, run / "policy.pt")
+    with pytest.raises(CheckpointError, match="not a diffsim policy"):
+        load_policy(run)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_policy(tmp_path / "missing")
+    (run / "checkpoint.pt").write_bytes(b"\x00" * 10)
+    with pytest.raises(CheckpointError, match="cannot be resumed"):
+        train("cartpole", seed=0, out=run, **TINY)
+
+
+def test_unknown_options_are_rejected_with_the_valid_names(tmp_path):
+    with pytest.raises(ValueError, match="expected one of:.*horizon"):
+        train("cartpole", out=tmp_path / "r", config={"horizn": 5}, **TINY)
+    with pytest.raises(ValueError, match="method"):
+        train("cartpole", method="magic", out=tmp_path / "r", **TINY)
+    with pytest.raises(ValueError, match="environment"):
+        train("cartpol", out=tmp_path / "r", **TINY)
+
+
+def test_planted_non_finite_value_is_caught_and_located():
+    trainer = BPTTTrainer("pendulum", default_config("pendulum"), seed=0)
+    trainer.config.horizon = 30
+    before = [p.detach().clone() for p in trainer.policy.parameters()]
+    # Plant a NaN: the policy's torque at rollout step 11 (its 12th call) is NaN.
+    calls = {"n": 0}
+    original = trainer.policy.forward
+
+    def planted(obs, generator=None):
+        calls["n"] += 1
+        out = original(obs, generator)
+        return out * float("nan") if calls["n"] % 30 == 12 else out
+
+    trainer.policy.forward = planted
+    with pytest.raises(NonFiniteTrainingError, match=r"rollout step 11.*not finite"):
+        trainer.update()
+    after = list(trainer.policy.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, after))  # parameters untouched
+
+
+def test_evaluate_is_deterministic_and_works_on_gymnasiums_own_env(tmp_path):
+    train("cartpole", seed=0, out=tmp_path / "run", **TINY)
+    agent = load_policy(tmp_path / "run")
+    a = evaluate(agent, "CartPole-v1", episodes=7)
+    b = evaluate(agent, "CartPole-v1", episodes=7)
+    assert np.array_equal(a.returns, b.returns) and len(a.returns) == 7
+
+
+# -- command line --------------------------------------------------------------------------
+def test_cli_train_eval_and_plot(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "cartpole",
+                "--out",
+                str(run),
+                "--budget",
+                "600",
+                "--eval-every",
+                "300",
+                "--eval-episodes",
+                "5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert "wrote" in capsys.readouterr().out
+    assert main(["eval", str(run), "--episodes", "5", "--env", "CartPole-v1"]) == 0
+    assert "CartPole-v1: mean return" in capsys.readouterr().out
+    assert main(["eval", str(run), "--env", "Pendulum-v1"]) == 2
+    assert "observation_space" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "plot",
+                "trajectory",
+                str(run),
+                "--steps",
+                "50",
+                "--out",
+                str(tmp_path / "t.png"),
+                "--dpi",
+                "40",
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "t.png").stat().st_size > 1000
+    assert main(["train", "cartpole", "--set", "horizn=3", "--out", str(tmp_path / "x")]) == 2
+    assert "horizon" in capsys.readouterr().err
+
+
+def test_show_config_prints_the_tuned_defaults(capsys):
+    assert main(["train", "cartpole", "--show-config"]) == 0
+    out = capsys.readouterr().out
+    assert "loss = 'balance'" in out and "mirror_starts = True" in out
+
+
+@pytest.mark.slow
+def test_bptt_solves_cartpole_on_gymnasiums_own_env(tmp_path):
+    result = train("cartpole", seed=1, out=tmp_path / "run", progress=False)
+    assert result.solved_at is not None
+    agent = load_policy(tmp_path / "run")
+    assert evaluate(agent, "CartPole-v1").mean >= 475
