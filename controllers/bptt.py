@@ -260,7 +260,7 @@ class BPTTTrainer:
             finally:
                 self.policy._forward_pre_hooks.clear()
         raise NonFiniteTrainingError(
-            f"non-finite {what} ({float(loss) if what == 'loss' else float(grad_norm)}); "
+            f"non-finite {what} ({float(loss.detach()) if what == 'loss' else float(grad_norm)}); "
             f"first appeared at {where}. The parameters were not updated."
         )
 

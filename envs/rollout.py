@@ -306,8 +306,17 @@ def rollout(
         )
     if stop_when_all_done and on_terminate != "mask":
         raise ValueError("stop_when_all_done needs on_terminate='mask'")
-    return _run(policy, task, params, state, horizon, generator, truncate_every, on_terminate,
-                stop_when_all_done)
+    return _run(
+        policy,
+        task,
+        params,
+        state,
+        horizon,
+        generator,
+        truncate_every,
+        on_terminate,
+        stop_when_all_done,
+    )
 
 
 def _run(

@@ -34,25 +34,54 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train a controller", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "train",
+        help="train a controller",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("env", metavar="ENV", help=env_help())
     p.add_argument("--method", default="bptt", help="training method (default: bptt)")
     p.add_argument("--seed", type=int, default=0, help="seed of every generator (default: 0)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="run directory (default: runs/<env>__<method>__<seed>__<time>)")
-    p.add_argument("--budget", type=int, default=None,
-                   help="training transitions (default: the method's per-task budget)")
-    p.add_argument("--eval-every", type=int, default=1000,
-                   help="evaluation interval in transitions (default: 1000)")
-    p.add_argument("--eval-episodes", type=int, default=100,
-                   help="episodes per evaluation (default: 100)")
-    p.add_argument("--no-stop", action="store_true",
-                   help="keep training after the task is solved (default: stop)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a field of the method's configuration (repeatable)")
-    p.add_argument("--show-config", action="store_true",
-                   help="print the configuration that would be used and exit")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run directory (default: runs/<env>__<method>__<seed>__<time>)",
+    )
+    p.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="training transitions (default: the method's per-task budget)",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=1000,
+        help="evaluation interval in transitions (default: 1000)",
+    )
+    p.add_argument(
+        "--eval-episodes", type=int, default=100, help="episodes per evaluation (default: 100)"
+    )
+    p.add_argument(
+        "--no-stop",
+        action="store_true",
+        help="keep training after the task is solved (default: stop)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a field of the method's configuration (repeatable)",
+    )
+    p.add_argument(
+        "--show-config",
+        action="store_true",
+        help="print the configuration that would be used and exit",
+    )
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -70,17 +99,28 @@ def run(args: argparse.Namespace) -> int:
             print(f"{k} = {v!r}")
         return 0
     result = train_mod.train(
-        args.env, method=args.method, seed=args.seed, out=args.out, config=overrides,
-        budget=args.budget, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-        stop_when_solved=not args.no_stop, progress=not args.quiet, device=args.device,
+        args.env,
+        method=args.method,
+        seed=args.seed,
+        out=args.out,
+        config=overrides,
+        budget=args.budget,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        stop_when_solved=not args.no_stop,
+        progress=not args.quiet,
+        device=args.device,
     )
     last = result.metrics[-1]
     solved = result.solved_at
-    print(f"final evaluation: return {last['eval_return_mean']:.1f} ± "
-          f"{last['eval_return_std']:.1f} after {int(last['transitions'])} transitions, "
-          f"{last['train_seconds']:.2f} s of training")
+    print(
+        f"final evaluation: return {last['eval_return_mean']:.1f} ± "
+        f"{last['eval_return_std']:.1f} after {int(last['transitions'])} transitions, "
+        f"{last['train_seconds']:.2f} s of training"
+    )
     if solved:
-        print(f"solved at {int(solved['transitions'])} transitions, "
-              f"{solved['train_seconds']:.2f} s")
+        print(
+            f"solved at {int(solved['transitions'])} transitions, {solved['train_seconds']:.2f} s"
+        )
     print(f"wrote {result.out}")
     return 0
