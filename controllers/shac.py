@@ -114,6 +114,12 @@ class SHACConfig:
     ``e = θ̇²/2 + (3g/2l)(cos θ − 1)`` is the pendulum's mechanical energy per unit inertia
     relative to resting upright (rad²/s²) and ``e₀ = 3g/l`` its magnitude hanging at rest;
     0 disables it."""
+    saturation_weight: float = 0.01
+    """Weight of the penalty ``mean(relu(|z| − saturation_threshold)²)`` on the actor's
+    pre-tanh output z, added to the actor loss: it keeps the tanh head out of deep saturation,
+    where its gradient vanishes and the policy can freeze (e.g. at a constant −2 N·m)."""
+    saturation_threshold: float = 2.5
+    """|z| beyond which the saturation penalty acts (tanh(2.5) = 0.987)."""
     reward_scale: float = 0.1
     """Factor applied to the per-step rewards used for learning (values of order one)."""
     action_noise: float = 0.0
@@ -165,11 +171,15 @@ class Actor(nn.Module):
         self.max_torque = float(max_torque)
         self.speed_scale = float(speed_scale)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Torque ``[B, 1]`` in N·m for observations ``[B, 3]``."""
+    def preactivation(self, obs: torch.Tensor) -> torch.Tensor:
+        """The MLP's output z ``[B, 1]`` before the ``max_torque·tanh`` head."""
         obs = obs.to(self.net[0].weight.dtype)
         x = torch.cat((obs[..., :2], obs[..., 2:] / self.speed_scale), dim=-1)
-        return self.max_torque * torch.tanh(self.net(x))
+        return self.net(x)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Torque ``[B, 1]`` in N·m for observations ``[B, 3]``."""
+        return self.max_torque * torch.tanh(self.preactivation(obs))
 
 
 class Critic(nn.Module):
@@ -350,10 +360,14 @@ class SHACTrainer:
         ep_step = self.episode_step.clone()
         ep_ret = self.episode_return.clone()
         finished: list[torch.Tensor] = []
+        sat = torch.zeros((), dtype=self.dtype, device=self.device)
         for t in range(h):
             obs = pendulum.observe(state)
             obs_buf[t] = obs.detach()
-            torque = policy(obs).squeeze(-1)
+            z = policy.preactivation(obs).squeeze(-1)
+            torque = policy.max_torque * torch.tanh(z)
+            if cfg.saturation_weight > 0:
+                sat = sat + torch.relu(z.abs() - cfg.saturation_threshold).pow(2).sum()
             if cfg.action_noise > 0:
                 noise = torch.randn(
                     n, generator=self.noise_gen, dtype=self.dtype, device=self.device
@@ -393,7 +407,7 @@ class SHACTrainer:
                 ep_step = torch.where(done, torch.zeros_like(ep_step), ep_step)
             state = next_state
 
-        loss = -acc.sum() / (n * h)
+        loss = -acc.sum() / (n * h) + cfg.saturation_weight * sat / (n * h)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"SHAC update {self.updates}: actor loss is not finite ({loss.item()}); "
