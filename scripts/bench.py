@@ -224,6 +224,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median)")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)"
+    )
+    p.add_argument(
         "--gym-steps",
         type=int,
         default=20_000,
@@ -240,7 +243,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.repeats < 1 or any(b < 1 for b in args.batches):
-        raise SystemExit("diffsim bench: --steps, --repeats and --batches must be positive")
+        raise ValueError("--steps, --repeats and --batches must be positive")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be positive, got {args.threads}")
+        torch.set_num_threads(args.threads)
     result = run_bench(args.batches, args.steps, args.repeats, args.device, args.gym_steps)
     result["command"] = "diffsim bench " + " ".join(
         f"--{k.replace('_', '-')} {v}"
