@@ -42,7 +42,10 @@ Limit = Optional[Callable[[Vec], Vec]]
 
 
 def _axpy(y: Vec, dt: Union[float, torch.Tensor], x: Vec) -> Vec:
-    # y + dt·x, one component at a time (stacking small tensors costs more than the math).
+    # y + dt·x, one component at a time (stacking small tensors costs more than the math);
+    # with a Python-float step, one fused kernel per component (torch.add's alpha).
+    if isinstance(dt, float):
+        return tuple(torch.add(yi, xi, alpha=dt) for yi, xi in zip(y, x))
     return tuple(yi + dt * xi for yi, xi in zip(y, x))
 
 
