@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -114,19 +113,11 @@ class TrainResult:
     solved_at: Optional[dict[str, float]]
 
 
-def versions() -> dict[str, str]:
-    import gymnasium
-    import numpy
+def versions() -> dict[str, Any]:
+    """The machine and library versions (see :func:`diffsim._machine.machine_info`)."""
+    from diffsim._machine import machine_info
 
-    from diffsim import __version__
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "gymnasium": gymnasium.__version__,
-        "diffsim": __version__,
-    }
+    return machine_info()
 
 
 def default_run_dir(env: str, method: str, seed: int) -> Path:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -30,37 +28,11 @@ import numpy as np
 import torch
 
 from .. import cartpole, pendulum
+from .._machine import machine_info
 from ..integrators import get_integrator
 
 SYSTEMS = {"cartpole": cartpole, "pendulum": pendulum}
 DEFAULT_BATCHES = (1, 64, 4096, 262144)
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, GPU (if any) and library versions, for result files."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import gymnasium
-
-    info = {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "gymnasium": gymnasium.__version__,
-        "platform": platform.platform(),
-    }
-    return info
 
 
 def _timed(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:

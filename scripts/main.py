@@ -13,7 +13,7 @@ from typing import Optional
 
 from .. import __version__
 
-SUBCOMMANDS = ("train", "eval", "plot", "bench")
+SUBCOMMANDS = ("train", "eval", "compare", "plot", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -112,3 +112,72 @@ def trajectory_figure(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _on_grid(xs: np.ndarray, ys: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The last evaluation at or before each grid point (NaN before the first)."""
+    idx = np.searchsorted(xs, grid, side="right") - 1
+    out = np.where(idx >= 0, ys[np.clip(idx, 0, None)], np.nan)
+    out[grid > xs[-1]] = np.nan  # no extrapolation past a seed's last evaluation
+    return out
+
+
+def curves_figure(
+    curves: dict[str, list[dict[str, Sequence[float]]]],
+    *,
+    solved_return: Optional[float] = None,
+    title: str = "",
+    points: int = 200,
+) -> Figure:
+    """Learning curves: evaluation return against transitions and against training seconds.
+
+    Args:
+        curves: For each method (legend label), one curve per seed, each a dict with
+            ``transitions``, ``train_seconds`` and ``eval_return_mean`` sequences.
+        solved_return: Drawn as a dashed line when given.
+        title: Figure title.
+        points: Resolution of the common grid the seeds are resampled on (step-wise: a
+            seed's value at x is its last evaluation at or before x).
+
+    The line is the median across seeds and the band their range (min to max); a method's
+    curve stops where its shortest seed stops.
+    """
+    from matplotlib.figure import Figure
+
+    if not curves or any(not runs for runs in curves.values()):
+        raise ValueError("curves_figure needs at least one curve per method")
+    fig = Figure(figsize=(10.5, 3.9), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for k, (label, runs) in enumerate(curves.items()):
+        color = f"C{k % 10}"
+        for ax, key, xlabel in (
+            (axes[0], "transitions", "environment transitions"),
+            (axes[1], "train_seconds", "training time (s)"),
+        ):
+            xs = [np.asarray(r[key], dtype=float) for r in runs]
+            ys = [np.asarray(r["eval_return_mean"], dtype=float) for r in runs]
+            end = min(x[-1] for x in xs)
+            start = min(x[0] for x in xs)
+            grid = np.linspace(start, end, points) if end > start else np.array([start])
+            stack = np.stack([_on_grid(x, y, grid) for x, y in zip(xs, ys)])
+            ax.plot(
+                grid,
+                np.nanmedian(stack, 0),
+                color=color,
+                lw=1.8,
+                label=f"{label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})",
+            )
+            if len(runs) > 1:
+                ax.fill_between(
+                    grid, np.nanmin(stack, 0), np.nanmax(stack, 0), color=color, alpha=0.2, lw=0
+                )
+            ax.set_xlabel(xlabel)
+    for ax in axes:
+        if solved_return is not None:
+            ax.axhline(solved_return, color="0.3", ls="--", lw=0.9, label="solved")
+        ax.set_ylabel("evaluation return (100-episode mean)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="best", fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -219,3 +219,41 @@ def test_bptt_solves_cartpole_on_gymnasiums_own_env(tmp_path):
     assert result.solved_at is not None
     agent = load_policy(tmp_path / "run")
     assert evaluate(agent, "CartPole-v1").mean >= 475
+
+
+def test_compare_writes_results_table_and_plot_and_resumes(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    args = [
+        "compare",
+        "cartpole",
+        "--methods",
+        "bptt",
+        "--seeds",
+        "2",
+        "--out",
+        str(out),
+        "--budget",
+        "600",
+        "--eval-every",
+        "300",
+        "--eval-episodes",
+        "5",
+        "--quiet",
+    ]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "transitions to solve" in text and "bptt" in text
+    from diffsim.controllers.compare import load_result
+
+    result = load_result(out)
+    assert result["summary"]["bptt"]["seeds"] == 2 and len(result["cells"]) == 2
+    assert result["machine"]["torch"] == torch.__version__
+    assert all(c["curve"]["transitions"][0] == 0 for c in result["cells"])
+    from matplotlib.image import imread
+
+    img = imread(out / "curves.png")
+    assert img.shape[1] > 600 and np.std(img[..., :3]) > 0.05
+    stamp = (out / "runs" / "CartPole-v1__bptt__0" / "checkpoint.pt").stat().st_mtime_ns
+    assert main(args) == 0  # resumed: finished cells are read back, not retrained
+    assert (out / "runs" / "CartPole-v1__bptt__0" / "checkpoint.pt").stat().st_mtime_ns == stamp
+    assert main(["compare", "cartpole", "--methods", "bptt,nope", "--out", str(out)]) == 2
