@@ -70,19 +70,61 @@ def _register_builtin() -> None:
     register_method(
         Method("bptt", bptt.BPTTConfig, bptt.BPTTTrainer, bptt.default_config, bptt.default_budget)
     )
-    try:
-        from . import shac
-    except ImportError:
-        return
     register_method(
         Method(
             "shac",
-            shac.SHACConfig,
-            shac.SHACTrainer,
-            lambda env: shac.SHACConfig(),
+            _shac().SHACConfig,
+            SHACMethodTrainer,
+            lambda env: _shac().SHACConfig(),
             lambda env: 60_000,
         )
     )
+
+
+def _shac():
+    from . import shac
+
+    return shac
+
+
+class SHACMethodTrainer:
+    """:class:`diffsim.controllers.shac.SHACTrainer` behind the training loop's contract.
+
+    The loop knows tasks by registered id and saves a :class:`ControlPolicy`; SHAC's actor
+    (``2·tanh(ELU-MLP(cos θ, sin θ, θ̇/8))``) is exactly a ControlPolicy with an ELU MLP, a
+    tanh head of scale 2 and ``obs_scale = (1, 1, 8)``, so the policy exposed here shares
+    the actor's layers (the same tensors: no copy, no drift).
+    """
+
+    _TASKS = {"diffsim/Pendulum-v1": "pendulum", "diffsim/Pendulum2019-v1": "pendulum-2019"}
+
+    def __init__(self, env_id: str, config: Any, seed: int, device: str = "cpu"):
+        from .policies import ControlPolicy, PolicySpec
+
+        if env_id not in self._TASKS:
+            raise ValueError(f"shac trains {', '.join(self._TASKS)}; got {env_id}")
+        self.inner = _shac().SHACTrainer(self._TASKS[env_id], config, seed, device)
+        actor = self.inner.policy
+        spec = PolicySpec(
+            obs_size=3,
+            kind="mlp",
+            hidden=tuple(config.actor_hidden),
+            activation="elu",
+            head="tanh",
+            action_scale=actor.max_torque,
+            obs_scale=(1.0, 1.0, actor.speed_scale),
+        )
+        self.policy = ControlPolicy(spec).to(self.inner.device, self.inner.dtype)
+        self.policy.net = actor.net  # shared layers
+
+    def update(self) -> dict[str, float]:
+        return self.inner.update()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state)
 
 
 def get_method(name: str) -> Method:
