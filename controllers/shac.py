@@ -9,27 +9,34 @@ Algorithm (one :meth:`SHACTrainer.update`):
 
 1. ``num_envs`` pendulums continue their episodes from where the previous update left them
    (the state buffer persists across updates; an element restarts from the reset
-   distribution when its episode reaches ``episode_length`` steps, episodes staggered).
+   distribution when its episode reaches ``episode_length`` steps, episodes staggered);
+   with ``fresh_starts`` (the default) every window starts from fresh states instead.
 2. The deterministic actor ``u = 2·tanh(MLP(obs))`` (N·m) acts for ``horizon`` steps through
    the differentiable physics (:func:`diffsim.pendulum._step`); the actor loss is
 
        L = −1/(h·N) Σ_envs [ Σ_t γ^t r_t + γ^h V'(s_h) ]
 
-   with ``V'`` the target critic, bootstrapping also at the step where an episode ends
-   inside the window. The gradient flows through the dynamics and through ``V'(s_h)``
-   into the actor; its norm is clipped, then Adam steps.
+   with ``V'`` the target critic (no bootstrap term without ``use_critic``), bootstrapping
+   also at the step where an episode ends inside the window. The gradient flows through the
+   dynamics and through ``V'(s_h)`` into the actor; its norm is clipped, then Adam steps.
 3. The critic ``V(obs)`` regresses, for ``critic_iterations`` epochs of minibatches, onto
    TD(λ) targets computed from the window's rewards and the target critic; the target
    critic then follows it by Polyak averaging.
 
-Reward used for learning (``surrogate``): Gymnasium's cost has the term
-``angle_normalize(θ)²``, whose gradient jumps from +2π to −2π at the bottom (θ = π): a
-pendulum hanging down is pushed either way by an arbitrarily large gradient. The default
-surrogate replaces it by ``2·(1 − cos θ)``, which equals θ² to second order near the top,
-is smooth everywhere and has zero slope at the bottom. The speed and torque terms are kept
-(``0.1·θ̇² + 0.001·u²``). Rewards are multiplied by ``reward_scale`` so that values are of
-order one. Evaluation always uses the true Gymnasium return (see
-``scripts/research_pendulum.py``).
+Learning cost: by default Gymnasium's own cost ``angle_normalize(θ)² + 0.1·θ̇² + 0.001·u²``
+(``surrogate="true"``), scaled by ``reward_scale``, plus a penalty on the actor's pre-tanh
+output beyond ±``saturation_threshold`` (``saturation_weight``), which keeps the tanh head out
+of deep saturation where its gradient vanishes and the policy freezes. Options for
+experiments: the smooth ``2·(1 − cos θ)`` angle term (``surrogate="cosine"``) and an
+energy-shaping term (``energy_weight``). With the smooth term, hanging still is a strict local
+minimum of any short-window cost (the 0.1·θ̇² of a small oscillation outweighs its angle gain);
+the wrapped angle's kink at the bottom (slope 2π) pushes the pendulum out of it. Evaluation
+always uses the true Gymnasium return (see ``scripts/research_pendulum.py`` and
+``docs/pendulum_research.md``).
+
+The tuned defaults run short-window BPTT from fresh, wide starts without the critic
+(``use_critic=False, fresh_starts=True``): on Pendulum every critic variant did worse (see the
+research notes). ``use_critic=True, fresh_starts=False`` gives SHAC as published.
 
 All randomness (initial weights, initial states, exploration noise, critic minibatches) comes
 from ``torch.Generator`` objects seeded from the trainer's seed; no global RNG is used.
@@ -99,7 +106,7 @@ class SHACConfig:
     """Polyak factor: target ← α·target + (1 − α)·critic after each update."""
     grad_clip: float = 1.0
     """Maximum global L2 norm of the actor's gradient (and of the critic's)."""
-    surrogate: str = "cosine"
+    surrogate: str = "true"
     """Training cost: ``"cosine"`` (2(1 − cos θ) + 0.1θ̇² + 0.001u², smooth) or ``"true"``
     (Gymnasium's angle_normalize(θ)² + …)."""
     speed_weight: float = 0.1
@@ -109,11 +116,16 @@ class SHACConfig:
     from ``speed_weight``)."""
     speed_weight_updates: int = 0
     """Length of the speed-weight ramp, updates (0: ``speed_weight_final`` throughout)."""
-    energy_weight: float = 3.0
+    energy_weight: float = 0.0
     """Weight of the energy-shaping term ``(e/e₀)²`` added to the training cost, where
     ``e = θ̇²/2 + (3g/2l)(cos θ − 1)`` is the pendulum's mechanical energy per unit inertia
     relative to resting upright (rad²/s²) and ``e₀ = 3g/l`` its magnitude hanging at rest;
     0 disables it."""
+    energy_weight_final: float | None = None
+    """Energy-shaping weight after ``energy_weight_updates`` updates (linear ramp from
+    ``energy_weight``); None keeps ``energy_weight`` throughout."""
+    energy_weight_updates: int = 0
+    """Length of the energy-weight ramp, updates."""
     saturation_weight: float = 0.01
     """Weight of the penalty ``mean(relu(|z| − saturation_threshold)²)`` on the actor's
     pre-tanh output z, added to the actor loss: it keeps the tanh head out of deep saturation,
@@ -207,7 +219,7 @@ def _global_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 
 class SHACTrainer:
-    """Short-horizon actor-critic (Xu et al. 2022) on a differentiable pendulum.
+    """Short-horizon actor-critic (Xu et al. 2022) / short-window BPTT on a differentiable pendulum.
 
     Args:
         task: ``"pendulum"`` (Gymnasium Pendulum-v1 dynamics, torque clipped to ±2 N·m) or
@@ -305,10 +317,11 @@ class SHACTrainer:
         else:
             angle_cost = pendulum.angle_normalize(theta) ** 2
         c = angle_cost + self._speed_weight() * theta_dot**2 + 0.001 * u**2
-        if self.config.energy_weight > 0:
+        ew = self._energy_weight()
+        if ew > 0:
             w2 = 1.5 * self.params.g / self.params.l
             e = 0.5 * theta_dot**2 + w2 * (torch.cos(theta) - 1.0)
-            c = c + self.config.energy_weight * (e / (2.0 * w2)) ** 2
+            c = c + ew * (e / (2.0 * w2)) ** 2
         return -self.config.reward_scale * c
 
     def _speed_weight(self) -> float:
@@ -317,6 +330,13 @@ class SHACTrainer:
             return cfg.speed_weight_final
         f = min(self.updates, cfg.speed_weight_updates) / cfg.speed_weight_updates
         return cfg.speed_weight + f * (cfg.speed_weight_final - cfg.speed_weight)
+
+    def _energy_weight(self) -> float:
+        cfg = self.config
+        if cfg.energy_weight_final is None or cfg.energy_weight_updates <= 0:
+            return cfg.energy_weight
+        f = min(self.updates, cfg.energy_weight_updates) / cfg.energy_weight_updates
+        return cfg.energy_weight + f * (cfg.energy_weight_final - cfg.energy_weight)
 
     @staticmethod
     def _true_reward(state: torch.Tensor, torque: torch.Tensor, clip: bool) -> torch.Tensor:
