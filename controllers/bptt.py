@@ -107,8 +107,8 @@ class BPTTConfig:
 TUNED: dict[str, dict[str, Any]] = {
     "diffsim/CartPole-v1": dict(
         horizon=500,
-        batch_size=4,
-        lr=0.05,
+        batch_size=2,
+        lr=0.1,
         loss="balance",
         grad_clip=None,
         mirror_starts=True,
@@ -117,8 +117,8 @@ TUNED: dict[str, dict[str, Any]] = {
     ),
     "diffsim/CartPoleContinuous-v1": dict(
         horizon=500,
-        batch_size=4,
-        lr=0.05,
+        batch_size=2,
+        lr=0.1,
         loss="balance",
         grad_clip=None,
         mirror_starts=True,
