@@ -122,7 +122,7 @@ TUNED: dict[str, dict[str, Any]] = {
         loss="balance",
         grad_clip=None,
         mirror_starts=True,
-        optimizer="normalized_sgd",
+        optimizer="adam",  # the continuous push needs the gain to grow, not only its direction
         policy=dict(kind="linear", head="tanh", init_scale=0.0, bias=False),
     ),
     "diffsim/Pendulum2019-v1": dict(
