@@ -257,3 +257,8 @@ def test_compare_writes_results_table_and_plot_and_resumes(tmp_path, capsys):
     assert main(args) == 0  # resumed: finished cells are read back, not retrained
     assert (out / "runs" / "CartPole-v1__bptt__0" / "checkpoint.pt").stat().st_mtime_ns == stamp
     assert main(["compare", "cartpole", "--methods", "bptt,nope", "--out", str(out)]) == 2
+    from diffsim.scripts import report
+
+    assert report.main(["--results", str(tmp_path), "--out", str(tmp_path / "r.md")]) == 0
+    page = (tmp_path / "r.md").read_text()
+    assert "| bptt | " in page and "curves.png" in page and "diffsim/CartPole-v1" in page
