@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Union
+from typing import Any, Union
 
 import torch
 
@@ -113,3 +113,39 @@ def check_action(action: object, state: torch.Tensor, system: str) -> torch.Tens
             f"{system} action is on {action.device} but the state is on {state.device}"
         )
     return action
+
+
+def checked_step(
+    system: str,
+    state_size: int,
+    default_params: Any,
+    unchecked: Any,
+    state: object,
+    action: object,
+    params: Any,
+    integrator: Any,
+) -> torch.Tensor:
+    """The public ``step`` of a system: boundary checks, then its unchecked step.
+
+    Validates the parameter type, the state and action (shapes and dtypes only: no host
+    synchronisation) and the integrator; with :func:`diffsim.debug_checks` active, also the
+    finiteness of the inputs and of the result.
+    """
+    from . import _debug
+    from .integrators import get_integrator
+
+    params = default_params if params is None else params
+    if not isinstance(params, type(default_params)):
+        raise TypeError(
+            f"params must be a {type(default_params).__name__}, got {type(params).__name__}"
+        )
+    state = check_state(state, state_size, system)
+    action = check_action(action, state, system)
+    integrator = get_integrator(integrator)
+    if _debug.checks_enabled():
+        _debug.check_finite(f"{system} state", state)
+        _debug.check_finite(f"{system} action", action)
+    next_state = unchecked(state, action, params, integrator)
+    if _debug.checks_enabled():
+        _debug.check_finite(f"{system} next state", next_state)
+    return next_state

@@ -48,10 +48,9 @@ from typing import Optional, Union
 
 import torch
 
-from . import _debug
 from ._params import Params
-from ._validation import Scalar, check_action, check_state
-from .integrators import Integrator, get_integrator
+from ._validation import Scalar, checked_step
+from .integrators import Integrator
 
 STATE_NAMES = ("x", "x_dot", "theta", "theta_dot")
 """Names of the state entries, in order."""
@@ -187,19 +186,9 @@ def step(
             an unknown integrator. No check reads tensor values (no host synchronisation)
             unless :func:`diffsim.debug_checks` is active.
     """
-    params = DEFAULT_PARAMS if params is None else params
-    if not isinstance(params, CartPoleParams):
-        raise TypeError(f"params must be a CartPoleParams, got {type(params).__name__}")
-    state = check_state(state, STATE_SIZE, "CartPole")
-    action = check_action(action, state, "CartPole")
-    integrator = get_integrator(integrator)
-    if _debug.checks_enabled():
-        _debug.check_finite("CartPole state", state)
-        _debug.check_finite("CartPole action", action)
-    next_state = _step(state, action, params, integrator)
-    if _debug.checks_enabled():
-        _debug.check_finite("CartPole next state", next_state)
-    return next_state
+    return checked_step(
+        "CartPole", STATE_SIZE, DEFAULT_PARAMS, _step, state, action, params, integrator
+    )
 
 
 def _step(

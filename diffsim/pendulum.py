@@ -52,10 +52,9 @@ from typing import Optional, Union
 
 import torch
 
-from . import _debug
 from ._params import Params
-from ._validation import Scalar, check_action, check_state
-from .integrators import Integrator, get_integrator
+from ._validation import Scalar, check_action, checked_step
+from .integrators import Integrator
 
 STATE_NAMES = ("theta", "theta_dot")
 """Names of the state entries, in order."""
@@ -170,19 +169,9 @@ def step(
         TypeError, ValueError: for a state or action of the wrong type, dtype or shape, or
             an unknown integrator (no host synchronisation unless debug checks are on).
     """
-    params = DEFAULT_PARAMS if params is None else params
-    if not isinstance(params, PendulumParams):
-        raise TypeError(f"params must be a PendulumParams, got {type(params).__name__}")
-    state = check_state(state, STATE_SIZE, "Pendulum")
-    action = check_action(action, state, "Pendulum")
-    integrator = get_integrator(integrator)
-    if _debug.checks_enabled():
-        _debug.check_finite("Pendulum state", state)
-        _debug.check_finite("Pendulum action", action)
-    next_state = _step(state, action, params, integrator)
-    if _debug.checks_enabled():
-        _debug.check_finite("Pendulum next state", next_state)
-    return next_state
+    return checked_step(
+        "Pendulum", STATE_SIZE, DEFAULT_PARAMS, _step, state, action, params, integrator
+    )
 
 
 def _step(
