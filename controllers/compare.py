@@ -118,7 +118,7 @@ def compare(
         "eval_every": eval_every,
         "eval_episodes": eval_episodes,
         "solved_return": _solved_return(env_id),
-        "command": " ".join(sys.argv),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "machine": versions(),
         "wall_seconds": time.perf_counter() - started,
         "cells": cells,

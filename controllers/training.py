@@ -237,7 +237,12 @@ def train(
         loop = _resume(out, settings, trainer)
     else:
         write_json(
-            out / "config.json", {**settings, "command": " ".join(sys.argv), "versions": versions()}
+            out / "config.json",
+            {
+                **settings,
+                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+                "versions": versions(),
+            },
         )
 
     discrete = get_task(env_id).discrete if env_id in _rollout_ids() else False
