@@ -149,3 +149,15 @@ def checked_step(
     if _debug.checks_enabled():
         _debug.check_finite(f"{system} next state", next_state)
     return next_state
+
+
+def stack_components(*components: torch.Tensor) -> torch.Tensor:
+    """Stack ``n`` tensors ``[...]`` (broadcast together) into ``[..., n]``, component-major.
+
+    The result is a ``movedim`` view of an ``[n, ...]`` tensor: each component stays
+    contiguous, which makes the next step's arithmetic faster than an interleaved copy.
+    """
+    shape = components[0].shape
+    if any(c.shape != shape for c in components[1:]):
+        components = torch.broadcast_tensors(*components)
+    return torch.stack(components).movedim(0, -1)

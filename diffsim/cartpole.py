@@ -49,7 +49,7 @@ from typing import Optional, Union
 import torch
 
 from ._params import Params
-from ._validation import Scalar, checked_step
+from ._validation import Scalar, checked_step, stack_components
 from .integrators import Integrator
 
 STATE_NAMES = ("x", "x_dot", "theta", "theta_dot")
@@ -123,7 +123,7 @@ def pack(
     component is then contiguous, which makes the next step's arithmetic faster than an
     interleaved copy would. Call ``.contiguous()`` where a row-major layout is needed.
     """
-    return torch.stack(torch.broadcast_tensors(x, x_dot, theta, theta_dot)).movedim(0, -1)
+    return stack_components(x, x_dot, theta, theta_dot)
 
 
 def discrete_to_action(action: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -53,7 +53,7 @@ from typing import Optional, Union
 import torch
 
 from ._params import Params
-from ._validation import Scalar, check_action, checked_step
+from ._validation import Scalar, check_action, checked_step, stack_components
 from .integrators import Integrator
 
 STATE_NAMES = ("theta", "theta_dot")
@@ -118,7 +118,7 @@ def pack(theta: torch.Tensor, theta_dot: torch.Tensor) -> torch.Tensor:
     Laid out component-major, like :func:`diffsim.cartpole.pack` (``.contiguous()`` for
     row-major).
     """
-    return torch.stack(torch.broadcast_tensors(theta, theta_dot)).movedim(0, -1)
+    return stack_components(theta, theta_dot)
 
 
 def angle_normalize(theta: torch.Tensor) -> torch.Tensor:
