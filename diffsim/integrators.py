@@ -42,10 +42,9 @@ Limit = Optional[Callable[[Vec], Vec]]
 
 
 def _axpy(y: Vec, dt: Union[float, torch.Tensor], x: Vec) -> Vec:
-    # y + dt·x, one component at a time (stacking small tensors costs more than the math);
-    # with a Python-float step, one fused kernel per component (torch.add's alpha).
-    if isinstance(dt, float):
-        return tuple(torch.add(yi, xi, alpha=dt) for yi, xi in zip(y, x))
+    # y + dt·x, one component at a time (stacking small tensors costs more than the math).
+    # Two roundings, as Gymnasium computes it: torch.add(y, x, alpha=dt) would be one kernel
+    # fewer but may fuse into one rounding (FMA) and so differ from the reference by an ulp.
     return tuple(yi + dt * xi for yi, xi in zip(y, x))
 
 
