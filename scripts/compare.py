@@ -43,10 +43,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--eval-episodes", type=int, default=100, help="episodes per evaluation (default: 100)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice; 1 is often fastest for "
+        "small batches on a busy machine)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise ValueError(f"--threads must be positive, got {args.threads}")
+        torch.set_num_threads(args.threads)
     from diffsim.controllers.compare import compare, format_summary
 
     from .plots import curves_figure

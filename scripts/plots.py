@@ -115,11 +115,10 @@ def trajectory_figure(
 
 
 def _on_grid(xs: np.ndarray, ys: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """The last evaluation at or before each grid point (NaN before the first)."""
+    """The last evaluation at or before each grid point (NaN before the first; a finished run
+    keeps its final value, since its final policy is what it delivers)."""
     idx = np.searchsorted(xs, grid, side="right") - 1
-    out = np.where(idx >= 0, ys[np.clip(idx, 0, None)], np.nan)
-    out[grid > xs[-1]] = np.nan  # no extrapolation past a seed's last evaluation
-    return out
+    return np.where(idx >= 0, ys[np.clip(idx, 0, None)], np.nan)
 
 
 def curves_figure(
@@ -139,8 +138,8 @@ def curves_figure(
         points: Resolution of the common grid the seeds are resampled on (step-wise: a
             seed's value at x is its last evaluation at or before x).
 
-    The line is the median across seeds and the band their range (min to max); a method's
-    curve stops where its shortest seed stops.
+    The line is the median across seeds and the band their range (min to max); a seed that
+    finished earlier than others (in transitions or seconds) holds its final value.
     """
     from matplotlib.figure import Figure
 
@@ -156,7 +155,7 @@ def curves_figure(
         ):
             xs = [np.asarray(r[key], dtype=float) for r in runs]
             ys = [np.asarray(r["eval_return_mean"], dtype=float) for r in runs]
-            end = min(x[-1] for x in xs)
+            end = max(x[-1] for x in xs)
             start = min(x[0] for x in xs)
             grid = np.linspace(start, end, points) if end > start else np.array([start])
             stack = np.stack([_on_grid(x, y, grid) for x, y in zip(xs, ys)])

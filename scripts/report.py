@@ -47,8 +47,9 @@ def render(results_dir: Path, out: Path) -> str:
             f"- machine: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads; "
             f"torch {m['torch']}, gymnasium {m['gymnasium']}, python {m['python']}",
             f"- seeds {r['seeds']}; evaluation every {r['eval_every']} transitions; "
-            f"solved at a mean return ≥ {r['solved_return']}; total wall-clock "
-            f"{r['wall_seconds']:.0f} s",
+            f"solved at a mean return ≥ {r['solved_return']}; training time over all runs "
+            f"{sum(c['curve']['train_seconds'][-1] for c in r['cells']):.0f} s, evaluation "
+            f"time {sum(c['eval_seconds_total'] for c in r['cells']):.0f} s",
             "",
             "| method | seeds solved | transitions to solve | training seconds to solve |"
             " final return |",
