@@ -127,11 +127,27 @@ class SHACMethodTrainer:
         self.inner.load_state_dict(state)
 
 
-def get_method(name: str) -> Method:
+TREBUCHET_ID = "diffsim/Trebuchet-v0"
+
+
+def get_method(name: str, env_id: Optional[str] = None) -> Method:
+    """The method ``name`` (for ``env_id``: BPTT on the one-shot trebuchet task is the
+    aiming network of :mod:`diffsim.controllers.aiming`)."""
     if not METHODS:
         _register_builtin()
     check_choice("method", name, METHODS)
+    if name == "bptt" and env_id == TREBUCHET_ID:
+        from . import aiming
+
+        return aiming.METHOD
     return METHODS[name]
+
+
+def _agent(trainer: Any, env_id: str, discrete: bool) -> Any:
+    # Trainers whose policy is not a ControlPolicy (the aiming network) give their own agent.
+    if hasattr(trainer, "agent"):
+        return trainer.agent()
+    return PolicyAgent(trainer.policy, env_id, discrete)
 
 
 def build_config(method: Method, env_id: str, overrides: Optional[dict[str, Any]]) -> Any:
@@ -199,7 +215,7 @@ def train(
         max_updates: Stop after this many updates in this call (for tests and interruption).
     """
     env_id = resolve_env_id(env)
-    m = get_method(method)
+    m = get_method(method, env_id)
     cfg = build_config(m, env_id, config)
     budget = m.default_budget(env_id) if budget is None else int(budget)
     if budget < 1 or eval_every < 1 or eval_episodes < 1:
@@ -286,8 +302,7 @@ def train(
             loop["next_eval"] = loop["transitions"]  # always evaluate the final policy
         bar.update(min(loop["transitions"], budget) - bar.n)
     bar.close()
-    agent = PolicyAgent(trainer.policy, env_id, discrete)
-    return TrainResult(agent, loop["rows"], out, loop["solved_at"])
+    return TrainResult(_agent(trainer, env_id, discrete), loop["rows"], out, loop["solved_at"])
 
 
 def _rollout_ids() -> set[str]:
@@ -312,8 +327,7 @@ def _evaluate_row(
     loop: dict[str, Any],
     last: dict[str, float],
 ) -> dict[str, float]:
-    agent = PolicyAgent(trainer.policy, env_id, discrete)
-    result = evaluate(agent, env_id, episodes)
+    result = evaluate(_agent(trainer, env_id, discrete), env_id, episodes)
     trainer.policy.train()
     row = {
         "transitions": loop["transitions"],
@@ -332,7 +346,10 @@ def _save(
     out: Path, trainer: Any, env_id: str, discrete: bool, method: str, loop: dict[str, Any]
 ) -> None:
     write_metrics(out / "metrics.csv", loop["rows"])
-    save_policy(out / "policy.pt", trainer.policy, env_id, discrete, method)
+    if hasattr(trainer, "save"):
+        trainer.save(out / "policy.pt")
+    else:
+        save_policy(out / "policy.pt", trainer.policy, env_id, discrete, method)
     tmp = out / "checkpoint.pt.tmp"
     torch.save({"trainer": trainer.state_dict(), "loop": loop}, tmp)
     tmp.replace(out / "checkpoint.pt")

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = parse_overrides(args.overrides)
     if args.show_config:
-        method = train_mod.get_method(args.method)
+        method = train_mod.get_method(args.method, resolve_env_id(args.env))
         cfg = train_mod.build_config(method, resolve_env_id(args.env), overrides)
         for k, v in dataclasses.asdict(cfg).items():
             print(f"{k} = {v!r}")

@@ -262,3 +262,23 @@ def test_compare_writes_results_table_and_plot_and_resumes(tmp_path, capsys):
     assert report.main(["--results", str(tmp_path), "--out", str(tmp_path / "r.md")]) == 0
     page = (tmp_path / "r.md").read_text()
     assert "| bptt | " in page and "curves.png" in page and "diffsim/CartPole-v1" in page
+
+
+def test_tiny_trebuchet_train_eval_through_the_generic_loop(tmp_path):
+    run = tmp_path / "treb"
+    train(
+        "trebuchet",
+        seed=0,
+        out=run,
+        budget=64,
+        eval_every=32,
+        eval_episodes=8,
+        progress=False,
+        config={"batch_size": 32, "updates": 2},
+    )
+    rows = read_metrics(run)
+    assert rows[-1]["transitions"] == 64 and rows[-1]["eval_return_mean"] <= 0
+    agent = load_policy(run)
+    env = gym.make("diffsim/Trebuchet-v0")
+    obs, _ = env.reset(seed=0)
+    assert env.action_space.contains(agent.act(obs))
