@@ -76,10 +76,15 @@ class AimingConfig:
         activation: Hidden activation, ``"tanh"``, ``"silu"`` or ``"sigmoid"``.
         angle_bounds: Output range of the release angle (degrees), within the env's [5, 85].
         weight_bounds: Output range of the counterweight (lb), within the env's [50, 600].
-            Above about 525 lb the reference trebuchet throws *shorter* (the arm whips
-            the sling over), so the range stops at 525 lb: one branch of solutions.
+            The reference trebuchet throws farthest near 525 lb and *shorter* above (the arm
+            whips the sling over), so the range stops at 550 lb, just past that peak.
         angle0: Release angle of the untrained network (degrees; sets the output bias).
-        weight0: Counterweight of the untrained network (lb; sets the output bias).
+        weight0: Counterweight of the untrained network (lb; sets the output bias). A light
+            start matters: with 200 lb or more the distance jumps by 1–3 m where the release
+            angle crosses a weight-dependent value between 63° and 70° (the release event
+            changes regime), but not at 175 lb or less; from 120 lb the network reaches the
+            short targets by raising the angle at a light weight and the far ones by adding
+            weight at angles below 60°, and so stays clear of the jump.
         wind_scale: Input normalisation: wind / wind_scale (m/s).
         target_center: Input normalisation: (target − target_center) / target_scale (m).
         target_scale: See ``target_center`` (m).
@@ -88,6 +93,11 @@ class AimingConfig:
         target_max: See ``target_min`` (m).
         reach_margin: A training pair is kept if its target lies inside the reach at its wind,
             shrunk by this fraction at both ends (dimensionless).
+        reach_feature: Give the network a third input, the target over the farthest reach at
+            its wind (``target / far(wind)``, linear interpolation of :func:`reach_table` on a
+            0.5 m/s grid over ±(wind_max + 0.5), clamped beyond; a buffer of the network):
+            the edge of the reach, where the far targets need the heaviest counterweight,
+            becomes the plane ``u = 1``.
         reach_filter: Filter the training pairs by reach (False: keep every sampled pair,
             e.g. for the env's own box, all within reach, without computing the table).
         batch_size: Shots per update (one shot = one transition).
@@ -103,9 +113,9 @@ class AimingConfig:
     hidden: tuple[int, ...] = (32, 32)
     activation: str = "tanh"
     angle_bounds: tuple[float, float] = ANGLE_BOUNDS
-    weight_bounds: tuple[float, float] = (50.0, 525.0)
-    angle0: float = 50.0
-    weight0: float = 300.0
+    weight_bounds: tuple[float, float] = (50.0, 550.0)
+    angle0: float = 45.0
+    weight0: float = 120.0
     wind_scale: float = 5.0
     target_center: float = 60.0
     target_scale: float = 25.0
@@ -114,6 +124,7 @@ class AimingConfig:
     target_max: float = 100.0
     reach_margin: float = 0.003
     reach_filter: bool = True
+    reach_feature: bool = True
     batch_size: int = 1024
     updates: int = 250
     lr: float = 3e-3
@@ -197,7 +208,7 @@ class AimingNetwork(nn.Module):
         self.spec = config if config is not None else AimingConfig()
         c = self.spec
         layers: list[nn.Module] = []
-        sizes = (2, *c.hidden)
+        sizes = (3 if c.reach_feature else 2, *c.hidden)
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(n_in, n_out), _ACTIVATIONS[c.activation]()]
         last = nn.Linear(sizes[-1], 2)
@@ -219,11 +230,33 @@ class AimingNetwork(nn.Module):
         shift = torch.tensor([0.0, c.target_center], dtype=c.torch_dtype)
         self.register_buffer("in_scale", scale, persistent=False)
         self.register_buffer("in_shift", shift, persistent=False)
+        if c.reach_feature:
+            winds = torch.as_tensor(_reach_winds(c.wind_max), dtype=c.torch_dtype)
+            self.register_buffer("reach_winds", winds, persistent=False)
+            self.register_buffer("reach_far", torch.full_like(winds, 100.0))
+
+    def set_reach(self, far: np.ndarray) -> None:
+        """Set the farthest reach (m) at the winds of :func:`_reach_winds` (``reach_feature``)."""
+        with torch.no_grad():
+            self.reach_far.copy_(torch.as_tensor(far, dtype=self.reach_far.dtype))
+
+    def _features(self, obs: torch.Tensor) -> torch.Tensor:
+        x = (obs.to(self.in_scale.dtype) - self.in_shift) * self.in_scale
+        if not self.spec.reach_feature:
+            return x
+        winds, far = self.reach_winds, self.reach_far
+        step = float(winds[1] - winds[0])
+        w = obs[..., 0].to(winds.dtype).clamp(float(winds[0]), float(winds[-1]))
+        i = ((w - winds[0]) / step).floor().clamp(0, len(winds) - 2).long()
+        frac = (w - winds[i]) / step
+        reach = far[i] * (1 - frac) + far[i + 1] * frac
+        u = obs[..., 1].to(winds.dtype) / reach
+        return torch.cat((x, ((u - 0.6) / 0.3)[..., None]), -1)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Controls ``[..., 2]`` = (angle deg, weight lb) for observations ``[..., 2]``
         = (wind m/s, target m)."""
-        o = self.net((obs.to(self.in_scale.dtype) - self.in_shift) * self.in_scale)
+        o = self.net(self._features(obs))
         return torch.stack(
             (
                 _bounded(o[..., 0], self.spec.angle_bounds),
@@ -327,12 +360,17 @@ def reach_table(
     return far.copy(), near.copy()
 
 
+def _reach_winds(wind_max: float, step: float = 0.5) -> np.ndarray:
+    """The winds (m/s) of the reach grid: multiples of ``step`` over ±(wind_max + step)."""
+    n = int(math.ceil(wind_max / step)) + 1
+    return np.arange(-n, n + 1) * step
+
+
 class _Reach:
     """Reach as a function of wind: linear interpolation of :func:`reach_table` on a grid."""
 
-    def __init__(self, wind_max: float, angle_bounds, weight_bounds, step: float = 0.5):
-        n = int(math.ceil(wind_max / step)) + 1
-        self.winds = np.arange(-n, n + 1) * step
+    def __init__(self, wind_max: float, angle_bounds, weight_bounds):
+        self.winds = _reach_winds(wind_max)
         self.far, self.near = reach_table(self.winds, angle_bounds, weight_bounds)
 
     def __call__(self, wind: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -384,9 +422,11 @@ class AimingTrainer:
         self.generator = torch.Generator().manual_seed(int(seed) + 1_000_003)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.lr)
         self.n_updates = 0
-        self._reach = (
-            _Reach(c.wind_max, c.angle_bounds, c.weight_bounds) if c.reach_filter else None
-        )
+        need = c.reach_filter or c.reach_feature
+        reach = _Reach(c.wind_max, c.angle_bounds, c.weight_bounds) if need else None
+        self._reach = reach if c.reach_filter else None
+        if c.reach_feature:
+            self.policy.set_reach(reach.far)
 
     def _lr(self) -> float:
         c = self.config
