@@ -100,3 +100,20 @@ def box_action(action: Any, space: spaces.Box, env: str, clip: bool = True) -> n
     if clip:
         arr = np.clip(arr, space.low, space.high)
     return arr.astype(space.dtype, copy=False)
+
+
+def ready_to_render(env: Any, state: Any) -> bool:
+    """Gymnasium's render preconditions: warn and return False without a render mode; raise
+    ``ResetNeeded`` when the env has no state yet (``state is None``)."""
+    from gymnasium import logger
+    from gymnasium.error import ResetNeeded
+
+    if env.render_mode is None:
+        logger.warn(
+            "You are calling render method without specifying any render mode; pass "
+            'render_mode="rgb_array" to the constructor or gymnasium.make.'
+        )
+        return False
+    if state is None:
+        raise ResetNeeded(f"{type(env).__name__}: call reset() before render()")
+    return True

@@ -165,14 +165,8 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
 
     def render(self) -> Optional[np.ndarray]:
         """An ``[400, 600, 3]`` uint8 frame in ``"rgb_array"`` mode (None and a warning else)."""
-        if self.render_mode is None:
-            logger.warn(
-                "You are calling render method without specifying any render mode; pass "
-                'render_mode="rgb_array" to the constructor or gymnasium.make.'
-            )
+        if not _checks.ready_to_render(self, self._state):
             return None
-        if self._state is None:
-            raise ResetNeeded(f"{type(self).__name__}: call reset() before render()")
         return render.render_cartpole(self._state.tolist(), float(self.params.length))
 
 

@@ -29,7 +29,7 @@ from typing import Any, Optional, Union
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium import logger, spaces
+from gymnasium import spaces
 from gymnasium.envs.classic_control import utils
 from gymnasium.error import ResetNeeded
 
@@ -156,14 +156,8 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def render(self) -> Optional[np.ndarray]:
         """A ``[500, 500, 3]`` uint8 frame in ``"rgb_array"`` mode (None and a warning else)."""
-        if self.render_mode is None:
-            logger.warn(
-                "You are calling render method without specifying any render mode; pass "
-                'render_mode="rgb_array" to the constructor or gymnasium.make.'
-            )
+        if not _checks.ready_to_render(self, self._state):
             return None
-        if self._state is None:
-            raise ResetNeeded(f"{type(self).__name__}: call reset() before render()")
         return render.render_pendulum(self._state.tolist(), float(self.params.l))
 
 

@@ -166,14 +166,8 @@ class TrebuchetEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def render(self) -> Optional[np.ndarray]:
         """A ``[300, 600, 3]`` uint8 frame: target (red), wind arrow, release ray and landing."""
-        if self.render_mode is None:
-            logger.warn(
-                "You are calling render method without specifying any render mode; pass "
-                'render_mode="rgb_array" to the constructor or gymnasium.make.'
-            )
+        if not _checks.ready_to_render(self, self._task):
             return None
-        if self._task is None:
-            raise ResetNeeded("TrebuchetEnv: call reset() before render()")
         p = self.params if self.params is not None else physics().TrebuchetParams()
         angle, _, distance = self._shot if self._shot is not None else (None, None, None)
         return render.render_trebuchet(

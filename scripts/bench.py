@@ -30,6 +30,7 @@ import torch
 from .. import cartpole, pendulum
 from .._machine import machine_info
 from ..integrators import get_integrator
+from .common import add_threads_option, apply_threads
 
 SYSTEMS = {"cartpole": cartpole, "pendulum": pendulum}
 DEFAULT_BATCHES = (1, 64, 4096, 262144)
@@ -195,9 +196,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=200, help="rollout length (default: 200)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median)")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    p.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)"
-    )
+    add_threads_option(p)
     p.add_argument(
         "--gym-steps",
         type=int,
@@ -216,10 +215,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.repeats < 1 or any(b < 1 for b in args.batches):
         raise ValueError("--steps, --repeats and --batches must be positive")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be positive, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     result = run_bench(args.batches, args.steps, args.repeats, args.device, args.gym_steps)
     result["command"] = "diffsim bench " + " ".join(
         f"--{k.replace('_', '-')} {v}"

@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
+
 
 def env_help() -> str:
     from diffsim.envs.rollout import SHORT_NAMES
 
     return "a short name (" + ", ".join(SHORT_NAMES) + ") or a registered id of this project"
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch's CPU thread count for the command."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice; 1 is often fastest for small "
+        "batches on a busy machine)",
+    )
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's CPU threads from ``args.threads`` (if given; must be positive)."""
+    if args.threads is None:
+        return
+    import torch
+
+    if args.threads < 1:
+        raise ValueError(f"--threads must be positive, got {args.threads}")
+    torch.set_num_threads(args.threads)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import env_help
+from .common import add_threads_option, apply_threads, env_help
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -43,23 +43,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--eval-episodes", type=int, default=100, help="episodes per evaluation (default: 100)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: torch's choice; 1 is often fastest for "
-        "small batches on a busy machine)",
-    )
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads is not None:
-        import torch
-
-        if args.threads < 1:
-            raise ValueError(f"--threads must be positive, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     from diffsim.controllers.compare import compare, format_summary
 
     from .plots import curves_figure

@@ -16,7 +16,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from .common import env_help
+from .common import add_threads_option, apply_threads, env_help
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -84,23 +84,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: torch's choice; 1 is often fastest for "
-        "small batches on a busy machine)",
-    )
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads is not None:
-        import torch
-
-        if args.threads < 1:
-            raise ValueError(f"--threads must be positive, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     from diffsim.controllers import training as train_mod
     from diffsim.envs.rollout import resolve_env_id
 
