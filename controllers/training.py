@@ -32,7 +32,7 @@ from typing import Any, Optional, Union
 import torch
 
 from diffsim._validation import check_choice
-from diffsim.envs.rollout import get_task, resolve_env_id
+from diffsim.envs.rollout import TASKS, resolve_env_id
 
 from .checkpoint import (
     CheckpointError,
@@ -261,7 +261,7 @@ def train(
             },
         )
 
-    discrete = get_task(env_id).discrete if env_id in _rollout_ids() else False
+    discrete = env_id in TASKS and TASKS[env_id].discrete
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -305,15 +305,7 @@ def train(
     return TrainResult(_agent(trainer, env_id, discrete), loop["rows"], out, loop["solved_at"])
 
 
-def _rollout_ids() -> set[str]:
-    from diffsim.envs.rollout import TASKS
-
-    return set(TASKS)
-
-
 def _solved_return(env_id: str) -> float:
-    from diffsim.envs.rollout import TASKS
-
     if env_id in TASKS:
         return TASKS[env_id].solved_return
     return math.inf

@@ -381,9 +381,3 @@ def _as_action(action: Any, batch: int, task: Task) -> torch.Tensor:
             f"{task.env_id}, got {tuple(action.shape)}"
         )
     return action
-
-
-def episode_return_bound(task: Union[str, Task]) -> float:
-    """The best return an episode can reach (CartPole: its time limit; Pendulum: 0)."""
-    task = get_task(task)
-    return float(task.max_episode_steps) if task.system is cartpole else 0.0

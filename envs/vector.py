@@ -212,7 +212,7 @@ class CartPoleVectorEnv(_TorchVectorEnv):
         with torch.inference_mode():
             state = cartpole._step(self._state, force, self.params, self.integrator)
             terminated = cartpole.terminated(state, self.params).numpy()
-            reward = np.ones(self.num_envs)  # cartpole.reward: +1 per step, the last one included
+            reward = cartpole.reward(self._state, force, state, self.params).numpy()
             return self._finish(state, reward, terminated)
 
     def _render_one(self, i: int) -> np.ndarray:
