@@ -102,42 +102,87 @@ def pendulum_geometry(state: Sequence[float], length: float = 1.0) -> dict[str, 
 
 def trebuchet_geometry(
     wind: float,
-    target: float,
+    target: Optional[float],
     angle_deg: Optional[float] = None,
     distance: Optional[float] = None,
     pivot_height: float = 1.524,
     arm_long: float = 2.070,
     arm_short: float = 0.533,
+    far: Optional[float] = None,
 ) -> dict[str, np.ndarray]:
     """World coordinates of the trebuchet scene (origin at the pivot, ground at ``y = −a``).
 
     Args:
         wind: Wind speed, m/s (drawn as an arrow of 1 m per m/s above the target).
-        target: Target distance from the pivot, m.
+        target: Target distance from the pivot, m, or ``None`` for no target.
         angle_deg: Release angle, degrees (drawn as a 3 m ray from the arm tip), if known.
         distance: Where the shot landed, m from the pivot, if it was shot.
         pivot_height, arm_long, arm_short: ``a``, ``b``, ``c`` of ``TrebuchetParams``, m.
+        far: The farthest x the scene must show, m (default: the target or the landing,
+            whichever is farther); the ground runs 5 m beyond ``1.1 × far``.
 
     Returns:
         ``ground`` ``[2, 2]``, ``frame`` ``[3, 2]`` (a triangle under the pivot), ``arm``
-        ``[2, 2]`` (drawn upright, at release), ``target`` ``[2]``, ``wind`` ``[2, 2]``, and
-        ``release`` ``[2, 2]`` and ``landing`` ``[2]`` when given.
+        ``[2, 2]`` (drawn upright, at release), ``wind`` ``[2, 2]``, ``target`` ``[2]`` when
+        given, and ``release`` ``[2, 2]`` and ``landing`` ``[2]`` when given.
     """
     a = pivot_height
-    far = max(target, distance if distance is not None and math.isfinite(distance) else 0.0)
+    landed = distance is not None and math.isfinite(distance)
+    if far is None:
+        far = max(target or 0.0, distance if landed else 0.0)
+    wind_at = target if target is not None else far / 2
     geo = {
         "ground": np.array([[-5.0, -a], [far * 1.1 + 5.0, -a]]),
         "frame": np.array([[-0.6 * a, -a], [0.6 * a, -a], [0.0, 0.0]]),
         "arm": np.array([[0.0, -arm_short], [0.0, arm_long]]),
-        "target": np.array([target, -a]),
-        "wind": np.array([[target, 4.0], [target + wind, 4.0]]),
+        "wind": np.array([[wind_at, 4.0], [wind_at + wind, 4.0]]),
     }
+    if target is not None:
+        geo["target"] = np.array([target, -a])
     if angle_deg is not None:
         r = math.radians(angle_deg)
         geo["release"] = np.array([[0.0, arm_long], [3 * math.cos(r), arm_long + 3 * math.sin(r)]])
-    if distance is not None and math.isfinite(distance):
+    if landed:
         geo["landing"] = np.array([distance, -a])
     return geo
+
+
+def trebuchet_pose_geometry(
+    arm_tip: Sequence[float],
+    counterweight: Sequence[float],
+    sling_end: Sequence[float],
+    projectile: Sequence[float],
+    arm_long: float = 2.070,
+    arm_short: float = 0.533,
+) -> dict[str, np.ndarray]:
+    """World coordinates of the moving parts at one instant of a shot.
+
+    The inputs are the positions that :func:`diffsim.trebuchet.simulate` records (m, origin
+    at the pivot); the arm is straight through the pivot, so its short end (the
+    counterweight's hinge) is ``−arm_tip · c / b``.
+
+    Args:
+        arm_tip: Long-arm tip (sling attachment), ``[2]`` m.
+        counterweight: Counterweight centre, ``[2]`` m.
+        sling_end: Sling end, ``[2]`` m (the projectile until release, then held there).
+        projectile: Projectile centre, ``[2]`` m.
+        arm_long, arm_short: ``b`` and ``c`` of ``TrebuchetParams``, m.
+
+    Returns:
+        ``arm`` ``[2, 2]`` (short end to tip), ``weight_rod`` ``[2, 2]`` (hinge to
+        counterweight), ``weight`` ``[2]``, ``sling`` ``[2, 2]`` (tip to sling end) and
+        ``projectile`` ``[2]``.
+    """
+    tip = np.asarray(arm_tip, dtype=np.float64)
+    hinge = -tip * (arm_short / arm_long)
+    weight = np.asarray(counterweight, dtype=np.float64)
+    return {
+        "arm": np.stack([hinge, tip]),
+        "weight_rod": np.stack([hinge, weight]),
+        "weight": weight,
+        "sling": np.stack([tip, np.asarray(sling_end, dtype=np.float64)]),
+        "projectile": np.asarray(projectile, dtype=np.float64),
+    }
 
 
 def _fill(img: np.ndarray, mask_fn, bbox, color: Color) -> None:
@@ -257,27 +302,78 @@ def render_pendulum(
     return rasterize(shapes, (-span, span), (-span, span), size)
 
 
+TREBUCHET_COLORS: dict[str, Color] = {
+    "ground": (60, 140, 60),
+    "frame": (120, 80, 40),
+    "arm": (80, 50, 20),
+    "weight": (70, 70, 70),
+    "sling": (150, 120, 60),
+    "projectile": (0, 0, 0),
+    "target": (220, 30, 30),
+    "wind": (90, 90, 200),
+    "landing": (30, 30, 220),
+}
+"""RGB of each part of the trebuchet scene (shared by the frames and the figures)."""
+WEIGHT_RADIUS = 0.3
+"""Drawn radius of the counterweight, m."""
+
+
 def render_trebuchet(
     wind: float,
-    target: float,
+    target: Optional[float],
     angle_deg: Optional[float] = None,
     distance: Optional[float] = None,
     size: tuple[int, int] = (300, 600),
+    *,
+    pose: Optional[dict[str, np.ndarray]] = None,
+    trail: Optional[np.ndarray] = None,
+    far: Optional[float] = None,
+    window: Optional[tuple[tuple[float, float], tuple[float, float]]] = None,
     **lengths: float,
 ) -> np.ndarray:
-    """An ``[H, W, 3]`` uint8 frame of the trebuchet scene (target red, landing blue)."""
-    g = trebuchet_geometry(wind, target, angle_deg, distance, **lengths)
+    """An ``[H, W, 3]`` uint8 frame of the trebuchet scene (target red, landing blue).
+
+    Args:
+        wind, target, angle_deg, distance, far: As :func:`trebuchet_geometry`.
+        size: ``(height, width)`` in pixels.
+        pose: The moving parts (:func:`trebuchet_pose_geometry`); drawn in place of the
+            upright arm when given.
+        trail: ``[k, 2]`` projectile positions so far (m), drawn as dots.
+        window: ``((x0, x1), (y0, y1))``, the part of the world shown, m (default: the whole
+            scene, from 5 m behind the pivot to beyond the target and the landing, with the
+            frame's aspect ratio). The projectile, the trail and the counterweight keep a
+            visible size in pixels at any scale.
+        **lengths: ``pivot_height``, ``arm_long``, ``arm_short`` (m).
+    """
+    g = trebuchet_geometry(wind, target, angle_deg, distance, far=far, **lengths)
+    c = TREBUCHET_COLORS
     shapes = [
-        Shape("line", g["ground"], (60, 140, 60), width=0.3),
-        Shape("polygon", g["frame"], (120, 80, 40)),
-        Shape("line", g["arm"], (80, 50, 20), width=0.25),
-        Shape("circle", g["target"][None], (220, 30, 30), radius=1.5),
-        Shape("line", g["wind"], (90, 90, 200), width=0.3),
+        Shape("line", g["ground"], c["ground"], width=0.3),
+        Shape("polygon", g["frame"], c["frame"]),
+        Shape("line", g["wind"], c["wind"], width=0.3),
     ]
+    if "target" in g:
+        shapes.append(Shape("circle", g["target"][None], c["target"], radius=1.5))
+    if pose is None:
+        shapes.append(Shape("line", g["arm"], c["arm"], width=0.25))
     if "release" in g:
         shapes.append(Shape("line", g["release"], (0, 0, 0), width=0.2))
     if "landing" in g:
-        shapes.append(Shape("circle", g["landing"][None], (30, 30, 220), radius=1.2))
-    x1 = float(g["ground"][1, 0])
-    height = (x1 + 5.0) * size[0] / size[1]
-    return rasterize(shapes, (-5.0, x1), (-3.0, height - 3.0), size)
+        shapes.append(Shape("circle", g["landing"][None], c["landing"], radius=1.2))
+    if window is None:
+        x1 = float(g["ground"][1, 0])
+        window = ((-5.0, x1), (-3.0, (x1 + 5.0) * size[0] / size[1] - 3.0))
+    px = (window[0][1] - window[0][0]) / size[1]  # metres per pixel
+    if trail is not None:
+        shapes += [
+            Shape("circle", p[None], c["projectile"], radius=1.2 * px) for p in np.asarray(trail)
+        ]
+    if pose is not None:
+        shapes += [
+            Shape("line", pose["sling"], c["sling"], width=0.04),
+            Shape("line", pose["weight_rod"], c["arm"], width=0.06),
+            Shape("line", pose["arm"], c["arm"], width=0.12),
+            Shape("circle", pose["weight"][None], c["weight"], radius=max(WEIGHT_RADIUS, 3 * px)),
+            Shape("circle", pose["projectile"][None], c["projectile"], radius=2.5 * px),
+        ]
+    return rasterize(shapes, window[0], window[1], size)

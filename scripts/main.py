@@ -13,7 +13,7 @@ from typing import Optional
 
 from .. import __version__
 
-SUBCOMMANDS = ("train", "eval", "compare", "plot", "bench")
+SUBCOMMANDS = ("train", "eval", "compare", "plot", "animate", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="diffsim",
-        description="Differentiable physics for control: train, evaluate, compare, plot.",
+        description="Differentiable physics for control: train, evaluate, compare, plot, animate.",
     )
     parser.add_argument("--version", action="version", version=f"diffsim {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -3,17 +3,59 @@
 The command line (``diffsim plot ...``) saves these figures; a notebook user calls the same
 functions. Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot, so no
 GUI backend is needed and nothing global changes); matplotlib is imported on first use.
+
+- :func:`trajectory_figure`: states and actions against time, termination marked, an
+  optional phase portrait (``diffsim plot trajectory``).
+- :func:`shot_figure`: trebuchet shots, the machine at its stage boundaries and the flight
+  paths (``diffsim plot shot``).
+- :func:`curves_figure`: learning curves against transitions and training seconds
+  (``diffsim plot curves``, ``diffsim compare``, ``scripts/report.py``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from diffsim.trebuchet import TrebuchetParams
+
+BANDS = ("range", "iqr", "none")
+"""What the band around a median learning curve shows: min–max, 25–75 %, or nothing."""
+
+
+# --- trajectories --------------------------------------------------------------------------
+
+
+def _wrap_angle(values: np.ndarray) -> np.ndarray:
+    """Angles wrapped to [−π, π) rad."""
+    return (values + math.pi) % (2 * math.pi) - math.pi
+
+
+def _break_jumps(x: np.ndarray, y: np.ndarray, wrapped: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``x`` and ``y`` with a NaN inserted wherever ``wrapped`` jumps by more than π, so that a
+    wrapped angle is drawn without a line across the axes."""
+    cut = np.flatnonzero(np.abs(np.diff(wrapped)) > math.pi) + 1
+    return np.insert(x, cut, np.nan), np.insert(y, cut, np.nan)
+
+
+def _angle_ticks(ax: Axes, axis: str) -> None:
+    """Ticks at multiples of π/2 on an axis that shows a wrapped angle."""
+    ticks = np.arange(-2, 3) * math.pi / 2
+    labels = ["−π", "−π/2", "0", "π/2", "π"]
+    if axis == "x":
+        ax.set_xticks(ticks, labels)
+        ax.set_xlim(-math.pi * 1.05, math.pi * 1.05)
+    else:
+        ax.set_yticks(ticks, labels)
+        ax.set_ylim(-math.pi * 1.1, math.pi * 1.1)
 
 
 def trajectory_figure(
@@ -26,7 +68,10 @@ def trajectory_figure(
     ended_at: Optional[Sequence[Optional[int]]] = None,
     end_label: str = "terminated",
     limits: Optional[Sequence[Optional[float]]] = None,
+    action_limits: Optional[tuple[float, float]] = None,
+    angles: Sequence[int] = (),
     phase: Optional[tuple[int, int]] = None,
+    phase_goal: Optional[str] = None,
     title: str = "",
 ) -> Figure:
     """State components and actions against time, for one or several initial states.
@@ -42,11 +87,17 @@ def trajectory_figure(
         end_label: Legend text for that marker.
         limits: Per state component, a symmetric bound (e.g. CartPole's termination
             thresholds) drawn as dashed lines; ``None`` for none.
+        action_limits: ``(low, high)`` bounds of the action, drawn as dashed lines.
+        angles: Indices of the components that are angles (rad): drawn wrapped to [−π, π)
+            with ticks at multiples of π/2, the line broken where it wraps.
         phase: ``(i, j)``: add a phase portrait of component j against component i.
+        phase_goal: What the origin of the phase portrait is (e.g. ``"upright at rest"``);
+            starred and named in the panel's title when given.
         title: Figure title.
     """
     from matplotlib.figure import Figure
 
+    times = np.asarray(times, dtype=float)
     states = np.asarray(states, dtype=float)
     actions = np.asarray(actions, dtype=float)
     if states.ndim == 2:
@@ -59,22 +110,33 @@ def trajectory_figure(
     n_steps, n_runs, n = states.shape
     if len(state_labels) != n:
         raise ValueError(f"expected {n} state labels, got {len(state_labels)}")
+    if times.shape != (n_steps,):
+        raise ValueError(f"times must have shape ({n_steps},), got {times.shape}")
+    angles = set(angles)
+    shown = states.copy()
+    for i in angles:
+        shown[..., i] = _wrap_angle(shown[..., i])
     ended_at = list(ended_at) if ended_at is not None else [None] * n_runs
+    ends = [e if e is not None else n_steps - 1 for e in ended_at]
     panels = n + 1 + (1 if phase else 0)
     cols = 2 if panels > 3 else 1
     rows = -(-panels // cols)
     fig = Figure(figsize=(5.2 * cols, 2.1 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     colors = [f"C{k % 10}" for k in range(n_runs)]
+    lw = 1.2 if n_steps <= 200 else 0.6  # long, chattering traces stay legible when thin
     for i in range(n):
         ax = axes[i]
         for k in range(n_runs):
-            end = ended_at[k] if ended_at[k] is not None else n_steps - 1
-            ax.plot(times[: end + 1], states[: end + 1, k, i], color=colors[k], lw=1.2)
+            end = ends[k]
+            x, y = times[: end + 1], shown[: end + 1, k, i]
+            if i in angles:
+                x, y = _break_jumps(x, y, y)
+            ax.plot(x, y, color=colors[k], lw=lw, alpha=0.9)
             if ended_at[k] is not None:
                 ax.plot(
                     times[end],
-                    states[end, k, i],
+                    shown[end, k, i],
                     "x",
                     color=colors[k],
                     ms=7,
@@ -84,6 +146,8 @@ def trajectory_figure(
         if limits is not None and limits[i] is not None:
             for sign in (-1, 1):
                 ax.axhline(sign * limits[i], color="0.4", ls="--", lw=0.8)
+        if i in angles:
+            _angle_ticks(ax, "y")
         ax.set_ylabel(state_labels[i])
         ax.set_xlabel("time (s)")
         ax.grid(alpha=0.3)
@@ -91,8 +155,16 @@ def trajectory_figure(
         axes[0].legend(loc="best", fontsize="small")
     ax = axes[n]
     for k in range(n_runs):
-        end = ended_at[k] if ended_at[k] is not None else n_steps - 1
-        ax.step(times[:end], actions[:end, k], where="post", color=colors[k], lw=1.0)
+        ax.step(
+            times[: ends[k]], actions[: ends[k], k], where="post", color=colors[k], lw=lw, alpha=0.8
+        )
+    if action_limits is not None:
+        for bound in action_limits:
+            ax.axhline(bound, color="0.4", ls="--", lw=0.8)
+        pad = 0.08 * (action_limits[1] - action_limits[0])
+        low = min(action_limits[0], float(np.nanmin(actions))) if actions.size else 0.0
+        high = max(action_limits[1], float(np.nanmax(actions))) if actions.size else 0.0
+        ax.set_ylim(low - pad, high + pad)
     ax.set_ylabel(action_label)
     ax.set_xlabel("time (s)")
     ax.grid(alpha=0.3)
@@ -100,18 +172,230 @@ def trajectory_figure(
         i, j = phase
         ax = axes[n + 1]
         for k in range(n_runs):
-            end = ended_at[k] if ended_at[k] is not None else n_steps - 1
-            ax.plot(states[: end + 1, k, i], states[: end + 1, k, j], color=colors[k], lw=1.0)
-            ax.plot(states[0, k, i], states[0, k, j], "o", color=colors[k], ms=4)
+            x, y = shown[: ends[k] + 1, k, i], shown[: ends[k] + 1, k, j]
+            if i in angles:
+                x, y = _break_jumps(x, y, x)
+            ax.plot(x, y, color=colors[k], lw=lw)
+            ax.plot(shown[0, k, i], shown[0, k, j], "o", color=colors[k], ms=4)
+        heading = "phase portrait (o = start"
+        if phase_goal:
+            ax.plot(0.0, 0.0, "*", color="k", ms=9, zorder=5)
+            heading += f", ★ = {phase_goal}"
+        if i in angles:
+            _angle_ticks(ax, "x")
         ax.set_xlabel(state_labels[i])
         ax.set_ylabel(state_labels[j])
-        ax.set_title("phase portrait (o = start)", fontsize="medium")
+        ax.set_title(heading + ")", fontsize="medium")
         ax.grid(alpha=0.3)
     for ax in axes[panels:]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
     return fig
+
+
+# --- trebuchet shots -----------------------------------------------------------------------
+
+
+def _parse_shots(shots: Sequence[Sequence[float]]) -> np.ndarray:
+    arr = np.asarray(shots, dtype=float)
+    if arr.ndim == 1 and arr.shape == (3,):
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) == 0:
+        raise ValueError(
+            "shots must be a list of (wind m/s, release angle degrees, counterweight lb) "
+            f"triples, got an array of shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"shots must be finite, got {arr.tolist()}")
+    if (arr[:, 2] <= 0).any():
+        raise ValueError(f"counterweights must be positive (lb), got {arr[:, 2].tolist()}")
+    return arr
+
+
+def _stage_ends(stage: np.ndarray) -> list[int]:
+    """Indices of the shot's start, lift-off and release samples (the last sample of stages
+    1 and 2 is the located event); fewer when the shot failed before an event."""
+    idx = [0]
+    for s in (1, 2):
+        hits = np.flatnonzero(stage == s)
+        if len(hits) and (stage[hits[-1] + 1 :] > s).any():
+            idx.append(int(hits[-1]))
+    return idx
+
+
+def shot_figure(
+    shots: Sequence[Sequence[float]],
+    *,
+    target: Optional[float] = None,
+    params: Optional[TrebuchetParams] = None,
+    names: Optional[Sequence[Optional[str]]] = None,
+    title: str = "",
+) -> Figure:
+    """Trebuchet shots: the machine at its stage boundaries, and the projectiles' paths.
+
+    The left panel shows the machine (the same geometry as the environment's frames,
+    :mod:`diffsim.envs.render`) at the start of the shot (projectile on the ground), at
+    lift-off and at release: arm, counterweight and sling, and the projectile's path
+    through the two arm stages. The right panel shows each whole flight to its landing,
+    with the distance written at the landing point, and the target when given.
+
+    Args:
+        shots: One or several ``(wind m/s, release angle degrees, counterweight lb)``.
+        target: Target distance from the pivot, m (a red flag; the miss goes in the legend).
+        params: The trebuchet (default ``TrebuchetParams.reference()``).
+        names: Per shot, a name put before its inputs and distance in the legend (``None``
+            for none).
+        title: Figure title.
+
+    Heights are drawn above the ground (the physics' origin is the pivot, ``a`` above it);
+    distances are from the pivot, as :func:`diffsim.trebuchet.shoot` returns them.
+    """
+    import torch
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    from diffsim import trebuchet
+    from diffsim.envs import render
+
+    arr = _parse_shots(shots)
+    names = list(names) if names is not None else [None] * len(arr)
+    if len(names) != len(arr):
+        raise ValueError(f"expected {len(arr)} names, got {len(names)}")
+    if target is not None and not (math.isfinite(target) and target > 0):
+        raise ValueError(f"target must be a positive distance in m, got {target}")
+    p = params if params is not None else trebuchet.TrebuchetParams.reference()
+    a, b, c = float(p.pivot_height), float(p.arm_long), float(p.arm_short)
+    t = torch.as_tensor(arr, dtype=torch.float64)
+    with torch.no_grad():
+        res = trebuchet.simulate(t[:, 0], t[:, 1], t[:, 2], p)
+    stage = res.stage.numpy()
+    parts = {k: getattr(res, k).numpy() for k in ("arm_tip", "counterweight", "sling_end")}
+    proj = res.projectile.numpy()
+    distance = res.distance.numpy()
+
+    fig = Figure(figsize=(11.0, 4.4), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=(1.0, 2.4))
+    colors = [f"C{k % 10}" for k in range(len(arr))]
+    lift = np.array([0.0, a])  # the figure's y is height above the ground
+    paths = [proj[stage[:, k] > 0, k] + lift for k in range(len(arr))]
+    far = max([target or 0.0] + [float(np.nanmax(path[:, 0])) for path in paths])
+    apex = max(float(np.nanmax(path[:, 1])) for path in paths)
+    scene = render.trebuchet_geometry(0.0, target, pivot_height=a, arm_long=b, arm_short=c)
+    rgb = {k: tuple(v / 255 for v in col) for k, col in render.TREBUCHET_COLORS.items()}
+    for ax in (left, right):
+        ax.fill(*(scene["frame"] + lift).T, color=rgb["frame"], alpha=0.45, lw=0, zorder=1)
+        ax.axhline(0.0, color=rgb["ground"], lw=2.0, zorder=1)
+        ax.plot(0.0, a, "o", color="k", ms=3, zorder=6)
+
+    def machine(geo: dict[str, np.ndarray], color: str, ls: str, lw: float) -> list[np.ndarray]:
+        from matplotlib.patches import Circle
+
+        pts = {k: v + lift for k, v in geo.items()}
+        left.plot(*pts["sling"].T, color=color, ls=ls, lw=0.9 * lw, zorder=3)
+        left.plot(*pts["weight_rod"].T, color=color, ls=ls, lw=lw, zorder=3)
+        left.plot(*pts["arm"].T, color=color, ls=ls, lw=2.6 * lw, zorder=4)
+        solid = ls == "-"
+        left.add_patch(
+            Circle(
+                tuple(pts["weight"]),
+                render.WEIGHT_RADIUS,
+                facecolor=color if solid else "none",
+                edgecolor=color,
+                ls=ls,
+                lw=lw,
+                zorder=4,
+            )
+        )
+        left.plot(*pts["projectile"], "o", color=color, ms=4, zorder=5)
+        return [pts["arm"], pts["sling"], pts["weight"][None] + [[0, -render.WEIGHT_RADIUS]]]
+
+    style = {0: ("0.45", ":"), 1: (None, "--"), 2: (None, "-")}
+    seen: list[np.ndarray] = []
+    for k in range(len(arr)):
+        rows = np.flatnonzero(stage[:, k] > 0)
+        st = stage[rows, k]
+        for n_event, i in enumerate(_stage_ends(st)):
+            if n_event == 0 and k > 0:
+                continue  # every shot starts from the same pose
+            geo = render.trebuchet_pose_geometry(
+                *(parts[name][rows[i], k] for name in ("arm_tip", "counterweight", "sling_end")),
+                proj[rows[i], k],
+                arm_long=b,
+                arm_short=c,
+            )
+            color, ls = style[n_event]
+            seen += machine(geo, color or colors[k], ls, 1.0)
+        swing = paths[k][st < 3]
+        left.plot(*swing.T, color=colors[k], lw=0.8, alpha=0.7, zorder=2)
+        seen.append(swing)
+        wind, angle, weight = arr[k]
+        label = f"{names[k]}: " if names[k] else ""
+        label += f"{wind:+g} m/s, {angle:g}°, {weight:g} lb"
+        if np.isfinite(distance[k]):
+            label += f" → {distance[k]:.1f} m"
+            if target is not None:
+                label += f" (miss {distance[k] - target:+.1f} m)"
+        else:
+            label += f" → failed: {res.reasons[k]}"
+        right.plot(*paths[k].T, color=colors[k], lw=1.5, label=label, zorder=3)
+    # Distances under the ground line, stacked in rows where they would overlap.
+    landed = sorted((float(distance[k]), k) for k in range(len(arr)) if np.isfinite(distance[k]))
+    row, last = 0, -math.inf
+    for d, k in landed:
+        row = row + 1 if d - last < 0.09 * far else 0
+        last = d
+        right.plot(d, 0.0, "v", color=colors[k], ms=7, zorder=4)
+        right.annotate(
+            f"{d:.1f} m",
+            (d, 0.0),
+            xytext=(0, -11 - 10 * row),
+            textcoords="offset points",
+            ha="center",
+            va="center",
+            fontsize="small",
+            color=colors[k],
+        )
+    flag = 0.12 * max(apex, 0.2 * far)
+    if target is not None:
+        right.plot([target, target], [0.0, flag], color=rgb["target"], lw=1.5, zorder=4)
+        right.plot(target, flag, ">", color=rgb["target"], ms=8, zorder=4)
+        right.annotate(
+            f"target {target:g} m",
+            (target, flag),
+            xytext=(7, 0),
+            textcoords="offset points",
+            va="center",
+            color=rgb["target"],
+            fontsize="small",
+        )
+    styles = [
+        Line2D([], [], color="0.45", ls=":", label="start (on the ground)"),
+        Line2D([], [], color="0.2", ls="--", label="lift-off"),
+        Line2D([], [], color="0.2", ls="-", label="release"),
+    ]
+    left.legend(handles=styles, loc="upper left", fontsize="x-small", framealpha=0.9)
+    pts = np.concatenate([np.atleast_2d(x) for x in seen])
+    lo, hi = np.nanmin(pts, 0), np.nanmax(pts, 0)
+    left.set_xlim(min(lo[0], -a) - 0.4, max(hi[0], a) + 0.4)
+    left.set_ylim(-0.3, hi[1] + 1.4)  # room for the legend
+    left.set_aspect("equal")
+    left.set_title("the machine at its stage boundaries", fontsize="medium")
+    right.set_xlim(-0.03 * far, 1.08 * far)
+    right.set_ylim(-0.16 * max(apex, 0.2 * far), 1.25 * max(apex, flag))
+    right.set_aspect("equal", adjustable="box")
+    right.set_title("flight to landing", fontsize="medium")
+    right.legend(loc="upper right", fontsize="small", framealpha=0.9)
+    for ax in (left, right):
+        ax.set_xlabel("distance from the pivot (m)")
+        ax.set_ylabel("height above the ground (m)")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# --- learning curves -----------------------------------------------------------------------
 
 
 def _on_grid(xs: np.ndarray, ys: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -121,31 +405,69 @@ def _on_grid(xs: np.ndarray, ys: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, ys[np.clip(idx, 0, None)], np.nan)
 
 
+_CURVE_KEYS = ("transitions", "train_seconds", "eval_return_mean")
+
+
+def _check_curves(curves: dict[str, list[dict[str, Sequence[float]]]]) -> None:
+    if not curves or any(not runs for runs in curves.values()):
+        raise ValueError("curves_figure needs at least one curve per method")
+    for label, runs in curves.items():
+        for k, run in enumerate(runs):
+            missing = [key for key in _CURVE_KEYS if key not in run]
+            if missing:
+                raise ValueError(
+                    f"curve {k} of {label!r} lacks {missing}; each curve needs "
+                    f"{list(_CURVE_KEYS)} (it has {sorted(run)})"
+                )
+            sizes = {len(run[key]) for key in _CURVE_KEYS}
+            if len(sizes) != 1 or 0 in sizes:
+                raise ValueError(
+                    f"curve {k} of {label!r} must have as many (≥ 1) transitions, "
+                    f"train_seconds and eval_return_mean values; got lengths "
+                    f"{[len(run[key]) for key in _CURVE_KEYS]}"
+                )
+
+
 def curves_figure(
     curves: dict[str, list[dict[str, Sequence[float]]]],
     *,
     solved_return: Optional[float] = None,
     title: str = "",
     points: int = 200,
-) -> Figure:
+    band: str = "range",
+    ylabel: str = "evaluation return (100-episode mean)",
+    fig: Union[Figure, SubFigure, None] = None,
+) -> Union[Figure, SubFigure]:
     """Learning curves: evaluation return against transitions and against training seconds.
 
     Args:
         curves: For each method (legend label), one curve per seed, each a dict with
-            ``transitions``, ``train_seconds`` and ``eval_return_mean`` sequences.
+            ``transitions``, ``train_seconds`` (s) and ``eval_return_mean`` sequences.
         solved_return: Drawn as a dashed line when given.
         title: Figure title.
         points: Resolution of the common grid the seeds are resampled on (step-wise: a
             seed's value at x is its last evaluation at or before x).
+        band: Around the median of several seeds: ``"range"`` (min to max), ``"iqr"`` (25th
+            to 75th percentile) or ``"none"``.
+        ylabel: The return axis label.
+        fig: Draw into this figure or subfigure (e.g. one of ``Figure.subfigures``) instead
+            of a new one; it is returned.
 
-    The line is the median across seeds and the band their range (min to max); a seed that
-    finished earlier than others (in transitions or seconds) holds its final value.
+    The line is the median across seeds and the band their spread; a seed that finished
+    earlier than others (in transitions or seconds) holds its final value. A single seed is
+    drawn as its own step curve, with a dot at each evaluation.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter
 
-    if not curves or any(not runs for runs in curves.values()):
-        raise ValueError("curves_figure needs at least one curve per method")
-    fig = Figure(figsize=(10.5, 3.9), layout="constrained")
+    from diffsim._validation import check_choice
+
+    _check_curves(curves)
+    check_choice("band", band, BANDS)
+    if points < 2:
+        raise ValueError(f"points must be at least 2, got {points}")
+    if fig is None:
+        fig = Figure(figsize=(10.5, 3.9), layout="constrained")
     axes = fig.subplots(1, 2)
     for k, (label, runs) in enumerate(curves.items()):
         color = f"C{k % 10}"
@@ -155,28 +477,38 @@ def curves_figure(
         ):
             xs = [np.asarray(r[key], dtype=float) for r in runs]
             ys = [np.asarray(r["eval_return_mean"], dtype=float) for r in runs]
+            legend = f"{label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
+            ax.set_xlabel(xlabel)
+            if len(runs) == 1:
+                ax.step(xs[0], ys[0], where="post", color=color, lw=1.8, label=legend)
+                ax.plot(xs[0], ys[0], ".", color=color, ms=4)
+                continue
             end = max(x[-1] for x in xs)
             start = min(x[0] for x in xs)
             grid = np.linspace(start, end, points) if end > start else np.array([start])
             stack = np.stack([_on_grid(x, y, grid) for x, y in zip(xs, ys)])
-            ax.plot(
-                grid,
-                np.nanmedian(stack, 0),
-                color=color,
-                lw=1.8,
-                label=f"{label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})",
-            )
-            if len(runs) > 1:
-                ax.fill_between(
-                    grid, np.nanmin(stack, 0), np.nanmax(stack, 0), color=color, alpha=0.2, lw=0
-                )
-            ax.set_xlabel(xlabel)
+            ax.plot(grid, np.nanmedian(stack, 0), color=color, lw=1.8, label=legend)
+            if band != "none":
+                q = (0, 100) if band == "range" else (25, 75)
+                low, high = np.nanpercentile(stack, q, axis=0)
+                ax.fill_between(grid, low, high, color=color, alpha=0.2, lw=0)
+    axes[0].xaxis.set_major_formatter(EngFormatter(sep=""))
     for ax in axes:
         if solved_return is not None:
-            ax.axhline(solved_return, color="0.3", ls="--", lw=0.9, label="solved")
-        ax.set_ylabel("evaluation return (100-episode mean)")
+            ax.axhline(
+                solved_return, color="0.3", ls="--", lw=0.9, label=f"solved ({solved_return:g})"
+            )
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     axes[0].legend(loc="best", fontsize="small")
     if title:
         fig.suptitle(title)
     return fig
+
+
+def save_figure(fig: Union[Figure, SubFigure], out: Union[str, Path], dpi: int) -> None:
+    """Save ``fig`` to ``out`` (parents created) at ``dpi``; the PNG's pixel size is exactly
+    the figure's size in inches × ``dpi``."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi)
