@@ -1,0 +1,261 @@
+"""Pictures: every ``diffsim plot`` kind and ``diffsim animate`` on tiny inputs.
+
+Each command writes an image of the size its figure says (pixels checked, not just the
+file), with more than a background in it; the animation has one frame per step; bad inputs
+are exit code 2 with a message that says what was wrong.
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from diffsim.scripts import animate, plot, plots
+from diffsim.scripts.main import main
+
+RESULT = Path(__file__).resolve().parents[1] / "docs/results/cartpole_bptt/results.json"
+DPI = 40
+
+
+def _image(path):
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _check_picture(path, fig, dpi=DPI):
+    """The PNG has the figure's pixel size and more than a blank canvas in it."""
+    img = _image(path)
+    w, h = (fig.get_size_inches() * dpi).round().astype(int)
+    assert img.shape == (h, w, 3)
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 20
+    assert (img.min(-1) < 200).mean() > 0.01  # drawn pixels, not only the white background
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two small CartPole run directories in the trainers' format (an untrained policy and
+    made-up evaluations: what is drawn, not what is learnt, is under test here)."""
+    from diffsim.controllers.checkpoint import save_policy, write_json, write_metrics
+    from diffsim.controllers.policies import ControlPolicy, PolicySpec
+
+    root = tmp_path_factory.mktemp("runs")
+    dirs = []
+    for seed in (0, 1):
+        run = root / f"cp{seed}"
+        run.mkdir()
+        policy = ControlPolicy(PolicySpec(obs_size=4, hidden=(8,), head="binary"))
+        save_policy(run / "policy.pt", policy, "diffsim/CartPole-v1", True, "bptt")
+        write_json(
+            run / "config.json",
+            {"env_id": "diffsim/CartPole-v1", "method": "bptt", "seed": seed, "eval_episodes": 5},
+        )
+        rows = [
+            {"transitions": n, "train_seconds": 0.1 * k, "eval_return_mean": 20.0 + 100 * k + seed}
+            for k, n in enumerate((0, 300, 600))
+        ]
+        write_metrics(run / "metrics.csv", rows)
+        dirs.append(run)
+    return dirs
+
+
+@pytest.fixture(scope="module")
+def aiming_run(tmp_path_factory):
+    """An (untrained) trebuchet aiming network's run directory."""
+    from diffsim.controllers.aiming import AimingNetwork
+
+    run = tmp_path_factory.mktemp("aim")
+    AimingNetwork().save(run / "policy.pt")
+    return run
+
+
+# --- trajectory ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env,starts", [("pendulum", 2), ("cartpole", 3)])
+def test_plot_trajectory_named_env(tmp_path, capsys, env, starts):
+    out = tmp_path / "t.png"
+    args = ["--starts", str(starts), "--steps", "40", "--policy", "random"]
+    assert main(["plot", "trajectory", env, *args, "--out", str(out), "--dpi", str(DPI)]) == 0
+    assert str(out) in capsys.readouterr().out
+    _check_picture(out, plot.trajectory(env, "random", 40, starts))
+
+
+def test_plot_trajectory_of_a_run_dir(runs, tmp_path):
+    out = tmp_path / "t.png"
+    argv = ["plot", "trajectory", str(runs[0]), "--steps", "30", "--out", str(out), "--dpi", "40"]
+    assert main(argv) == 0
+    _check_picture(out, plot.trajectory(runs[0], steps=30))
+    assert main(["plot", "trajectory", str(runs[0]), "--policy", "zero"]) == 2
+
+
+def test_trajectory_figure_wraps_angles_and_marks_termination():
+    t = np.arange(4) * 0.1
+    states = np.array([[3.0, 0.0], [3.2, 1.0], [3.4, 1.0], [3.5, 0.5]])
+    fig = plots.trajectory_figure(
+        t, states, np.zeros(3), ["θ (rad)", "θ̇ (rad/s)"], "u", angles=(0,), ended_at=[2]
+    )
+    line = fig.axes[0].lines[0]
+    y = np.asarray(line.get_ydata(), dtype=float)
+    assert np.isnan(y).sum() == 1  # broken once, where 3.2 rad wraps to −3.08 rad
+    assert np.nanmax(np.abs(y)) <= np.pi
+    assert len(y) == 3 + 1  # stopped at the terminating state (index 2), plus the break
+    x, yb = plots._break_jumps(np.arange(3.0), np.array([3.0, -3.0, -2.9]), np.array([3, -3, -2.9]))
+    assert np.isnan(x[1]) and np.isnan(yb[1])
+
+
+# --- trebuchet shot ------------------------------------------------------------------------
+
+
+def test_plot_shot_several_triples_with_target(tmp_path, capsys):
+    out = tmp_path / "s.png"
+    shots = ["--shot=-2,45,200", "--shot", "2,35,300"]
+    assert main(["plot", "shot", *shots, "--target", "80", "--out", str(out), "--dpi", "40"]) == 0
+    assert str(out) in capsys.readouterr().out
+    fig = plots.shot_figure([(-2, 45, 200), (2, 35, 300)], target=80)
+    _check_picture(out, fig)
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert legend[0].startswith("-2 m/s, 45°, 200 lb → 74.7 m (miss -5.3 m)")
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    assert "74.7 m" in texts and "target 80 m" in texts
+
+
+def test_plot_shot_of_an_aiming_network(aiming_run, tmp_path):
+    out = tmp_path / "s.png"
+    argv = ["plot", "shot", str(aiming_run), "--target", "50", "--out", str(out), "--dpi", "40"]
+    assert main(argv) == 0
+    _check_picture(out, plot.shot(run_dir=aiming_run, target=50.0))
+    assert main(["plot", "shot", str(aiming_run)]) == 2  # no --target
+
+
+def test_shot_geometry_is_the_envs():
+    from diffsim.envs import render
+
+    g = render.trebuchet_pose_geometry([-2.0, 0.5], [0.3, -0.2], [-1.0, -1.5], [-1.0, -1.5])
+    np.testing.assert_allclose(g["arm"][0], [2.0 * 0.533 / 2.070, -0.5 * 0.533 / 2.070])
+    frame = render.render_trebuchet(0.0, 40.0, pose=g)
+    weight = np.array(render.TREBUCHET_COLORS["weight"], dtype=np.uint8)
+    assert (frame == weight).all(-1).any()  # the counterweight is drawn
+
+
+# --- learning curves -----------------------------------------------------------------------
+
+
+def test_plot_curves_from_run_dirs_and_result_file(runs, tmp_path, capsys):
+    out = tmp_path / "c.png"
+    assert main(["plot", "curves", *map(str, runs), "--out", str(out), "--dpi", "40"]) == 0
+    assert str(out) in capsys.readouterr().out
+    fig = plot.curves(runs)
+    _check_picture(out, fig)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["bptt (2 seeds)", "solved (475)"]
+    assert fig.axes[0].collections  # the band across the two seeds
+    out = tmp_path / "r.png"
+    argv = ["plot", "curves", str(RESULT), "--band", "iqr", "--out", str(out), "--dpi", "40"]
+    assert main(argv) == 0
+    _check_picture(out, plot.curves([RESULT], band="iqr"))
+
+
+def test_curves_figure_checks_its_input():
+    with pytest.raises(ValueError, match="lacks"):
+        plots.curves_figure({"m": [{"transitions": [0, 1]}]})
+    with pytest.raises(ValueError, match="band"):
+        plots.curves_figure({"m": [dict.fromkeys(plots._CURVE_KEYS, [1.0])]}, band="sd")
+
+
+# --- animation -----------------------------------------------------------------------------
+
+
+def test_animate_writes_one_frame_per_step(tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "p.gif"
+    argv = ["animate", "pendulum", "--policy", "random", "--steps", "12", "--out", str(out)]
+    assert main(argv) == 0
+    assert str(out) in capsys.readouterr().out
+    with Image.open(out) as im:
+        assert im.n_frames == 13 and im.size == (500, 500)
+        im.seek(5)
+        frame = np.asarray(im.convert("RGB"))
+    frames = animate.frames("pendulum", policy="random", steps=12)
+    assert frames.shape == (13, 500, 500, 3) and frames.dtype == np.uint8
+    assert np.array_equal(frame, frames[5])  # a GIF palette loses nothing here
+
+
+def test_animation_frames_are_the_envs_render():
+    import gymnasium as gym
+
+    env = gym.make("diffsim/CartPoleContinuous-v1", render_mode="rgb_array")
+    data = plot.simulate_system("cartpole", "zero", steps=3, seed=4)
+    frames = animate.frames("cartpole", steps=3, seed=4)
+    assert frames.shape[0] == 4
+    for state, frame in zip(data["states"][:, 0], frames):
+        env.reset(options={"state": state})
+        assert np.array_equal(frame, env.render())
+
+
+def test_animate_a_trebuchet_shot_and_an_aiming_network(aiming_run, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "t.gif"
+    assert main(["animate", "trebuchet", "--shot=-2,45,200", "--fps", "4", "--out", str(out)]) == 0
+    from diffsim import trebuchet
+
+    clip = animate.clip("trebuchet", shot=(-2, 45, 200), fps=4)
+    landing = float(trebuchet.simulate(-2.0, 45.0, 200.0).landing_time)  # 5.83 s
+    assert len(clip.frames) == int(landing * 4) + 1
+    with Image.open(out) as im:
+        assert im.n_frames == len(clip.frames) and im.size == clip.frames.shape[2:0:-1]
+    path = animate.animate(aiming_run, tmp_path / "a.gif", fps=2, target=40.0, wind=1.0)
+    assert path.stat().st_size > 1000
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not on PATH")
+def test_animate_mp4(tmp_path):
+    out = animate.animate("pendulum", tmp_path / "p.mp4", steps=10)
+    assert out.suffix == ".mp4" and out.stat().st_size > 1000
+
+
+def test_animate_mp4_without_ffmpeg_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(animate.shutil, "which", lambda name: None)
+    assert main(["animate", "pendulum", "--format", "mp4", "--out", str(tmp_path / "p")]) == 2
+    assert "ffmpeg" in capsys.readouterr().err
+
+
+# --- bad inputs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["plot", "trajectory", "cartpol"], "expected one of: cartpole"),
+        (["plot", "trajectory", "runs/missing"], "does not exist"),
+        (["plot", "curves", "runs/missing"], "does not exist"),
+        (["plot", "shot"], "give at least one --shot"),
+        (["animate", "cartpol"], "expected one of: cartpole, pendulum, pendulum-2019, trebuchet"),
+        (["animate", "runs/missing"], "does not exist"),
+        (["animate", "trebuchet", "--steps", "3"], "--steps applies to CartPole"),
+        (["animate", "pendulum", "--target", "30"], "--target applies to a trebuchet shot"),
+    ],
+)
+def test_bad_inputs_are_clear_errors(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_empty_or_headless_metrics_file_is_a_clear_error(tmp_path, capsys):
+    for text in ("", "transitions,train_seconds,eval_return_mean\n"):
+        (tmp_path / "metrics.csv").write_text(text)
+        assert main(["plot", "curves", str(tmp_path)]) == 2
+        assert "has no evaluation rows" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shot", ["1,2", "a,45,200", "0,45,-5", "0,45,nan"])
+def test_malformed_shot_is_a_usage_error(shot, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["plot", "shot", f"--shot={shot}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "WIND,ANGLE,WEIGHT" in err or "must be positive" in err
