@@ -368,13 +368,14 @@ def shot_figure(
             va="center",
             color=rgb["target"],
             fontsize="small",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0},
         )
     styles = [
         Line2D([], [], color="0.45", ls=":", label="start (on the ground)"),
         Line2D([], [], color="0.2", ls="--", label="lift-off"),
         Line2D([], [], color="0.2", ls="-", label="release"),
     ]
-    left.legend(handles=styles, loc="upper left", fontsize="x-small", framealpha=0.9)
+    left.legend(handles=styles, loc="upper left", fontsize="small", framealpha=0.9)
     pts = np.concatenate([np.atleast_2d(x) for x in seen])
     lo, hi = np.nanmin(pts, 0), np.nanmax(pts, 0)
     left.set_xlim(min(lo[0], -a) - 0.4, max(hi[0], a) + 0.4)

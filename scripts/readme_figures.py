@@ -1,0 +1,127 @@
+"""Regenerate the README's pictures in ``docs/figures/``: one of each kind.
+
+Usage: ``python -m diffsim.scripts.readme_figures [--out docs/figures]`` (about a minute on
+a laptop CPU). Every picture is drawn by the same functions as the ``diffsim`` commands:
+
+- ``trajectory.png``: a CartPole policy trained here by BPTT (seed 0, a few seconds), two
+  starts, 3 s (``diffsim plot trajectory RUN_DIR --starts 2 --steps 150``);
+- ``shot.png``: three trebuchet shots and a target (``diffsim plot shot``);
+- ``animation.gif``: the 2019 post's shot, -2 m/s, 45°, 200 lb (``diffsim animate
+  trebuchet``);
+- ``curves.png``: the learning curves of the committed comparisons,
+  ``docs/results/*/results.json`` (``diffsim plot curves``), one row each.
+
+PNGs are stored with a 256-colour palette, which keeps each under 100 kB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DPI = 80
+SHOTS = [(-2.0, 45.0, 200.0), (2.0, 45.0, 200.0), (0.0, 30.0, 300.0)]
+"""The shots of ``shot.png``: (wind m/s, release angle degrees, counterweight lb)."""
+TARGET = 80.0
+"""The target of ``shot.png``, m."""
+
+
+def _save_png(fig, path: Path) -> None:
+    """Save at :data:`DPI` with a 256-colour palette (figures have few colours)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, format="png")
+    buf.seek(0)
+    with Image.open(buf) as im:
+        im.convert("RGB").quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
+
+
+def trajectory(out: Path) -> Path:
+    """A trained CartPole's trajectory (trains a BPTT policy, seed 0, in a temporary dir)."""
+    from diffsim.controllers import train
+
+    from .plot import trajectory as trajectory_fig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "cartpole_bptt_seed0"
+        train("cartpole", seed=0, out=run, progress=False)
+        fig = trajectory_fig(run, steps=150, starts=2)
+    path = out / "trajectory.png"
+    _save_png(fig, path)
+    return path
+
+
+def shot(out: Path) -> Path:
+    """Three shots and a target."""
+    from .plots import shot_figure
+
+    fig = shot_figure(SHOTS, target=TARGET, title="trebuchet shots (wind, angle, counterweight)")
+    path = out / "shot.png"
+    _save_png(fig, path)
+    return path
+
+
+def animation(out: Path) -> Path:
+    """The 2019 post's shot as a GIF."""
+    from .animate import DEFAULT_SHOT, animate
+
+    return animate("trebuchet", out / "animation.gif", shot=DEFAULT_SHOT, target=TARGET)
+
+
+def curves(out: Path, results: Path) -> Path:
+    """Every committed comparison's learning curves, one row each."""
+    from matplotlib.figure import Figure
+
+    from .plot import load_curves
+    from .plots import curves_figure
+
+    files = sorted(results.glob("*/results.json"))
+    if not files:
+        raise FileNotFoundError(f"no */results.json under {results}")
+    fig = Figure(figsize=(10.5, 3.6 * len(files)), layout="constrained")
+    rows = fig.subfigures(len(files), 1) if len(files) > 1 else [fig]
+    for row, file in zip(rows, files):
+        data = load_curves([file])
+        curves_figure(
+            data.curves,
+            solved_return=data.solved_return,
+            title=f"{data.env_id} ({file.parent.name}): median and range over seeds",
+            ylabel=f"evaluation return ({data.eval_episodes}-episode mean)",
+            fig=row,
+        )
+    path = out / "curves.png"
+    _save_png(fig, path)
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "docs/figures", help="folder (default: docs/figures)"
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=ROOT / "docs/results",
+        help="comparisons to draw (default: docs/results)",
+    )
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in (
+        trajectory(args.out),
+        shot(args.out),
+        animation(args.out),
+        curves(args.out, args.results),
+    ):
+        print(f"wrote {path} ({path.stat().st_size / 1000:.0f} kB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
