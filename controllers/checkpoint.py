@@ -135,7 +135,7 @@ def load_policy(run_dir: Union[str, Path]) -> PolicyAgent:
                 f"{path}: the weights do not match the policy spec: {exc}"
             ) from None
         return PolicyAgent(policy, data["env_id"], bool(data["discrete"]))
-    from . import _loaders, aiming  # noqa: F401  (aiming registers the "aiming_network" loader)
+    from . import _loaders, aiming, baselines  # noqa: F401  (they register their loaders)
 
     return _loaders.load(kind, path, data)
 

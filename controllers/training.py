@@ -32,7 +32,7 @@ from typing import Any, Optional, Union
 import torch
 
 from diffsim._validation import check_choice
-from diffsim.envs.rollout import TASKS, resolve_env_id
+from diffsim.envs.rollout import GYMNASIUM_TWINS, TASKS, resolve_env_id
 
 from .checkpoint import (
     CheckpointError,
@@ -54,6 +54,8 @@ class Method:
     trainer_class: type
     default_config: Callable[[str], Any]
     default_budget: Callable[[str], int]
+    gymnasium_ids: bool = False
+    """Whether it also trains on Gymnasium's own ids (``GYMNASIUM_TWINS``): SB3 baselines."""
 
 
 METHODS: dict[str, Method] = {}
@@ -79,6 +81,10 @@ def _register_builtin() -> None:
             lambda env: 60_000,
         )
     )
+    from . import baselines
+
+    for method in baselines.methods():
+        register_method(method)
 
 
 def _shac():
@@ -201,8 +207,11 @@ def train(
     """Train ``method`` on ``env`` and write the run directory (see the module docstring).
 
     Args:
-        env: A short name (``cartpole``, ``pendulum`` …) or a registered id of this project.
-        method: A registered method (``bptt``; baselines add theirs).
+        env: A short name (``cartpole``, ``pendulum`` …) or a registered id of this project
+            (or, for the SB3 baselines' equivalence check, Gymnasium's ``CartPole-v1`` /
+            ``Pendulum-v1``).
+        method: A registered method (``bptt``, ``shac``, the baselines ``ppo``, ``a2c``,
+            ``dqn``, ``sac``, ``td3``, ``cmaes``, ``retrofit``).
         seed: Seeds every generator of the trainer (evaluation uses its own fixed seed).
         out: The run directory (default: ``runs/<env>__<method>__<seed>__<time>``).
         config: Overrides of the method's tuned configuration (unknown names raise).
@@ -216,6 +225,14 @@ def train(
     """
     env_id = resolve_env_id(env)
     m = get_method(method, env_id)
+    if env_id in GYMNASIUM_TWINS and not m.gymnasium_ids:
+        takes = [n for n, k in METHODS.items() if k.gymnasium_ids]
+        raise ValueError(
+            f"Gymnasium's own {env_id} is for the equivalence check of the methods "
+            f"{', '.join(takes)}; {method} trains on {GYMNASIUM_TWINS[env_id]}"
+        )
+    # A method whose objective is not the task's (retrofit) never stops at "solved".
+    stop_when_solved = stop_when_solved and getattr(m.trainer_class, "stop_when_solved", True)
     cfg = build_config(m, env_id, config)
     budget = m.default_budget(env_id) if budget is None else int(budget)
     if budget < 1 or eval_every < 1 or eval_episodes < 1:
@@ -239,6 +256,8 @@ def train(
         "config": _jsonable(dataclasses.asdict(cfg)),
     }
     trainer = m.trainer_class(env_id, cfg, seed, device)
+    if hasattr(trainer, "set_eval_every"):  # methods that learn in chunks (SB3) stop on it
+        trainer.set_eval_every(eval_every)
     loop = {
         "transitions": 0,
         "updates": 0,
@@ -261,7 +280,8 @@ def train(
             },
         )
 
-    discrete = env_id in TASKS and TASKS[env_id].discrete
+    task = TASKS.get(GYMNASIUM_TWINS.get(env_id, env_id))
+    discrete = task is not None and task.discrete
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -306,6 +326,7 @@ def train(
 
 
 def _solved_return(env_id: str) -> float:
+    env_id = GYMNASIUM_TWINS.get(env_id, env_id)
     if env_id in TASKS:
         return TASKS[env_id].solved_return
     return math.inf

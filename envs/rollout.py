@@ -190,11 +190,22 @@ SHORT_NAMES: dict[str, str] = {
 """Short names accepted by the command line and :func:`get_task`, with their ids."""
 
 
+GYMNASIUM_TWINS: dict[str, str] = {
+    "CartPole-v1": "diffsim/CartPole-v1",
+    "Pendulum-v1": "diffsim/Pendulum-v1",
+}
+"""Gymnasium's own ids that :func:`resolve_env_id` also accepts (the baselines' equivalence
+check trains and evaluates on them), with the diffsim id each is equivalent to (whose
+:class:`Task` gives the solved return). :func:`get_task` does not accept them: the
+rollout runs diffsim's physics only."""
+
+
 def resolve_env_id(name: str) -> str:
-    """Map a short name or a registered id of this project to the id."""
+    """Map a short name, a registered id of this project, or one of Gymnasium's ids in
+    :data:`GYMNASIUM_TWINS` to the id."""
     if name in SHORT_NAMES:
         return SHORT_NAMES[name]
-    check_choice("environment", name, [*SHORT_NAMES, *SHORT_NAMES.values()])
+    check_choice("environment", name, [*SHORT_NAMES, *SHORT_NAMES.values(), *GYMNASIUM_TWINS])
     return name
 
 

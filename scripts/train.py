@@ -6,6 +6,8 @@ with ``--set NAME=VALUE`` (VALUE is a Python literal: ``--set lr=0.01``,
 ``--set "policy={'kind': 'mlp', 'hidden': (64, 64)}"``); unknown names are an error that lists
 the valid ones. The run directory holds ``policy.pt``, ``config.json`` and ``metrics.csv``;
 running the same command again on an interrupted run's directory resumes it.
+``--from DIR`` gives the run a method starts from (``--method retrofit --from runs/cp``
+refines the trained policy of ``runs/cp``).
 """
 
 from __future__ import annotations
@@ -82,6 +84,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print the configuration that would be used and exit",
     )
+    p.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the run directory to start from (--method retrofit: the trained policy to refine)",
+    )
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_option(p)
@@ -94,6 +104,15 @@ def run(args: argparse.Namespace) -> int:
     from diffsim.envs.rollout import resolve_env_id
 
     overrides = parse_overrides(args.overrides)
+    if args.source is not None:
+        method = train_mod.get_method(args.method, resolve_env_id(args.env))
+        if not _has_source(method.config_class):
+            takes = [n for n, m in train_mod.METHODS.items() if _has_source(m.config_class)]
+            raise ValueError(
+                f"--from is for the methods that start from a run ({', '.join(takes)}), "
+                f"not {args.method}"
+            )
+        overrides["source"] = str(args.source)
     if args.show_config:
         method = train_mod.get_method(args.method, resolve_env_id(args.env))
         cfg = train_mod.build_config(method, resolve_env_id(args.env), overrides)
@@ -120,9 +139,19 @@ def run(args: argparse.Namespace) -> int:
         f"{last['eval_return_std']:.1f} after {int(last['transitions'])} transitions, "
         f"{last['train_seconds']:.2f} s of training"
     )
+    if "objective_start" in last:  # retrofit: what the refinement gained on its objective
+        print(
+            f"objective {last['objective_start']:.4g} -> {last['objective']:.4g} on the "
+            f"optimised starts, {last['test_objective_start']:.4g} -> "
+            f"{last['test_objective']:.4g} on held-out ones"
+        )
     if solved:
         print(
             f"solved at {int(solved['transitions'])} transitions, {solved['train_seconds']:.2f} s"
         )
     print(f"wrote {result.out}")
     return 0
+
+
+def _has_source(config_class: type) -> bool:
+    return "source" in {f.name for f in dataclasses.fields(config_class)}
