@@ -8,7 +8,10 @@ import argparse
 def env_help() -> str:
     from diffsim.envs.rollout import SHORT_NAMES
 
-    return "a short name (" + ", ".join(SHORT_NAMES) + ") or a registered id of this project"
+    return (
+        "a short name (" + ", ".join(SHORT_NAMES) + ") or a registered id of this project "
+        "(the SB3 baselines also take Gymnasium's CartPole-v1 and Pendulum-v1)"
+    )
 
 
 def add_threads_option(parser: argparse.ArgumentParser) -> None:

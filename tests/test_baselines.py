@@ -118,14 +118,17 @@ def test_gymnasium_ids_train_baselines_only(tmp_path):
         train("CartPole-v1", method="bptt", out=tmp_path / "b", progress=False)
 
 
-@pytest.mark.parametrize("method", ["ppo", "dqn", "sac"])
+@pytest.mark.parametrize("method", ["ppo", "dqn", "sac", "a2c-pendulum"])
 def test_sb3_resume_repeats_the_uninterrupted_run(tmp_path, method):
+    # a2c on Pendulum: the zoo's VecNormalize (statistics and running returns) is resumed too.
+    method, _, env = method.partition("-")
     over = SMALL_NET if method == "sac" else {}
-    budget = {"ppo": 768, "dqn": 768, "sac": 200}[method]
-    every = {"ppo": 256, "dqn": 256, "sac": 50}[method]
-    whole = _run(tmp_path / "a", method, budget=budget, overrides=over, eval_every=every)
-    _run(tmp_path / "b", method, budget=budget, overrides=over, eval_every=every, max_updates=1)
-    resumed = _run(tmp_path / "b", method, budget=budget, overrides=over, eval_every=every)
+    budget = {"ppo": 768, "dqn": 768, "sac": 200, "a2c": 256}[method]
+    every = {"ppo": 256, "dqn": 256, "sac": 50, "a2c": 64}[method]
+    kw = dict(env=env or None, budget=budget, overrides=over, eval_every=every)
+    whole = _run(tmp_path / "a", method, **kw)
+    _run(tmp_path / "b", method, max_updates=1, **kw)
+    resumed = _run(tmp_path / "b", method, **kw)
     skip = ("train_seconds", "eval_seconds")
     strip = [{k: v for k, v in r.items() if k not in skip} for r in whole.metrics]
     assert [{k: v for k, v in r.items() if k not in skip} for r in resumed.metrics] == strip
