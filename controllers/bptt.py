@@ -29,7 +29,9 @@ It consumes ``batch_size × horizon`` transitions. What is differentiated (``los
 
 ``mirror_starts`` draws half the initial states and adds their mirror images (s → −s):
 CartPole and Pendulum are symmetric under s → −s, a → −a, and mirrored pairs cancel the
-spurious asymmetric part of the gradient (e.g. a drift of the bias) early in training.
+spurious asymmetric part of the gradient (e.g. a drift of the bias) early in training. For
+an odd policy (no biases, odd activations) the mirrored rollout is the exact mirror image of
+the original and contributes the same gradient: there it only doubles the transitions.
 
 Non-finite values: the physics never raises (it stays free of host syncs). The trainer
 checks the loss and the gradient norm after each backward pass; when either is not finite
@@ -105,13 +107,16 @@ class BPTTConfig:
         return asdict(self)
 
 
+# One start per update: the linear policy without bias is odd and CartPole is symmetric, so a
+# mirrored pair would give the same gradient twice for twice the transitions (measured: one
+# start per update solves at the first evaluation, 1,000 transitions, in 15 of 20 seeds).
 _CARTPOLE = dict(
     horizon=500,
-    batch_size=2,
+    batch_size=1,
     lr=0.1,
     loss="balance",
     grad_clip=None,
-    mirror_starts=True,
+    mirror_starts=False,
     optimizer="normalized_sgd",
     policy=dict(kind="linear", head="binary", estimator="expected", init_scale=0.0, bias=False),
 )
@@ -175,14 +180,16 @@ class BPTTTrainer:
             self.optimizer = torch.optim.SGD(self.policy.parameters(), lr=config.lr)
 
     # -- one update -------------------------------------------------------------------
-    def _rollout(self, initial_state: torch.Tensor, generator_state: torch.Tensor) -> Rollout:
+    def _rollout(
+        self, initial_state: torch.Tensor, generator_state: torch.Tensor, horizon: int
+    ) -> Rollout:
         gen = torch.Generator(device=self.device)
         gen.set_state(generator_state)
         return rollout(
             lambda obs: self.policy(obs, gen),
             self.task,
             initial_state,
-            self.config.horizon,
+            horizon,
             truncate_every=self.config.truncate_every,
             on_terminate="mask",
             stop_when_all_done=self.config.loss == "balance",
@@ -196,9 +203,19 @@ class BPTTTrainer:
         cost = (x / p.x_threshold) ** 2 + (theta / p.theta_threshold) ** 2
         return (cost * out.alive).sum(0).mean()
 
-    def update(self) -> dict[str, float]:
-        """One rollout and one Adam step; returns its metrics (``transitions`` included)."""
+    def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
+        """One rollout and one optimiser step; returns its metrics (``transitions`` included).
+
+        Args:
+            max_transitions: Shorten the rollout's horizon so that it simulates at most this
+                many transitions (the training loop passes the count left before the next
+                evaluation, so that evaluations fall exactly on their schedule). At least
+                one step is simulated, so a value below ``batch_size`` is exceeded.
+        """
         cfg = self.config
+        horizon = cfg.horizon
+        if max_transitions is not None:
+            horizon = max(1, min(horizon, max_transitions // cfg.batch_size))
         n = cfg.batch_size // 2 if cfg.mirror_starts else cfg.batch_size
         s0 = self.task.sample_initial(n, self.generator, self.dtype, self.device)
         if cfg.mirror_starts:
@@ -207,7 +224,7 @@ class BPTTTrainer:
         # Advance the generator past what the rollout may draw (estimator noise), so that
         # the next update's draws do not overlap this one's.
         torch.randint(0, 2, (1,), generator=self.generator)
-        out = self._rollout(s0, noise_state)
+        out = self._rollout(s0, noise_state, horizon)
         loss = self._loss(out)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -215,7 +232,7 @@ class BPTTTrainer:
         clip = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
         if not (torch.isfinite(loss) and torch.isfinite(grad_norm)):
-            self._locate_non_finite(s0, noise_state, loss, grad_norm)
+            self._locate_non_finite(s0, noise_state, horizon, loss, grad_norm)
         if cfg.optimizer == "normalized_sgd":
             norm = torch.sqrt(sum((p.grad**2).sum() for p in params))
             scale = 1.0 / max(float(norm), 1e-12)
@@ -234,6 +251,7 @@ class BPTTTrainer:
         self,
         s0: torch.Tensor,
         noise_state: torch.Tensor,
+        horizon: int,
         loss: torch.Tensor,
         grad_norm: torch.Tensor,
     ) -> None:
@@ -249,7 +267,7 @@ class BPTTTrainer:
             try:
                 with debug_checks():
                     self.policy.register_forward_pre_hook(step_counter)
-                    self._rollout(s0, noise_state)
+                    self._rollout(s0, noise_state, horizon)
             except NonFiniteError as exc:
                 where = f"rollout step {step_counter.calls - 1}: {exc}"
             finally:

@@ -9,7 +9,10 @@ ControlPolicy`) and ``state_dict`` / ``load_state_dict``. :func:`train` drives i
 - it evaluates with :func:`diffsim.controllers.evaluate.evaluate` (100 episodes, fixed
   seed, deterministic policy) before the first update and then each time the transition
   count passes the next multiple of ``eval_every``; an update that consumes more than
-  ``eval_every`` transitions is therefore followed by an evaluation at the count it reached;
+  ``eval_every`` transitions is therefore followed by an evaluation at the count it reached.
+  A trainer whose ``update`` takes ``max_transitions`` (BPTT) is told how many transitions
+  are left before the next evaluation and stops there, so its evaluations fall exactly on
+  the schedule;
 - after each evaluation it writes ``metrics.csv``, ``policy.pt`` and ``checkpoint.pt``;
 - given the directory of an interrupted run with the same configuration, it resumes from
   ``checkpoint.pt`` (model, optimiser and every generator restored), so the result equals an
@@ -21,6 +24,7 @@ ControlPolicy`) and ``state_dict`` / ``load_state_dict``. :func:`train` drives i
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import sys
 import time
@@ -294,6 +298,7 @@ def train(
     )
     last: dict[str, float] = {}
     updates_here = 0
+    takes_limit = "max_transitions" in inspect.signature(trainer.update).parameters
     while not loop["done"]:
         if loop["transitions"] >= loop["next_eval"]:
             row = _evaluate_row(trainer, env_id, discrete, eval_episodes, loop, last)
@@ -312,8 +317,11 @@ def train(
                 break
         if max_updates is not None and updates_here >= max_updates:
             break
+        limit = {}
+        if takes_limit:  # the update must not run past the next evaluation point
+            limit["max_transitions"] = min(loop["next_eval"], budget) - loop["transitions"]
         start = time.perf_counter()
-        last = trainer.update()
+        last = trainer.update(**limit)
         loop["train_seconds"] += time.perf_counter() - start
         loop["transitions"] += int(last["transitions"])
         loop["updates"] += 1

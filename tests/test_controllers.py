@@ -210,7 +210,23 @@ def test_cli_train_eval_and_plot(tmp_path, capsys):
 def test_show_config_prints_the_tuned_defaults(capsys):
     assert main(["train", "cartpole", "--show-config"]) == 0
     out = capsys.readouterr().out
-    assert "loss = 'balance'" in out and "mirror_starts = True" in out
+    assert "loss = 'balance'" in out and "batch_size = 1" in out
+
+
+def test_bptt_updates_stop_at_the_evaluation_points(tmp_path):
+    # Rollouts of up to 70 steps (fewer when the pole falls) do not add up to 100; the
+    # limit passed to update() makes every evaluation fall exactly on a multiple of 100.
+    result = train(
+        "cartpole",
+        seed=0,
+        out=tmp_path / "run",
+        config={"horizon": 70},
+        budget=300,
+        eval_every=100,
+        stop_when_solved=False,
+        progress=False,
+    )
+    assert [row["transitions"] for row in result.metrics] == [0, 100, 200, 300]
 
 
 @pytest.mark.slow
