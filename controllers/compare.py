@@ -39,7 +39,7 @@ def compare(
     methods: list[str],
     seeds: Union[int, list[int]],
     out: Union[str, Path],
-    budget: Optional[int] = None,
+    budget: Union[int, dict[str, int], None] = None,
     eval_every: int = 1000,
     eval_episodes: int = 100,
     configs: Optional[dict[str, dict[str, Any]]] = None,
@@ -52,7 +52,8 @@ def compare(
         methods: Method names (each must be registered; checked before anything runs).
         seeds: A number of seeds (0..N−1) or an explicit list.
         out: Output directory.
-        budget: Training transitions per cell (default: each method's own default).
+        budget: Training transitions per cell: one number for every method, or a dict
+            ``{method: transitions}`` (methods left out, and ``None``, use their defaults).
         eval_every, eval_episodes: The evaluation schedule, the same for every method.
         configs: Per-method overrides of the tuned configurations.
         progress: Show progress bars.
@@ -63,6 +64,10 @@ def compare(
         raise ValueError("give at least one method and one seed")
     for m in methods:
         get_method(m)  # unknown names fail here, before any training
+    budgets = budget if isinstance(budget, dict) else {m: budget for m in methods}
+    for name in budgets:
+        if name not in methods:
+            raise ValueError(f"a budget is given for {name!r}, which is not among {methods}")
     configs = configs or {}
     for name in configs:
         if name not in methods:
@@ -80,7 +85,7 @@ def compare(
                 seed=seed,
                 out=run,
                 config=configs.get(method),
-                budget=budget,
+                budget=budgets.get(method),
                 eval_every=eval_every,
                 eval_episodes=eval_episodes,
                 stop_when_solved=False,
@@ -114,7 +119,7 @@ def compare(
         "env_id": env_id,
         "methods": methods,
         "seeds": seed_list,
-        "budget": budget,
+        "budget": budgets,
         "eval_every": eval_every,
         "eval_episodes": eval_episodes,
         "solved_return": _solved_return(env_id),

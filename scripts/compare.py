@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Union
 
 from .common import add_threads_option, apply_threads, env_help
 
@@ -29,9 +30,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument(
         "--budget",
-        type=int,
+        type=parse_budget,
         default=None,
-        help="training transitions per run (default: each method's own)",
+        help="training transitions per run: N for every method, or per method "
+        "'bptt=10000,ppo=50000' (default: each method's own)",
     )
     p.add_argument(
         "--eval-every",
@@ -45,6 +47,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_threads_option(p)
     p.set_defaults(func=run)
+
+
+def parse_budget(text: str) -> Union[int, dict[str, int]]:
+    """``N`` or ``METHOD=N,METHOD=N`` (transitions) → an int or a dict."""
+    try:
+        if "=" not in text:
+            return int(text)
+        pairs = [item.split("=") for item in text.split(",") if item.strip()]
+        return {name.strip(): int(value) for name, value in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected N or METHOD=N,METHOD=N (integers), got {text!r}"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
