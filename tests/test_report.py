@@ -1,0 +1,118 @@
+"""docs/benchmarks.md generation (scripts/report.py) and per-method compare budgets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from diffsim.controllers.compare import RESULT_FORMAT, RESULT_VERSION, summarize
+from diffsim.scripts import report
+from diffsim.scripts.compare import parse_budget
+
+MACHINE = {
+    "cpu": "test cpu",
+    "cores": 2,
+    "torch_threads": 1,
+    "torch": "x",
+    "gymnasium": "y",
+    "python": "z",
+}
+
+
+def _cell(method: str, seed: int, solved: float | None, seconds: float, final: float) -> dict:
+    return {
+        "method": method,
+        "seed": seed,
+        "run_dir": f"runs/{method}_{seed}",
+        "config": {"batch_size": 1},
+        "solved_at": None
+        if solved is None
+        else {
+            "transitions": solved,
+            "train_seconds": seconds,
+            "updates": 4,
+            "eval_return_mean": 500,
+        },
+        "final_return": final,
+        "eval_seconds_total": 1.0,
+        "curve": {
+            "transitions": [0, 1000],
+            "train_seconds": [0.0, seconds],
+            "updates": [0, 4],
+            "eval_return_mean": [10.0, final],
+            "eval_return_std": [0.0, 0.0],
+        },
+    }
+
+
+def _write(folder, env_id: str, cells: list[dict]) -> None:
+    methods = list(dict.fromkeys(c["method"] for c in cells))
+    result = {
+        "format": RESULT_FORMAT,
+        "version": RESULT_VERSION,
+        "env_id": env_id,
+        "methods": methods,
+        "seeds": sorted({c["seed"] for c in cells}),
+        "budget": {m: None for m in methods},
+        "eval_every": 1000,
+        "eval_episodes": 100,
+        "solved_return": 475.0,
+        "command": f"diffsim compare {env_id}",
+        "machine": MACHINE,
+        "wall_seconds": 120.0,
+        "cells": cells,
+    }
+    result["summary"] = summarize(result)
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(result))
+
+
+def test_benchmarks_page_computes_ratios_equivalence_and_claims(tmp_path):
+    results = tmp_path / "results"
+    # bptt: medians 1000 transitions, 0.5 s. ppo: medians 8000, 3.0 s -> 8.0x and 6.0x.
+    _write(
+        results / "cartpole",
+        "diffsim/CartPole-v1",
+        [
+            _cell("bptt", 0, 1000, 0.4, 500),
+            _cell("bptt", 1, 1000, 0.5, 500),
+            _cell("bptt", 2, 2000, 0.9, 480),
+            _cell("ppo", 0, 6000, 2.0, 500),
+            _cell("ppo", 1, 8000, 3.0, 500),
+            _cell("ppo", 2, 12000, 5.0, 500),
+            _cell("cmaes", 0, None, 9.0, 100),
+        ],
+    )
+    _write(
+        results / "cartpole_gymnasium",
+        "CartPole-v1",
+        [_cell("ppo", 0, 7000, 2.0, 500), _cell("ppo", 1, 9000, 3.0, 500)],
+    )
+    page = report.render(results, tmp_path / "benchmarks.md")
+    assert "ppo needed 8.0× more transitions than bptt and trained 6.0× longer" in page
+    assert "| ppo | 3/3 | 8000 [6000, 12000] | 8.0× | 3.00 [2.00, 5.00] | 6.0× |" in page
+    assert "cmaes solved none of its 1 seeds" in page
+    # Equivalence: ppo on both ids, medians 8000 (ours) and 8000 (Gymnasium: 7000, 9000).
+    assert "| CartPole-v1 | ppo | 3/3, 8000 [6000, 12000]" in page
+    assert "2/2, 8000 [7000, 9000]" in page
+    # The post's claim: 1000 transitions = 2.0 episodes of 500 steps.
+    assert "median of 1000 training transitions, i.e. 2.0 full-length" in page
+    assert "All of them together: about 4 minutes here." in page
+
+
+def test_benchmarks_page_needs_results(tmp_path):
+    with pytest.raises(FileNotFoundError, match="results.json"):
+        report.render(tmp_path, tmp_path / "b.md")
+
+
+def test_per_method_budgets_parse_and_are_checked():
+    assert parse_budget("5000") == 5000
+    assert parse_budget("bptt=10000,ppo=50000") == {"bptt": 10000, "ppo": 50000}
+    with pytest.raises(argparse.ArgumentTypeError, match="METHOD=N"):
+        parse_budget("bptt=lots")
+    from diffsim.controllers.compare import compare
+
+    with pytest.raises(ValueError, match="'ppo', which is not among"):
+        compare("cartpole", ["bptt"], 1, "unused", budget={"ppo": 10})
