@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Union
 
+import numpy as np
 import torch
 
 _enabled = False
@@ -36,9 +38,15 @@ def debug_checks(enabled: bool = True) -> Iterator[None]:
         _enabled = previous
 
 
-def check_finite(what: str, value: torch.Tensor) -> None:
-    """Raise :class:`NonFiniteError` if ``value`` holds a NaN or an infinity."""
-    bad = ~torch.isfinite(value.detach())
+def check_finite(what: str, value: Union[torch.Tensor, np.ndarray]) -> None:
+    """Raise :class:`NonFiniteError` if ``value`` (a tensor or NumPy array) holds a NaN or an
+    infinity."""
+    if isinstance(value, torch.Tensor):
+        bad = ~torch.isfinite(value.detach())
+        first = lambda: bad.nonzero()[0].tolist()
+    else:
+        bad = ~np.isfinite(value)
+        first = lambda: np.argwhere(bad)[0].tolist()
     if bool(bad.any()):
-        index = tuple(bad.nonzero()[0].tolist())
+        index = tuple(first())
         raise NonFiniteError(f"{what} is not finite (first at index {index})")

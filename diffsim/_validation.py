@@ -12,7 +12,10 @@ import math
 from collections.abc import Iterable
 from typing import Any, Union
 
+import numpy as np
 import torch
+
+from ._array import Array, ops
 
 Scalar = Union[float, torch.Tensor]
 """A physical quantity: a Python float, or a tensor (possibly batched, possibly requiring grad)."""
@@ -67,13 +70,28 @@ def check_choice(kind: str, name: str, valid: Iterable[str]) -> None:
         raise ValueError(f"unknown {kind} {name!r}; expected one of: {', '.join(valid)}")
 
 
-def check_state(state: object, n: int, system: str) -> torch.Tensor:
-    """Check that ``state`` is a floating tensor of shape ``[..., n]`` and return it."""
-    if not isinstance(state, torch.Tensor):
+def _is_numpy(x: object) -> bool:
+    return isinstance(x, (np.ndarray, np.floating))
+
+
+def _kind(x: object) -> str:
+    if isinstance(x, torch.Tensor):
+        return "torch.Tensor"
+    return "NumPy array" if _is_numpy(x) else type(x).__name__
+
+
+def check_state(state: object, n: int, system: str) -> Array:
+    """Check that ``state`` is a floating tensor or NumPy array ``[..., n]`` and return it."""
+    if isinstance(state, torch.Tensor):
+        floating = state.dtype in FLOAT_DTYPES
+    elif isinstance(state, np.ndarray):
+        floating = state.dtype.kind == "f"
+    else:
         raise TypeError(
-            f"{system} state must be a torch.Tensor of shape [..., {n}], got {type(state).__name__}"
+            f"{system} state must be a torch.Tensor (or a NumPy array, without gradients) of "
+            f"shape [..., {n}], got {type(state).__name__}"
         )
-    if state.dtype not in FLOAT_DTYPES:
+    if not floating:
         raise TypeError(
             f"{system} state must have a floating dtype (float32 or float64), got {state.dtype}"
         )
@@ -82,16 +100,24 @@ def check_state(state: object, n: int, system: str) -> torch.Tensor:
     return state
 
 
-def check_action(action: object, state: torch.Tensor, system: str) -> torch.Tensor:
+def check_action(action: object, state: Array, system: str) -> Array:
     """Check an action against its state and return it with shape ``state.shape[:-1]``.
 
     The action may have shape ``[...]`` or ``[..., 1]``, where ``[...]`` is the state's batch
-    shape (or broadcastable to it). Integer and boolean actions are rejected: discrete actions
-    must be mapped to forces by the caller (see ``diffsim.cartpole.discrete_to_action``).
+    shape (or broadcastable to it), and must be of the state's library: a tensor for a
+    tensor state (on its device), a NumPy array or NumPy scalar for a NumPy state. Integer
+    and boolean actions are rejected: discrete actions must be mapped to forces by the
+    caller (see ``diffsim.cartpole.discrete_to_action``).
     """
-    if not isinstance(action, torch.Tensor):
-        raise TypeError(f"{system} action must be a torch.Tensor, got {type(action).__name__}")
-    if action.dtype not in FLOAT_DTYPES:
+    torch_state = isinstance(state, torch.Tensor)
+    if torch_state != isinstance(action, torch.Tensor) or not (torch_state or _is_numpy(action)):
+        raise TypeError(
+            f"{system} action must be of the state's kind (torch.Tensor for a tensor state, "
+            f"NumPy array for a NumPy state; not mixed): the state is a {_kind(state)}, "
+            f"the action a {_kind(action)}"
+        )
+    floating = action.dtype in FLOAT_DTYPES if torch_state else action.dtype.kind == "f"
+    if not floating:
         raise TypeError(
             f"{system} action must have a floating dtype, got {action.dtype}; "
             "map discrete actions with discrete_to_action() first"
@@ -99,16 +125,16 @@ def check_action(action: object, state: torch.Tensor, system: str) -> torch.Tens
     batch = state.shape[:-1]
     if action.ndim == len(batch) + 1 and action.shape[-1] == 1:
         action = action[..., 0]
-    if action.shape == batch and action.device == state.device:
+    if action.shape == batch and (not torch_state or action.device == state.device):
         return action  # the common case, without the general checks below
     try:
-        torch.broadcast_shapes(action.shape, batch)
-    except RuntimeError:
+        np.broadcast_shapes(tuple(action.shape), tuple(batch))
+    except ValueError:
         raise ValueError(
             f"{system} action must have shape {tuple(batch)} or {tuple(batch) + (1,)} "
             f"(the state's batch shape), got {tuple(action.shape)}"
         ) from None
-    if action.device != state.device:
+    if torch_state and action.device != state.device:
         raise ValueError(
             f"{system} action is on {action.device} but the state is on {state.device}"
         )
@@ -124,7 +150,7 @@ def checked_step(
     action: object,
     params: Any,
     integrator: Any,
-) -> torch.Tensor:
+) -> Array:
     """The public ``step`` of a system: boundary checks, then its unchecked step.
 
     Validates the parameter type, the state and action (shapes and dtypes only: no host
@@ -151,13 +177,11 @@ def checked_step(
     return next_state
 
 
-def stack_components(*components: torch.Tensor) -> torch.Tensor:
-    """Stack ``n`` tensors ``[...]`` (broadcast together) into ``[..., n]``, component-major.
+def stack_components(*components: Array) -> Array:
+    """Stack ``n`` components ``[...]`` (broadcast together) into ``[..., n]``, component-major.
 
-    The result is a ``movedim`` view of an ``[n, ...]`` tensor: each component stays
-    contiguous, which makes the next step's arithmetic faster than an interleaved copy.
+    The result is a ``movedim`` view of an ``[n, ...]`` tensor (or NumPy array): each
+    component stays contiguous, which makes the next step's arithmetic faster than an
+    interleaved copy.
     """
-    shape = components[0].shape
-    if any(c.shape != shape for c in components[1:]):
-        components = torch.broadcast_tensors(*components)
-    return torch.stack(components).movedim(0, -1)
+    return ops(components[0]).stack(*components)

@@ -37,6 +37,12 @@ Termination: ``|x| > x_threshold`` (2.4 m) or ``|θ| > theta_threshold`` (12°)
 (:func:`terminated`); it is a boolean, so it carries no gradient. Time limits (500 steps for
 v1) belong to the environment, not to the dynamics.
 Initial states: every entry ~ U(−0.05, 0.05) (:func:`sample_initial`).
+
+Arrays: :func:`step`, :func:`reward`, :func:`terminated` and :func:`observe` take torch
+tensors (gradients, GPU, ``torch.compile``) or NumPy arrays (no gradients; what the
+Gymnasium envs use, several times faster for one small state); the result is of the
+input's library. The equations are written once (:mod:`diffsim._array`); on NumPy float64
+they are Gymnasium's own operations in Gymnasium's order, hence bitwise equal to it.
 """
 
 from __future__ import annotations
@@ -44,10 +50,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
+import numpy as np
 import torch
 
+from ._array import Array, ops, rand, scalars
 from ._params import Params
 from ._validation import Scalar, checked_step, stack_components
 from .integrators import Integrator
@@ -109,77 +117,86 @@ class CartPoleParams(Params):
 DEFAULT_PARAMS = CartPoleParams()
 
 
-def unpack(state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Split a state ``[..., 4]`` into ``(x, x_dot, theta, theta_dot)``, each ``[...]``."""
+def unpack(state: Array) -> tuple[Array, Array, Array, Array]:
+    """Split a state ``[..., 4]`` into ``(x, x_dot, theta, theta_dot)``, each ``[...]``.
+
+    A single NumPy state ``[4]`` gives scalars (arithmetic on them is ~10× faster than on 0-d
+    arrays; see :func:`diffsim._array.scalars`), as Gymnasium's own
+    ``x, x_dot, theta, theta_dot = self.state``.
+    """
+    if isinstance(state, np.ndarray) and state.ndim == 1:
+        x, x_dot, theta, theta_dot = scalars(state)
+        return x, x_dot, theta, theta_dot
     return state[..., 0], state[..., 1], state[..., 2], state[..., 3]
 
 
-def pack(
-    x: torch.Tensor, x_dot: torch.Tensor, theta: torch.Tensor, theta_dot: torch.Tensor
-) -> torch.Tensor:
+def pack(x: Array, x_dot: Array, theta: Array, theta_dot: Array) -> Array:
     """Stack ``(x, x_dot, theta, theta_dot)`` (broadcast together) into a state ``[..., 4]``.
 
-    The result is laid out component-major (a ``movedim`` view of a ``[4, ...]`` tensor): each
-    component is then contiguous, which makes the next step's arithmetic faster than an
-    interleaved copy would. Call ``.contiguous()`` where a row-major layout is needed.
+    The result is laid out component-major (a ``movedim`` view of a ``[4, ...]`` tensor or
+    NumPy array): each component is then contiguous, which makes the next step's arithmetic
+    faster than an interleaved copy would. Call ``.contiguous()`` (``np.ascontiguousarray``)
+    where a row-major layout is needed.
     """
     return stack_components(x, x_dot, theta, theta_dot)
 
 
-def discrete_to_action(action: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Map Gymnasium's discrete action (0 = push left, 1 = push right) to −1 / +1."""
-    return action.to(dtype) * 2 - 1
+def discrete_to_action(action: Array, dtype: Any = torch.float32) -> Array:
+    """Map Gymnasium's discrete action (0 = push left, 1 = push right) to −1 / +1.
 
-
-def _cast(value: Scalar, like: torch.Tensor) -> Scalar:
-    # Tensor parameters take the state's dtype (the result keeps the state's dtype);
-    # Python floats are left alone so that float64 arithmetic is exact.
-    return value.to(like.dtype) if isinstance(value, torch.Tensor) else value
+    ``action`` is an integer tensor (``dtype`` a torch dtype) or NumPy array/integer
+    (``dtype`` a NumPy dtype, e.g. ``np.float64``).
+    """
+    if isinstance(action, torch.Tensor):
+        return action.to(dtype) * 2 - 1
+    return np.asarray(action).astype(dtype) * 2 - 1
 
 
 def accelerations(
-    state: torch.Tensor, force: torch.Tensor, params: CartPoleParams = DEFAULT_PARAMS
-) -> tuple[torch.Tensor, torch.Tensor]:
+    state: Array, force: Array, params: CartPoleParams = DEFAULT_PARAMS
+) -> tuple[Array, Array]:
     """Return ``(ẍ, θ̈)`` in m/s² and rad/s² for a state and a force in newtons."""
     _, _, theta, theta_dot = unpack(state)
     return _accelerations(theta, theta_dot, force, params, state)
 
 
 def _accelerations(theta, theta_dot, force, params, like):
-    g = _cast(params.gravity, like)
-    m_pole = _cast(params.masspole, like)
-    length = _cast(params.length, like)
-    total_mass = _cast(params.masspole, like) + _cast(params.masscart, like)
+    xp = ops(like)
+    g = xp.cast(params.gravity, like)
+    m_pole = xp.cast(params.masspole, like)
+    length = xp.cast(params.length, like)
+    total_mass = xp.cast(params.masspole, like) + xp.cast(params.masscart, like)
     polemass_length = m_pole * length
-    sintheta = torch.sin(theta)
-    costheta = torch.cos(theta)
-    temp = (force + polemass_length * theta_dot**2 * sintheta) / total_mass
+    sintheta = xp.sin(theta)
+    costheta = xp.cos(theta)
+    temp = (force + polemass_length * xp.square(theta_dot) * sintheta) / total_mass
     thetaacc = (g * sintheta - costheta * temp) / (
-        length * (4.0 / 3.0 - m_pole * costheta**2 / total_mass)
+        length * (4.0 / 3.0 - m_pole * xp.square(costheta) / total_mass)
     )
     xacc = temp - polemass_length * thetaacc * costheta / total_mass
     return xacc, thetaacc
 
 
 def step(
-    state: torch.Tensor,
-    action: torch.Tensor,
+    state: Array,
+    action: Array,
     params: Optional[CartPoleParams] = None,
     integrator: Union[str, Integrator] = DEFAULT_INTEGRATOR,
-) -> torch.Tensor:
+) -> Array:
     """Advance CartPole by one time step ``params.tau``.
 
     Args:
-        state: ``[..., 4]`` floating tensor ``(x, x_dot, theta, theta_dot)`` in m, m/s, rad,
-            rad/s.
-        action: ``[...]`` or ``[..., 1]`` push in [−1, 1] (clipped beyond); floating dtype.
+        state: ``[..., 4]`` floating tensor (or NumPy array) ``(x, x_dot, theta, theta_dot)``
+            in m, m/s, rad, rad/s.
+        action: ``[...]`` or ``[..., 1]`` push in [−1, 1] (clipped beyond); floating dtype,
+            of the state's library.
         params: Physical parameters (defaults: Gymnasium's CartPole-v1). Tensor fields
             broadcast against the state's batch shape.
         integrator: ``"euler"`` (default, Gymnasium's), ``"semi_implicit_euler"``, ``"rk4"``
             or an :class:`~diffsim.integrators.Integrator`.
 
     Returns:
-        The next state, ``[..., 4]``, of the state's dtype and device.
+        The next state, ``[..., 4]``, of the state's library, dtype and device.
 
     Raises:
         TypeError, ValueError: for a state or action of the wrong type, dtype or shape, or
@@ -191,42 +208,43 @@ def step(
     )
 
 
-def _step(
-    state: torch.Tensor, action: torch.Tensor, params: CartPoleParams, integrator: Integrator
-) -> torch.Tensor:
+def _step(state: Array, action: Array, params: CartPoleParams, integrator: Integrator) -> Array:
     """The unchecked step (no validation, no host synchronisation)."""
-    force = torch.clamp(action, -1.0, 1.0) * _cast(params.force_mag, state)
+    xp = ops(state)
+    force = xp.clip(action, -1.0, 1.0) * xp.cast(params.force_mag, state)
     x, x_dot, theta, theta_dot = unpack(state)
 
     def accel(q, v):
         return _accelerations(q[1], v[1], force, params, state)
 
     (x, theta), (x_dot, theta_dot) = integrator(
-        accel, (x, theta), (x_dot, theta_dot), _cast(params.tau, state)
+        accel, (x, theta), (x_dot, theta_dot), xp.cast(params.tau, state)
     )
     return pack(x, x_dot, theta, theta_dot)
 
 
 def reward(
-    state: torch.Tensor,
-    action: torch.Tensor,
-    next_state: torch.Tensor,
+    state: Array,
+    action: Optional[Array],
+    next_state: Array,
     params: Optional[CartPoleParams] = None,
-) -> torch.Tensor:
+) -> Array:
     """Gymnasium's reward: 1.0 for every step taken (shape ``[...]``, the state's dtype)."""
-    return torch.ones(next_state.shape[:-1], dtype=next_state.dtype, device=next_state.device)
+    return ops(next_state).full(next_state.shape[:-1], 1.0, next_state)
 
 
-def terminated(state: torch.Tensor, params: Optional[CartPoleParams] = None) -> torch.Tensor:
+def terminated(state: Array, params: Optional[CartPoleParams] = None) -> Array:
     """Boolean ``[...]``: the cart left the track or the pole fell past the threshold."""
     params = DEFAULT_PARAMS if params is None else params
+    xp = ops(state)
     x, _, theta, _ = unpack(state)
-    x_limit = _cast(params.x_threshold, state)
-    theta_limit = _cast(params.theta_threshold, state)
-    return (x < -x_limit) | (x > x_limit) | (theta < -theta_limit) | (theta > theta_limit)
+    x_limit = xp.cast(params.x_threshold, state)
+    theta_limit = xp.cast(params.theta_threshold, state)
+    # |x| > L is x < −L or x > L (both False for NaN), in two operations fewer.
+    return (abs(x) > x_limit) | (abs(theta) > theta_limit)
 
 
-def observe(state: torch.Tensor) -> torch.Tensor:
+def observe(state: Array) -> Array:
     """Gymnasium's observation: the state itself (the env layer casts it to float32)."""
     return state
 
@@ -234,21 +252,23 @@ def observe(state: torch.Tensor) -> torch.Tensor:
 def sample_initial(
     batch_shape: Union[int, Sequence[int]] = (),
     *,
-    generator: Optional[torch.Generator] = None,
-    dtype: Optional[torch.dtype] = None,
+    generator: Union[torch.Generator, np.random.Generator, None] = None,
+    dtype: Any = None,
     device: Union[str, torch.device, None] = None,
     low: float = -0.05,
     high: float = 0.05,
-) -> torch.Tensor:
+) -> Array:
     """Draw initial states ``[*batch_shape, 4]`` with every entry ~ U(low, high).
 
     Args:
         batch_shape: Leading shape of the batch (an int for one dimension).
         generator: A ``torch.Generator`` for reproducibility (no hidden global RNG when
-            given; torch's default generator otherwise).
-        dtype, device: Of the result (torch's defaults otherwise).
+            given; torch's default generator otherwise), or a ``numpy.random.Generator``
+            for a NumPy result (as the vector envs draw, from their ``np_random``).
+        dtype, device: Of the result (torch's defaults otherwise; NumPy: a NumPy dtype,
+            float64 by default, and no device).
         low, high: Bounds of the uniform distribution (Gymnasium: ±0.05).
     """
     shape = (batch_shape,) if isinstance(batch_shape, int) else tuple(batch_shape)
-    u = torch.rand((*shape, STATE_SIZE), generator=generator, dtype=dtype, device=device)
+    u = rand((*shape, STATE_SIZE), generator, dtype, device)
     return low + (high - low) * u

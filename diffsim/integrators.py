@@ -45,7 +45,7 @@ def _axpy(y: Vec, dt: Union[float, torch.Tensor], x: Vec) -> Vec:
     # y + dt·x, one component at a time (stacking small tensors costs more than the math).
     # Two roundings, as Gymnasium computes it: torch.add(y, x, alpha=dt) would be one kernel
     # fewer but may fuse into one rounding (FMA) and so differ from the reference by an ulp.
-    return tuple(yi + dt * xi for yi, xi in zip(y, x))
+    return tuple([yi + dt * xi for yi, xi in zip(y, x)])  # a list: faster than a generator
 
 
 def _limit(v: Vec, velocity_limit: Limit) -> Vec:

@@ -41,6 +41,10 @@ Initial states: θ ~ U(−π, π), θ̇ ~ U(−1, 1) (:func:`sample_initial`).
 Precision: Gymnasium keeps its state in float64 but, under NumPy 2's promotion rules, forms
 the torque term 3/(m·l²)·u in float32. A float64 step here therefore agrees with it to float32
 rounding of that term, and whole trajectories drift apart slowly because the swing is chaotic.
+
+Arrays: :func:`step`, :func:`cost`, :func:`reward`, :func:`terminated` and :func:`observe`
+take torch tensors or NumPy arrays and return the input's library, as
+:mod:`diffsim.cartpole` does (one set of equations, :mod:`diffsim._array`).
 """
 
 from __future__ import annotations
@@ -48,10 +52,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
+import numpy as np
 import torch
 
+from ._array import Array, ops, rand, scalars
 from ._params import Params
 from ._validation import Scalar, check_action, checked_step, stack_components
 from .integrators import Integrator
@@ -107,12 +113,16 @@ class PendulumParams(Params):
 DEFAULT_PARAMS = PendulumParams()
 
 
-def unpack(state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split a state ``[..., 2]`` into ``(theta, theta_dot)``, each ``[...]``."""
+def unpack(state: Array) -> tuple[Array, Array]:
+    """Split a state ``[..., 2]`` into ``(theta, theta_dot)``, each ``[...]`` (NumPy scalars for
+    a single NumPy state ``[2]``, as :func:`diffsim.cartpole.unpack`)."""
+    if isinstance(state, np.ndarray) and state.ndim == 1:
+        theta, theta_dot = scalars(state)
+        return theta, theta_dot
     return state[..., 0], state[..., 1]
 
 
-def pack(theta: torch.Tensor, theta_dot: torch.Tensor) -> torch.Tensor:
+def pack(theta: Array, theta_dot: Array) -> Array:
     """Stack ``(theta, theta_dot)`` (broadcast together) into a state ``[..., 2]``.
 
     Laid out component-major, like :func:`diffsim.cartpole.pack` (``.contiguous()`` for
@@ -121,49 +131,44 @@ def pack(theta: torch.Tensor, theta_dot: torch.Tensor) -> torch.Tensor:
     return stack_components(theta, theta_dot)
 
 
-def angle_normalize(theta: torch.Tensor) -> torch.Tensor:
+def angle_normalize(theta: Array) -> Array:
     """Wrap an angle to [−π, π): ``((θ + π) mod 2π) − π``."""
-    return torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
+    return ops(theta).remainder(theta + math.pi, 2 * math.pi) - math.pi
 
 
-def _cast(value: Scalar, like: torch.Tensor) -> Scalar:
-    return value.to(like.dtype) if isinstance(value, torch.Tensor) else value
-
-
-def _torque(action: torch.Tensor, params: PendulumParams, like: torch.Tensor) -> torch.Tensor:
+def _torque(action: Array, params: PendulumParams, like: Array) -> Array:
     if not params.clip_torque:
         return action
-    limit = _cast(params.max_torque, like)
-    if isinstance(limit, torch.Tensor):
-        return torch.minimum(torch.maximum(action, -limit), limit)
-    return torch.clamp(action, -limit, limit)
+    xp = ops(like)
+    limit = xp.cast(params.max_torque, like)
+    return xp.clip(action, -limit, limit)
 
 
-def _clip_speed(v: torch.Tensor, params: PendulumParams, like: torch.Tensor) -> torch.Tensor:
-    limit = _cast(params.max_speed, like)
-    if isinstance(limit, torch.Tensor):
-        return torch.minimum(torch.maximum(v, -limit), limit)
-    return torch.clamp(v, -limit, limit)
+def _clip_speed(v: Array, params: PendulumParams, like: Array) -> Array:
+    xp = ops(like)
+    limit = xp.cast(params.max_speed, like)
+    return xp.clip(v, -limit, limit)
 
 
 def step(
-    state: torch.Tensor,
-    action: torch.Tensor,
+    state: Array,
+    action: Array,
     params: Optional[PendulumParams] = None,
     integrator: Union[str, Integrator] = DEFAULT_INTEGRATOR,
-) -> torch.Tensor:
+) -> Array:
     """Advance Pendulum by one time step ``params.dt``.
 
     Args:
-        state: ``[..., 2]`` floating tensor ``(theta, theta_dot)`` in rad, rad/s.
+        state: ``[..., 2]`` floating tensor (or NumPy array) ``(theta, theta_dot)`` in rad,
+            rad/s.
         action: ``[...]`` or ``[..., 1]`` torque in N·m (clipped to ±max_torque unless the
-            params say otherwise); floating dtype.
+            params say otherwise); floating dtype, of the state's library.
         params: Physical parameters (defaults: Gymnasium's Pendulum-v1).
         integrator: ``"semi_implicit_euler"`` (default, Gymnasium's order), ``"euler"``,
             ``"rk4"`` or an :class:`~diffsim.integrators.Integrator`.
 
     Returns:
-        The next state, ``[..., 2]``, of the state's dtype and device.
+        The next state, ``[..., 2]``, of the state's library, dtype and device.
 
     Raises:
         TypeError, ValueError: for a state or action of the wrong type, dtype or shape, or
@@ -174,22 +179,21 @@ def step(
     )
 
 
-def _step(
-    state: torch.Tensor, action: torch.Tensor, params: PendulumParams, integrator: Integrator
-) -> torch.Tensor:
+def _step(state: Array, action: Array, params: PendulumParams, integrator: Integrator) -> Array:
     """The unchecked step (no validation, no host synchronisation)."""
+    xp = ops(state)
     u = _torque(action, params, state)
-    g, m, length = (_cast(p, state) for p in (params.g, params.m, params.l))
+    g, m, length = (xp.cast(p, state) for p in (params.g, params.m, params.l))
     torque_term = 3.0 / (m * length**2) * u
 
     def accel(q, v):
-        return (3 * g / (2 * length) * torch.sin(q[0]) + torque_term,)
+        return (3 * g / (2 * length) * xp.sin(q[0]) + torque_term,)
 
     def limit(v):
         return (_clip_speed(v[0], params, state),)
 
     theta, theta_dot = unpack(state)
-    dt = _cast(params.dt, state)
+    dt = xp.cast(params.dt, state)
     if params.position_uses_clipped_speed:
         (theta,), (theta_dot,) = integrator(accel, (theta,), (theta_dot,), dt, limit)
     else:
@@ -198,50 +202,61 @@ def _step(
     return pack(theta, theta_dot)
 
 
-def cost(
-    state: torch.Tensor, action: torch.Tensor, params: Optional[PendulumParams] = None
-) -> torch.Tensor:
+def cost(state: Array, action: Array, params: Optional[PendulumParams] = None) -> Array:
     """Gymnasium's cost ``[...]`` of taking ``action`` in ``state`` (pre-step, torque clipped)."""
     params = DEFAULT_PARAMS if params is None else params
-    action = check_action(action, state, "Pendulum")
+    return _cost(state, check_action(action, state, "Pendulum"), params)
+
+
+def _cost(state: Array, action: Array, params: PendulumParams) -> Array:
+    """The unchecked :func:`cost` (the action already has the state's batch shape)."""
     u = _torque(action, params, state)
     theta, theta_dot = unpack(state)
     return angle_normalize(theta) ** 2 + 0.1 * theta_dot**2 + 0.001 * u**2
 
 
 def reward(
-    state: torch.Tensor,
-    action: torch.Tensor,
-    next_state: torch.Tensor,
+    state: Array,
+    action: Array,
+    next_state: Array,
     params: Optional[PendulumParams] = None,
-) -> torch.Tensor:
+) -> Array:
     """Gymnasium's reward: −:func:`cost` of the pre-step state and the action."""
     return -cost(state, action, params)
 
 
-def terminated(state: torch.Tensor, params: Optional[PendulumParams] = None) -> torch.Tensor:
+def terminated(state: Array, params: Optional[PendulumParams] = None) -> Array:
     """Pendulum never terminates: all False, shape ``[...]``."""
-    return torch.zeros(state.shape[:-1], dtype=torch.bool, device=state.device)
+    xp = ops(state)
+    return xp.full(state.shape[:-1], False, state, dtype=xp.bool)
 
 
-def observe(state: torch.Tensor) -> torch.Tensor:
-    """Gymnasium's observation ``[..., 3]``: ``(cos θ, sin θ, θ̇)``."""
+def observe(state: Array) -> Array:
+    """Gymnasium's observation ``[..., 3]``: ``(cos θ, sin θ, θ̇)`` (row-major)."""
+    xp = ops(state)
     theta, theta_dot = unpack(state)
-    return torch.stack((torch.cos(theta), torch.sin(theta), theta_dot), dim=-1)
+    return xp.stack_rows(xp.cos(theta), xp.sin(theta), theta_dot)
 
 
 def sample_initial(
     batch_shape: Union[int, Sequence[int]] = (),
     *,
-    generator: Optional[torch.Generator] = None,
-    dtype: Optional[torch.dtype] = None,
+    generator: Union[torch.Generator, np.random.Generator, None] = None,
+    dtype: Any = None,
     device: Union[str, torch.device, None] = None,
     max_angle: float = math.pi,
     max_speed: float = 1.0,
-) -> torch.Tensor:
+) -> Array:
     """Draw initial states ``[*batch_shape, 2]``: θ ~ U(−max_angle, max_angle), θ̇ ~ U(−max_speed,
-    max_speed) (Gymnasium: π and 1)."""
+    max_speed) (Gymnasium: π and 1).
+
+    ``generator``, ``dtype`` and ``device`` as :func:`diffsim.cartpole.sample_initial`'s (a
+    ``numpy.random.Generator`` gives a NumPy array).
+    """
     shape = (batch_shape,) if isinstance(batch_shape, int) else tuple(batch_shape)
-    u = torch.rand((*shape, STATE_SIZE), generator=generator, dtype=dtype, device=device)
-    high = torch.tensor([max_angle, max_speed], dtype=u.dtype, device=u.device)
+    u = rand((*shape, STATE_SIZE), generator, dtype, device)
+    if isinstance(u, np.ndarray):
+        high = np.array([max_angle, max_speed], dtype=u.dtype)
+    else:
+        high = torch.tensor([max_angle, max_speed], dtype=u.dtype, device=u.device)
     return (2 * u - 1) * high

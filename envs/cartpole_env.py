@@ -1,10 +1,12 @@
 """Gymnasium CartPole over :mod:`diffsim.cartpole` (ids ``diffsim/CartPole-v1`` and
 ``diffsim/CartPoleContinuous-v1``).
 
-The env holds the RNG, the current state (a float64 torch tensor ``[4]``), the spaces and the
-numpy conversion; the dynamics, reward and termination are :mod:`diffsim.cartpole`'s.
-With the default parameters a trajectory equals Gymnasium's ``CartPole-v1`` exactly for the
-same seed and actions (same initial-state draw from ``self.np_random``, same float64 steps).
+The env holds the RNG, the current state (a float64 NumPy array ``[4]``, as Gymnasium's), the
+spaces and the numpy conversion; the dynamics, reward and termination are
+:mod:`diffsim.cartpole`'s, run on NumPy (no gradient is wanted here, and NumPy steps one small
+state several times faster than torch). With the default parameters a trajectory equals
+Gymnasium's ``CartPole-v1`` bit for bit for the same seed and actions (same initial-state
+draw from ``self.np_random``, the same float64 operations in the same order).
 
 Spaces:
     observation: ``Box(-high, high, (4,), float32)``, ``high = [2·x_threshold, inf,
@@ -23,7 +25,6 @@ from typing import Any, Optional, Union
 
 import gymnasium as gym
 import numpy as np
-import torch
 from gymnasium import logger, spaces
 from gymnasium.envs.classic_control import utils
 from gymnasium.error import ResetNeeded
@@ -89,21 +90,22 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
             self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         else:
             self.action_space = spaces.Discrete(2)
-        self._state: Optional[torch.Tensor] = None
+        self._state: Optional[np.ndarray] = None
         self._steps_beyond_terminated: Optional[int] = None
+        # discrete_to_action of 0 and 1, looked up per step.
+        self._forces = tuple(cartpole.discrete_to_action(np.arange(2), np.float64).tolist())
 
     @property
     def state(self) -> Optional[np.ndarray]:
         """The current state ``(x, ẋ, θ, θ̇)`` as a float64 copy, or None before reset."""
-        return None if self._state is None else self._state.numpy().copy()
+        return None if self._state is None else self._state.copy()
 
-    def _action_tensor(self, action: Any) -> torch.Tensor:
+    def _push(self, action: Any) -> float:
+        """The checked action as the physics' push in [−1, 1] (a float)."""
         name = type(self).__name__
         if self.continuous:
-            arr = _checks.box_action(action, self.action_space, name)
-            return torch.tensor(float(arr[0]), dtype=torch.float64)
-        value = _checks.discrete_action(action, self.action_space, name)
-        return cartpole.discrete_to_action(torch.tensor(value), dtype=torch.float64)
+            return float(_checks.box_action(action, self.action_space, name)[0])
+        return self._forces[_checks.discrete_action(action, self.action_space, name)]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply one action for ``tau`` seconds (see the module docstring for the spaces).
@@ -115,11 +117,10 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
         """
         if self._state is None:
             raise ResetNeeded(f"{type(self).__name__}: call reset() before step()")
-        with torch.inference_mode():  # no autograd bookkeeping: the env is not differentiated
-            force = self._action_tensor(action)
-            state = cartpole._step(self._state, force, self.params, self.integrator)
-            terminated = bool(cartpole.terminated(state, self.params))
-            reward = float(cartpole.reward(self._state, force, state, self.params))
+        push = self._push(action)
+        state = cartpole._step(self._state, push, self.params, self.integrator)
+        terminated = bool(cartpole.terminated(state, self.params))
+        reward = float(cartpole.reward(self._state, push, state, self.params))
         self._state = state
         if terminated:
             if self._steps_beyond_terminated is None:
@@ -136,7 +137,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
         return self._obs(), reward, terminated, False, {}
 
     def _obs(self) -> np.ndarray:
-        return cartpole.observe(self._state).numpy().astype(np.float32)
+        return cartpole.observe(self._state).astype(np.float32)
 
     def reset(
         self, *, seed: Optional[int] = None, options: Optional[dict[str, Any]] = None
@@ -156,10 +157,10 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
                     f"options['state'] must be 4 finite numbers (x, x_dot, theta, theta_dot), "
                     f"got {options['state']!r}"
                 )
-            self._state = torch.from_numpy(state.copy())
+            self._state = state.copy()
         else:
             low, high = utils.maybe_parse_reset_bounds(options, -0.05, 0.05)
-            self._state = torch.from_numpy(self.np_random.uniform(low=low, high=high, size=(4,)))
+            self._state = self.np_random.uniform(low=low, high=high, size=(4,))
         self._steps_beyond_terminated = None
         return self._obs(), {}
 

@@ -1,8 +1,9 @@
 """Gymnasium Pendulum over :mod:`diffsim.pendulum` (ids ``diffsim/Pendulum-v1`` and
 ``diffsim/Pendulum2019-v1``).
 
-The env holds the RNG, the state (a float64 torch tensor ``[2]``), the spaces and the numpy
-conversion; dynamics and cost are :mod:`diffsim.pendulum`'s.
+The env holds the RNG, the state (a float64 NumPy array ``[2]``, as Gymnasium's), the spaces
+and the numpy conversion; dynamics and cost are :mod:`diffsim.pendulum`'s, run on NumPy (no
+gradient is wanted here; NumPy steps one small state several times faster than torch).
 
 Spaces:
     observation: ``Box(−[1, 1, 8], [1, 1, 8], (3,), float32)``: ``(cos θ, sin θ, θ̇ rad/s)``.
@@ -28,7 +29,6 @@ from typing import Any, Optional, Union
 
 import gymnasium as gym
 import numpy as np
-import torch
 from gymnasium import spaces
 from gymnasium.envs.classic_control import utils
 from gymnasium.error import ResetNeeded
@@ -97,13 +97,13 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
         self.clip_actions = self.params.clip_torque if clip_actions is None else bool(clip_actions)
         self.observation_space = observation_space(self.params)
         self.action_space = action_space(self.params)
-        self._state: Optional[torch.Tensor] = None
+        self._state: Optional[np.ndarray] = None
         self.last_u: Optional[float] = None
 
     @property
     def state(self) -> Optional[np.ndarray]:
         """The current state ``(θ, θ̇)`` as a float64 copy, or None before reset."""
-        return None if self._state is None else self._state.numpy().copy()
+        return None if self._state is None else self._state.copy()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply a torque (N·m, shape (1,)) for ``dt`` seconds.
@@ -116,15 +116,14 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._state is None:
             raise ResetNeeded(f"{type(self).__name__}: call reset() before step()")
         u = _checks.box_action(action, self.action_space, type(self).__name__, self.clip_actions)
-        with torch.inference_mode():  # no autograd bookkeeping: the env is not differentiated
-            torque = torch.from_numpy(u)[0]  # float32, as Gymnasium's torque term
-            reward = -float(pendulum.cost(self._state, torque, self.params))
-            self._state = pendulum._step(self._state, torque, self.params, self.integrator)
+        torque = u[0]  # a float32 scalar: the torque term rounds as Gymnasium's
+        reward = -float(pendulum._cost(self._state, torque, self.params))
+        self._state = pendulum._step(self._state, torque, self.params, self.integrator)
         self.last_u = float(u[0])
         return self._obs(), reward, False, False, {}
 
     def _obs(self) -> np.ndarray:
-        return pendulum.observe(self._state).numpy().astype(np.float32)
+        return pendulum.observe(self._state).astype(np.float32)
 
     def reset(
         self, *, seed: Optional[int] = None, options: Optional[dict[str, Any]] = None
@@ -145,12 +144,12 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
                     f"options['state'] must be 2 finite numbers (theta, theta_dot), "
                     f"got {options['state']!r}"
                 )
-            self._state = torch.from_numpy(state.copy())
+            self._state = state.copy()
         else:
             x = utils.verify_number_and_cast(options.get("x_init", math.pi))
             y = utils.verify_number_and_cast(options.get("y_init", 1.0))
             high = np.array([x, y])
-            self._state = torch.from_numpy(self.np_random.uniform(low=-high, high=high))
+            self._state = self.np_random.uniform(low=-high, high=high)
         self.last_u = None
         return self._obs(), {}
 
