@@ -78,6 +78,10 @@ class BPTTConfig:
         dtype: ``"float32"`` or ``"float64"``.
         mirror_starts: Use mirrored pairs of initial states (``batch_size`` must be even).
         optimizer: ``"adam"`` or ``"normalized_sgd"`` (see the module docstring).
+        fast: Run each rollout step as one compiled function (:mod:`diffsim.fast`); on a
+            CUDA device with ``loss="return"`` and a noise-free estimator, also replay the
+            whole forward and backward pass as one CUDA graph. Equal to the eager updates
+            within the fast path's stated tolerance; the first update compiles (seconds).
     """
 
     horizon: int = 50
@@ -90,6 +94,7 @@ class BPTTConfig:
     dtype: str = "float32"
     mirror_starts: bool = False
     optimizer: str = "adam"
+    fast: bool = False
 
     def __post_init__(self) -> None:
         check_choice("loss", self.loss, LOSSES)
@@ -178,6 +183,7 @@ class BPTTTrainer:
             self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
         else:
             self.optimizer = torch.optim.SGD(self.policy.parameters(), lr=config.lr)
+        self._graphs: dict[int, tuple] = {}  # CUDA graphs of updates, by horizon (fast)
 
     # -- one update -------------------------------------------------------------------
     def _rollout(
@@ -193,6 +199,7 @@ class BPTTTrainer:
             truncate_every=self.config.truncate_every,
             on_terminate="mask",
             stop_when_all_done=self.config.loss == "balance",
+            fast=self.config.fast,
         )
 
     def _loss(self, out: Rollout) -> torch.Tensor:
@@ -224,10 +231,15 @@ class BPTTTrainer:
         # Advance the generator past what the rollout may draw (estimator noise), so that
         # the next update's draws do not overlap this one's.
         torch.randint(0, 2, (1,), generator=self.generator)
-        out = self._rollout(s0, noise_state, horizon)
-        loss = self._loss(out)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if self._graphable():
+            loss, returns = self._graphed_forward_backward(s0, horizon)
+            transitions = horizon * cfg.batch_size
+        else:
+            out = self._rollout(s0, noise_state, horizon)
+            loss = self._loss(out)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            returns, transitions = out.returns.detach(), out.transitions
         params = [p for p in self.policy.parameters() if p.grad is not None]
         clip = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
@@ -240,12 +252,42 @@ class BPTTTrainer:
                 p.grad.mul_(scale)
         self.optimizer.step()
         return {
-            "transitions": out.transitions,
+            "transitions": transitions,
             "loss": float(loss.detach()),
             "grad_norm": float(grad_norm),
             "param_norm": param_norm(self.policy),
-            "train_return": float(out.returns.detach().mean()),
+            "train_return": float(returns.mean()),
         }
+
+    def _graphable(self) -> bool:
+        """Whether updates replay a CUDA graph: fast path on CUDA, fixed-length rollouts
+        (``loss="return"``) and no estimator noise (its generator cannot be captured)."""
+        return (
+            self.config.fast
+            and self.device.type == "cuda"
+            and self.config.loss == "return"
+            and not (self.spec.head == "binary" and self.spec.estimator == "st_gumbel")
+        )
+
+    def _graphed_forward_backward(
+        self, s0: torch.Tensor, horizon: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss and returns of the rollout from ``s0``, gradients in ``.grad``, by replaying
+        one CUDA graph per horizon (:class:`diffsim.fast.CudaGraphIteration`)."""
+        from diffsim.fast import CudaGraphIteration
+
+        graphs = self._graphs
+        if horizon not in graphs:
+            start = torch.empty_like(s0)
+
+            def iteration() -> tuple[torch.Tensor, torch.Tensor]:
+                out = self._rollout(start, self.generator.get_state(), horizon)
+                return self._loss(out), out.returns.detach()
+
+            graphs[horizon] = (start, CudaGraphIteration(iteration, self.policy.parameters()))
+        start, graph = graphs[horizon]
+        start.copy_(s0)
+        return graph()
 
     def _locate_non_finite(
         self,

@@ -39,10 +39,18 @@ Gradient truncation: ``truncate_every=k`` detaches the state every k steps, so e
 gradient path spans at most k steps (truncated BPTT).
 
 Every simulated step of every element counts as a transition: ``out.transitions = T × B``.
+
+Fast path: ``fast=True`` runs each step's physics, reward, termination and masking as one
+compiled function (:mod:`diffsim.fast`); the policy stays eager. Results and gradients
+equal the eager ones within the tolerance stated there (not bitwise); the first call
+compiles (seconds). The eager path validates every step's inputs through the systems'
+public ``step`` (and so honours :func:`diffsim.debug_checks`); the fast path validates the
+initial state and the actions' shape only.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -268,6 +276,7 @@ def rollout(
     device: Union[str, torch.device, None] = None,
     params: Optional[Params] = None,
     stop_when_all_done: bool = False,
+    fast: bool = False,
 ) -> Rollout:
     """Roll ``policy`` out on ``task`` for ``horizon`` steps, keeping gradients.
 
@@ -287,6 +296,7 @@ def rollout(
         stop_when_all_done: End the rollout early once every element has terminated
             (``on_terminate="mask"`` only). It reads ``alive`` on the host every 10 steps;
             the steps not simulated are not counted as transitions.
+        fast: Run each step as one compiled function (see the module docstring).
 
     Returns:
         A :class:`Rollout`.
@@ -310,6 +320,11 @@ def rollout(
         if batch_size is None or batch_size < 1:
             raise ValueError("give initial_state [B, n] or a positive batch_size")
         initial_state = task.sample_initial(batch_size, generator, dtype, device)
+    if not isinstance(initial_state, torch.Tensor):
+        raise TypeError(
+            f"initial_state must be a torch.Tensor [B, {task.state_size}], "
+            f"got {type(initial_state).__name__}"
+        )
     state = check_state(initial_state, task.state_size, task.env_id)
     if state.ndim != 2:
         raise ValueError(
@@ -327,6 +342,7 @@ def rollout(
         truncate_every,
         on_terminate,
         stop_when_all_done,
+        fast,
     )
 
 
@@ -340,28 +356,35 @@ def _run(
     truncate_every: Optional[int],
     on_terminate: str,
     stop_when_all_done: bool = False,
+    fast: bool = False,
 ) -> Rollout:
-    system, integrator = task.system, task.integrator
+    advance = functools.partial(
+        _advance,
+        system=task.system,
+        params=params,
+        integrator=task.integrator,
+        on_terminate=on_terminate,
+        checked=not fast,
+    )
+    if fast:
+        from diffsim import fast as fast_path
+
+        key = fast_path.key_of("rollout", task.system, params, task.integrator, on_terminate)
+        advance = fast_path.fast_function(key, advance, traceable=not params.tensors())
+        state = fast_path.component_major(state)  # one layout, one compilation
     batch = state.shape[0]
     alive = torch.ones(batch, dtype=state.dtype, device=state.device)
     states, observations, actions, rewards, terms, alives = [state], [], [], [], [], []
+    fresh = None
     for t in range(horizon):
         if truncate_every is not None and t > 0 and t % truncate_every == 0:
             state = state.detach()
         obs = task.observe(state)
         action = _as_action(policy(obs), batch, task)
-        next_state = system.step(state, action, params, integrator)
-        reward = system.reward(state, action, next_state, params)
-        done = system.terminated(next_state, params)
-        first = done & (alive > 0)
-        alives.append(alive)
-        if on_terminate == "mask":
-            reward = reward * alive
-            next_state = torch.where((alive > 0)[:, None], next_state, state)
-        elif on_terminate == "reset":
+        if on_terminate == "reset":
             fresh = task.sample_initial(batch, generator, state.dtype, state.device)
-            next_state = torch.where(done[:, None], fresh, next_state)
-        alive = alive * (~done).to(alive.dtype)
+        alives.append(alive)
+        next_state, reward, first, alive = advance(state, action, alive, fresh)
         states.append(next_state)
         observations.append(obs)
         actions.append(action)
@@ -379,6 +402,37 @@ def _run(
         alive=torch.stack(alives),
         transitions=len(actions) * batch,
     )
+
+
+def _advance(
+    state: torch.Tensor,
+    action: torch.Tensor,
+    alive: torch.Tensor,
+    fresh: Optional[torch.Tensor],
+    *,
+    system: ModuleType,
+    params: Params,
+    integrator: Any,
+    on_terminate: str,
+    checked: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step of every element: ``(next_state, reward, first termination, alive after)``.
+
+    ``alive`` is 1 while the element's first episode runs; ``fresh`` holds the new initial
+    states for ``on_terminate="reset"`` (None otherwise). ``checked`` steps through the
+    system's public (validating) ``step``; the compiled fast path uses the unchecked one.
+    """
+    step = system.step if checked else system._step
+    next_state = step(state, action, params, integrator)
+    reward = system.reward(state, action, next_state, params)
+    done = system.terminated(next_state, params)
+    first = done & (alive > 0)
+    if on_terminate == "mask":
+        reward = reward * alive
+        next_state = torch.where((alive > 0)[:, None], next_state, state)
+    elif on_terminate == "reset":
+        next_state = torch.where(done[:, None], fresh, next_state)
+    return next_state, reward, first, alive * (~done).to(alive.dtype)
 
 
 def _as_action(action: Any, batch: int, task: Task) -> torch.Tensor:

@@ -1,16 +1,21 @@
-"""Vector environments backed by one batched torch state (not N Python envs).
+"""Vector environments backed by one batched state (not N Python envs).
 
 Each class implements :class:`gymnasium.vector.VectorEnv` for ``num_envs`` copies of a
-system: the state is a single float64 tensor ``[num_envs, n]`` stepped by the physics'
-batched ``_step``; actions are checked once per call at the boundary (shape, dtype, range,
-finiteness) and then handed over without copies (``torch.from_numpy``).
+system: the state is a single float64 NumPy array ``[num_envs, n]`` (component-major, as the
+physics packs it) stepped by the physics' batched ``_step`` on NumPy, which at these sizes
+beats torch's per-operation overhead and equals the single envs bit for bit; actions are
+checked once per call at the boundary (shape, dtype, range, finiteness) and then handed
+over without copies. The classic-control envs take ``fast=True`` to step with the compiled
+torch step of :mod:`diffsim.fast` instead (see its docstring for when that pays; it
+agrees with the NumPy step to float64 rounding, not bit for bit).
 
 Autoreset follows Gymnasium 1.x's default ``AutoresetMode.NEXT_STEP``: a sub-env that
 returned ``terminated`` or ``truncated`` is reset during the *next* ``step`` call, which
 ignores its action for it and returns its new initial observation with reward 0 and
 ``terminated = truncated = False``. All new initial states of a call come from one batched
-draw of the physics' ``sample_initial`` with a ``torch.Generator`` seeded from
-``self.np_random`` (seeded by ``reset(seed=...)``); no Python loop over sub-envs.
+draw of the physics' ``sample_initial`` from ``self.np_random`` (seeded by
+``reset(seed=...)``); no Python loop over sub-envs.
+Rewards are float64 arrays, observations float32 arrays ``[num_envs, obs]``.
 
 Truncation: ``max_episode_steps`` (500 for CartPole, 200 for Pendulum, as registered; the
 vector envs count steps themselves since Gymnasium's ``TimeLimit`` wraps single envs only).
@@ -34,7 +39,7 @@ from diffsim.integrators import Integrator, get_integrator
 from . import _checks, cartpole_env, pendulum_env, render, trebuchet_env
 
 
-class _TorchVectorEnv(VectorEnv):
+class _BatchedVectorEnv(VectorEnv):
     """Shared machinery: batched state, step counters, NEXT_STEP autoreset, seeding."""
 
     metadata: dict[str, Any] = {
@@ -70,23 +75,22 @@ class _TorchVectorEnv(VectorEnv):
         self.render_mode = render_mode
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._generator = torch.Generator()
-        self._state: Optional[torch.Tensor] = None
+        self._state: Optional[np.ndarray] = None
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
         self._prev_done = np.zeros(self.num_envs, dtype=bool)
 
     # -- to be provided by each system ------------------------------------------------------
-    def _sample(self, n: int) -> torch.Tensor:  # new initial states [n, state_size]
+    def _sample(self, n: int) -> np.ndarray:  # new initial states [n, state_size], float64
         raise NotImplementedError
 
-    def _observe(self, state: torch.Tensor) -> np.ndarray:
+    def _observe(self, state: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------------
     @property
     def state(self) -> Optional[np.ndarray]:
         """The batched state ``[num_envs, n]`` as a float64 copy (None before reset)."""
-        return None if self._state is None else self._state.numpy().copy()
+        return None if self._state is None else self._state.copy()
 
     def reset(
         self, *, seed: Optional[Union[int, list]] = None, options: Optional[dict[str, Any]] = None
@@ -94,7 +98,7 @@ class _TorchVectorEnv(VectorEnv):
         """Reset every sub-env from one batched draw.
 
         Args:
-            seed: An int seeds ``self.np_random``, which seeds the torch generator of the draws.
+            seed: An int seeds ``self.np_random``, which draws every initial state.
             options: ``{"state": array [num_envs, n]}`` to start from given states.
         """
         if isinstance(seed, (list, tuple)):
@@ -103,7 +107,6 @@ class _TorchVectorEnv(VectorEnv):
                 f"(got a {type(seed).__name__})"
             )
         super().reset(seed=seed)
-        self._generator.manual_seed(int(self.np_random.integers(2**62)))
         if options is not None and "state" in options:
             state = np.array(options["state"], dtype=np.float64)
             if state.shape != (self.num_envs, self.state_size) or not np.isfinite(state).all():
@@ -111,27 +114,30 @@ class _TorchVectorEnv(VectorEnv):
                     f"options['state'] must be finite, of shape ({self.num_envs}, "
                     f"{self.state_size}), got shape {state.shape}"
                 )
-            self._state = torch.from_numpy(state)
         else:
-            with torch.inference_mode():
-                self._state = self._sample(self.num_envs)
+            state = self._sample(self.num_envs)
+        # Component-major, the layout the physics returns: one layout from the first step.
+        self._state = np.asfortranarray(state)
         self._steps[:] = 0
         self._prev_done[:] = False
         return self._observe(self._state), {}
 
     def _finish(
-        self, state: torch.Tensor, reward: np.ndarray, terminated: np.ndarray
+        self, state: np.ndarray, reward: np.ndarray, terminated: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Count steps, truncate, autoreset the sub-envs done at the previous call."""
+        """Count steps, truncate, autoreset the sub-envs done at the previous call.
+
+        ``state``, ``reward`` and ``terminated`` are fresh arrays of this call (changed in
+        place for the sub-envs being reset).
+        """
         self._steps += 1
         if self.max_episode_steps is None:
             truncated = np.zeros(self.num_envs, dtype=bool)
         else:
             truncated = self._steps >= self.max_episode_steps
-        done = self._prev_done
-        if done.any():
-            idx = np.flatnonzero(done)
-            state[torch.from_numpy(idx)] = self._sample(len(idx))
+        idx = np.flatnonzero(self._prev_done)
+        if len(idx):
+            state[idx] = self._sample(len(idx))
             self._steps[idx] = 0
             reward[idx] = 0.0
             terminated[idx] = False
@@ -157,7 +163,7 @@ class _TorchVectorEnv(VectorEnv):
         raise NotImplementedError
 
 
-class CartPoleVectorEnv(_TorchVectorEnv):
+class CartPoleVectorEnv(_BatchedVectorEnv):
     """``num_envs`` CartPoles in one ``[num_envs, 4]`` float64 state (see the module docstring).
 
     Args:
@@ -167,6 +173,8 @@ class CartPoleVectorEnv(_TorchVectorEnv):
         params: Physical parameters (Gymnasium's by default; Python floats).
         integrator: As :class:`~diffsim.envs.CartPoleEnv`.
         continuous: ``Box(−1, 1, (1,))`` actions (clipped) instead of ``Discrete(2)``.
+        fast: Step with the compiled torch step (:func:`diffsim.fast.compile_transition`)
+            instead of NumPy; compiles on the first step (seconds).
     """
 
     state_size = cartpole.STATE_SIZE
@@ -179,6 +187,7 @@ class CartPoleVectorEnv(_TorchVectorEnv):
         params: Optional[cartpole.CartPoleParams] = None,
         integrator: Union[str, Integrator] = cartpole.DEFAULT_INTEGRATOR,
         continuous: bool = False,
+        fast: bool = False,
     ) -> None:
         self.params = cartpole_env.float_params(params)
         self.integrator = get_integrator(integrator)
@@ -188,15 +197,16 @@ class CartPoleVectorEnv(_TorchVectorEnv):
             self.single_action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         else:
             self.single_action_space = spaces.Discrete(2)
-        # discrete_to_action for every discrete action, looked up per step (no torch ops).
-        self._forces = cartpole.discrete_to_action(torch.arange(2), dtype=torch.float64).numpy()
+        # discrete_to_action for every discrete action, looked up per step.
+        self._forces = cartpole.discrete_to_action(np.arange(2), np.float64)
         self._setup(num_envs, max_episode_steps, render_mode)
+        self._transition = _transition(cartpole, self.params, self.integrator, fast)
 
-    def _sample(self, n: int) -> torch.Tensor:
-        return cartpole.sample_initial(n, generator=self._generator, dtype=torch.float64)
+    def _sample(self, n: int) -> np.ndarray:
+        return cartpole.sample_initial(n, generator=self.np_random)
 
-    def _observe(self, state: torch.Tensor) -> np.ndarray:
-        return cartpole.observe(state).numpy().astype(np.float32)
+    def _observe(self, state: np.ndarray) -> np.ndarray:
+        return cartpole.observe(state).astype(np.float32)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Step every sub-env; ``actions`` ``[num_envs]`` ints in {0, 1} (or ``[num_envs, 1]``
@@ -204,16 +214,11 @@ class CartPoleVectorEnv(_TorchVectorEnv):
         self._require_reset()
         name = type(self).__name__
         if self.continuous:
-            force = torch.from_numpy(_checks.box_action(actions, self.action_space, name)[:, 0])
-            force = force.to(torch.float64)
+            push = _checks.box_action(actions, self.action_space, name)[:, 0].astype(np.float64)
         else:
-            a = _checks.discrete_actions(actions, self.action_space, name)
-            force = torch.from_numpy(self._forces[a])
-        with torch.inference_mode():
-            state = cartpole._step(self._state, force, self.params, self.integrator)
-            terminated = cartpole.terminated(state, self.params).numpy()
-            reward = cartpole.reward(self._state, force, state, self.params).numpy()
-            return self._finish(state, reward, terminated)
+            push = self._forces[_checks.discrete_actions(actions, self.action_space, name)]
+        state, reward, terminated = self._transition(self._state, push)
+        return self._finish(state, reward, terminated)
 
     def _render_one(self, i: int) -> np.ndarray:
         return render.render_cartpole(self._state[i].tolist(), float(self.params.length))
@@ -229,11 +234,14 @@ class CartPoleContinuousVectorEnv(CartPoleVectorEnv):
         render_mode: Optional[str] = None,
         params: Optional[cartpole.CartPoleParams] = None,
         integrator: Union[str, Integrator] = cartpole.DEFAULT_INTEGRATOR,
+        fast: bool = False,
     ) -> None:
-        super().__init__(num_envs, max_episode_steps, render_mode, params, integrator, True)
+        super().__init__(
+            num_envs, max_episode_steps, render_mode, params, integrator, True, fast=fast
+        )
 
 
-class PendulumVectorEnv(_TorchVectorEnv):
+class PendulumVectorEnv(_BatchedVectorEnv):
     """``num_envs`` Pendulums in one ``[num_envs, 2]`` float64 state.
 
     Args:
@@ -244,6 +252,7 @@ class PendulumVectorEnv(_TorchVectorEnv):
         params: Physical parameters (Gymnasium's by default; Python floats).
         integrator: As :class:`~diffsim.envs.PendulumEnv`.
         clip_actions: Clip actions to ±max_torque (default ``params.clip_torque``).
+        fast: Step with the compiled torch step instead of NumPy (as CartPole's).
     """
 
     state_size = pendulum.STATE_SIZE
@@ -257,6 +266,7 @@ class PendulumVectorEnv(_TorchVectorEnv):
         params: Optional[pendulum.PendulumParams] = None,
         integrator: Union[str, Integrator] = pendulum.DEFAULT_INTEGRATOR,
         clip_actions: Optional[bool] = None,
+        fast: bool = False,
     ) -> None:
         self.params = pendulum_env.float_params(params, g)
         self.integrator = get_integrator(integrator)
@@ -264,23 +274,21 @@ class PendulumVectorEnv(_TorchVectorEnv):
         self.single_observation_space = pendulum_env.observation_space(self.params)
         self.single_action_space = pendulum_env.action_space(self.params)
         self._setup(num_envs, max_episode_steps, render_mode)
+        self._transition = _transition(pendulum, self.params, self.integrator, fast)
 
-    def _sample(self, n: int) -> torch.Tensor:
-        return pendulum.sample_initial(n, generator=self._generator, dtype=torch.float64)
+    def _sample(self, n: int) -> np.ndarray:
+        return pendulum.sample_initial(n, generator=self.np_random)
 
-    def _observe(self, state: torch.Tensor) -> np.ndarray:
-        return pendulum.observe(state).numpy().astype(np.float32)
+    def _observe(self, state: np.ndarray) -> np.ndarray:
+        return pendulum.observe(state).astype(np.float32)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Step every sub-env; ``actions`` ``[num_envs, 1]`` torques in N·m."""
         self._require_reset()
         u = _checks.box_action(actions, self.action_space, type(self).__name__, self.clip_actions)
-        torque = torch.from_numpy(u[:, 0])  # float32, as the single env
-        with torch.inference_mode():
-            reward = pendulum.cost(self._state, torque, self.params).neg_().numpy()
-            state = pendulum._step(self._state, torque, self.params, self.integrator)
-            terminated = np.zeros(self.num_envs, dtype=bool)  # Pendulum never terminates
-            return self._finish(state, reward, terminated)
+        torque = u[:, 0]  # float32, as the single env
+        state, reward, terminated = self._transition(self._state, torque)
+        return self._finish(state, reward, terminated)
 
     def _render_one(self, i: int) -> np.ndarray:
         return render.render_pendulum(self._state[i].tolist(), float(self.params.l))
@@ -296,6 +304,7 @@ class Pendulum2019VectorEnv(PendulumVectorEnv):
         render_mode: Optional[str] = None,
         g: float = 10.0,
         integrator: Union[str, Integrator] = pendulum.DEFAULT_INTEGRATOR,
+        fast: bool = False,
     ) -> None:
         super().__init__(
             num_envs,
@@ -303,10 +312,11 @@ class Pendulum2019VectorEnv(PendulumVectorEnv):
             render_mode,
             params=pendulum.PendulumParams.variant_2019(g=g),
             integrator=integrator,
+            fast=fast,
         )
 
 
-class TrebuchetVectorEnv(_TorchVectorEnv):
+class TrebuchetVectorEnv(_BatchedVectorEnv):
     """``num_envs`` one-shot aiming tasks; one batched ``shoot`` per step.
 
     The state ``[num_envs, 2]`` is ``(wind m/s, target m)``. Every shot terminates its
@@ -336,18 +346,13 @@ class TrebuchetVectorEnv(_TorchVectorEnv):
         self._setup(num_envs, max_episode_steps, render_mode)
         self._last = None
 
-    def _sample(self, n: int) -> torch.Tensor:
-        u = torch.rand((n, 2), generator=self._generator, dtype=torch.float64)
-        low = torch.tensor(
-            [trebuchet_env.WIND_RANGE[0], trebuchet_env.TARGET_RANGE[0]], dtype=torch.float64
-        )
-        high = torch.tensor(
-            [trebuchet_env.WIND_RANGE[1], trebuchet_env.TARGET_RANGE[1]], dtype=torch.float64
-        )
-        return low + (high - low) * u
+    def _sample(self, n: int) -> np.ndarray:
+        low = np.array([trebuchet_env.WIND_RANGE[0], trebuchet_env.TARGET_RANGE[0]])
+        high = np.array([trebuchet_env.WIND_RANGE[1], trebuchet_env.TARGET_RANGE[1]])
+        return self.np_random.uniform(low, high, size=(n, 2))
 
-    def _observe(self, state: torch.Tensor) -> np.ndarray:
-        return state.numpy().astype(np.float32)
+    def _observe(self, state: np.ndarray) -> np.ndarray:
+        return state.astype(np.float32)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Shoot every sub-env that is not being reset; ``actions`` ``[num_envs, 2]`` of
@@ -357,7 +362,8 @@ class TrebuchetVectorEnv(_TorchVectorEnv):
         act = _checks.box_action(actions, self.action_space, type(self).__name__)
         act = torch.from_numpy(act.astype(np.float64))
         shoot = ~self._prev_done
-        wind, target = self._state[:, 0], self._state[:, 1]
+        state = torch.from_numpy(self._state)  # the trebuchet's physics is torch's
+        wind, target = state[:, 0], state[:, 1]
         distance = torch.full((self.num_envs,), float("nan"), dtype=torch.float64)
         reward = np.zeros(self.num_envs)
         failed = np.zeros(self.num_envs, dtype=bool)
@@ -372,7 +378,7 @@ class TrebuchetVectorEnv(_TorchVectorEnv):
             failed[idx.numpy()] = f.numpy()
         terminated = shoot.copy()
         obs, reward, terminated, truncated, info = self._finish(
-            self._state.clone(), reward, terminated
+            self._state.copy(), reward, terminated
         )
         info = {"distance": distance.numpy(), "failed": failed}
         return obs, reward, terminated, truncated, info
@@ -380,3 +386,34 @@ class TrebuchetVectorEnv(_TorchVectorEnv):
     def _render_one(self, i: int) -> np.ndarray:
         wind, target = self._state[i].tolist()
         return render.render_trebuchet(wind, target)
+
+
+def _transition(system: Any, params: Any, integrator: Integrator, fast: bool) -> Any:
+    """``(state, action) -> (next_state, reward, terminated)`` on NumPy arrays: the physics on
+    NumPy, or (``fast``) its compiled torch step on the same memory."""
+    if not fast:
+
+        def numpy_step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, ...]:
+            next_state = system._step(state, action, params, integrator)
+            reward = system.reward(state, action, next_state, params)
+            return next_state, reward, system.terminated(next_state, params)
+
+        return numpy_step
+
+    from diffsim import fast as fast_path
+
+    transition = fast_path.compile_transition(system, params, integrator)
+    # The inputs' signature never changes: the state is component-major float64 [N, n]
+    # (reset makes it so, the step returns it so), the action a contiguous [N] array of the
+    # space's dtype cast as the step casts it. Specialised once, on the first step.
+    compiled = None
+
+    def fast_step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, ...]:
+        nonlocal compiled
+        args = (torch.from_numpy(state), torch.from_numpy(action))
+        if compiled is None:
+            compiled = transition.specialize(*args)
+        next_state, reward, terminated = compiled(*args)
+        return next_state.numpy(), reward.numpy(), terminated.numpy()
+
+    return fast_step
