@@ -16,29 +16,18 @@ def _png_pixels(path):
 
 def test_bench_quick_writes_json_and_table(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    rc = main(
-        [
-            "bench",
-            "--batches",
-            "1,8",
-            "--steps",
-            "5",
-            "--repeats",
-            "1",
-            "--gym-steps",
-            "200",
-            "--out",
-            str(out),
-        ]
-    )
+    rc = main(["bench", "--quick", "--paths", "eager", "--threads", "1", "--out", str(out)])
     assert rc == 0
     result = json.loads(out.read_text())
-    assert {r["system"] for r in result["results"]} == {"cartpole", "pendulum"}
-    assert {r["mode"] for r in result["results"]} == {"forward", "forward+backward"}
-    assert all(r["steps_per_s"] > 0 for r in result["results"])
-    assert result["reference"]["gymnasium_cartpole_single"] > 0
-    assert "torch" in result["machine"]
-    assert "vs gym 1 env" in capsys.readouterr().out
+    assert {r["kind"] for r in result["results"]} == {"step", "bptt", "env"}
+    steps = [r for r in result["results"] if r["kind"] == "step"]
+    assert {r["system"] for r in steps} == {"cartpole", "pendulum"}
+    assert all(r["steps_per_s"] > 0 for r in result["results"]) and not result["errors"]
+    assert result["gymnax"]["available"] or "gymnax" in result["gymnax"]["note"]
+    assert "torch" in result["machine"] and result["config"]["threads"] == 1
+    assert result["command"].startswith("diffsim bench") and "--quick" in result["command"]
+    text = capsys.readouterr().out
+    assert "vs gym 1" in text and "Gymnasium API envs" in text
 
 
 @pytest.mark.parametrize("env,starts", [("cartpole", 3), ("pendulum", 2), ("pendulum-2019", 1)])

@@ -9,6 +9,8 @@ Compiling takes seconds per function and input signature; the tests share one ba
 so that each function compiles once per process (Inductor's disk cache helps later runs).
 """
 
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -228,3 +230,22 @@ def test_cuda_bptt_trainer_fast_matches_eager():
     for _ in range(3):
         metrics = [t.update() for t in trainers]
         assert metrics[1]["loss"] == pytest.approx(metrics[0]["loss"], rel=1e-4)
+
+
+@pytest.mark.slow  # compiles a BPTT iteration: ~15 s with Inductor's disk cache warm, more cold
+def test_bench_quick_fast_path_writes_valid_json(tmp_path):
+    from diffsim.scripts.main import main
+
+    out = tmp_path / "bench.json"
+    args = ["bench", "--quick", "--paths", "eager,fast", "--systems", "pendulum", "--no-envs"]
+    assert main([*args, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert not result["errors"]
+    rows = {(r["kind"], r["path"], r["batch"]): r for r in result["results"]}
+    assert {k[:2] for k in rows} == {
+        ("step", "eager"),
+        ("step", "fast"),
+        ("bptt", "eager"),
+        ("bptt", "fast"),
+    }
+    assert all(r["steps_per_s"] > 0 and r["first_call_s"] > 0 for r in rows.values())
