@@ -43,9 +43,13 @@ Every simulated step of every element counts as a transition: ``out.transitions 
 Fast path: ``fast=True`` runs each step's physics, reward, termination and masking as one
 compiled function (:mod:`diffsim.fast`); the policy stays eager. Results and gradients
 equal the eager ones within the tolerance stated there (not bitwise); the first call
-compiles (seconds). The eager path validates every step's inputs through the systems'
-public ``step`` (and so honours :func:`diffsim.debug_checks`); the fast path validates the
-initial state and the actions' shape only.
+compiles (seconds).
+
+Validation: both paths check the initial state and the parameters once, and each action's
+shape and dtype; the steps themselves run unchecked (no per-step Python checks, no host
+sync). Under :func:`diffsim.debug_checks` the eager path steps through the systems'
+validating public ``step`` instead, which also checks every state and action for
+non-finite values (how the BPTT trainer locates a NaN).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from typing import Any, Optional, Union
 import torch
 
 from diffsim import cartpole, pendulum
+from diffsim._debug import checks_enabled
 from diffsim._params import Params
 from diffsim._validation import check_choice, check_state
 from diffsim.integrators import get_integrator
@@ -364,7 +369,10 @@ def _run(
         params=params,
         integrator=task.integrator,
         on_terminate=on_terminate,
-        checked=not fast,
+        # The boundary checks of every step only matter to find a non-finite value (the
+        # initial state, the parameters and each action's shape and dtype are checked here);
+        # under debug_checks the eager path steps through the checking public step.
+        checked=not fast and checks_enabled(),
     )
     if fast:
         from diffsim import fast as fast_path
@@ -380,7 +388,7 @@ def _run(
         if truncate_every is not None and t > 0 and t % truncate_every == 0:
             state = state.detach()
         obs = task.observe(state)
-        action = _as_action(policy(obs), batch, task)
+        action = _as_action(policy(obs), batch, task, state.dtype)
         if on_terminate == "reset":
             fresh = task.sample_initial(batch, generator, state.dtype, state.device)
         alives.append(alive)
@@ -435,7 +443,7 @@ def _advance(
     return next_state, reward, first, alive * (~done).to(alive.dtype)
 
 
-def _as_action(action: Any, batch: int, task: Task) -> torch.Tensor:
+def _as_action(action: Any, batch: int, task: Task, dtype: torch.dtype) -> torch.Tensor:
     if not isinstance(action, torch.Tensor):
         raise TypeError(f"the policy must return a torch.Tensor, got {type(action).__name__}")
     if action.ndim == 2 and action.shape[1] == 1:
@@ -444,5 +452,10 @@ def _as_action(action: Any, batch: int, task: Task) -> torch.Tensor:
         raise ValueError(
             f"the policy must return actions of shape [{batch}] or [{batch}, 1] for "
             f"{task.env_id}, got {tuple(action.shape)}"
+        )
+    if action.dtype != dtype:
+        raise TypeError(
+            f"the policy must return actions of the state's dtype {dtype} for "
+            f"{task.env_id}, got {action.dtype}"
         )
     return action
