@@ -107,11 +107,13 @@ class ControlPolicy(nn.Module):
         self.net = nn.Sequential(*layers)
         scale = torch.tensor(spec.obs_scale) if spec.obs_scale else torch.ones(spec.obs_size)
         self.register_buffer("obs_scale", scale, persistent=False)
+        self._scaled = spec.obs_scale is not None  # dividing by ones is skipped (exact)
         self.estimator = get_estimator(spec.estimator, spec.temperature)
 
     def score(self, obs: torch.Tensor) -> torch.Tensor:
         """The network's raw output ``[B]`` (before the head)."""
-        return self.net(obs.to(self.obs_scale.dtype) / self.obs_scale)[..., 0]
+        obs = obs.to(self.obs_scale.dtype)
+        return self.net(obs / self.obs_scale if self._scaled else obs)[..., 0]
 
     def forward(
         self, obs: torch.Tensor, generator: Optional[torch.Generator] = None
