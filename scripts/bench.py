@@ -12,7 +12,7 @@ Measurements (each is a row of the JSON ``results``):
   (:func:`diffsim.fast.compile_block`). The first call's time (compilation included) is
   recorded as ``first_call_s``.
 - ``bptt``: one BPTT iteration on CartPole as the trainer runs it: an MLP policy 4-64-64-1
-  with the straight-through sign estimator, ``--bptt-steps`` steps with termination
+  with the straight-through sign estimator, ``--steps`` steps with termination
   masking, the balance loss, forward and backward. ``eager``; ``fast`` (the compiled
   per-step transition of ``rollout(fast=True)``, and on a GPU the whole iteration replayed
   as one CUDA graph); ``graph`` (GPU only: the eager iteration captured in a CUDA graph).
@@ -217,6 +217,10 @@ def bench_bptt(batch: int, steps: int, path: str, device: str, repeats: int) -> 
 
 def gymnax_status() -> dict[str, Any]:
     """Whether gymnax (and JAX) can be imported here, with versions or the reason not."""
+    # JAX takes 75 % of the GPU's memory at start by default; torch has run before it.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     try:
         import gymnax
         import jax
@@ -358,6 +362,7 @@ def run_bench(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every measurement; returns the result dictionary (see the module docstring)."""
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     sizes = dict(QUICK if quick else FULL)
     if steps is not None:
         sizes["steps"] = sizes["bptt_steps"] = steps
@@ -421,6 +426,9 @@ def run_bench(
             "batches_override": list(batches) if batches else None,
         },
         "gymnax": gymnax,
+        # The 1-minute load average before and after: above the core count, the run shared
+        # the machine with other work (its ratios, taken in the same run, still compare).
+        "load_average": [load_before, os.getloadavg()[0] if load_before is not None else None],
         "results": rows,
         "errors": errors,
     }
@@ -587,7 +595,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--steps", type=int, default=None, help="steps per rollout and BPTT iteration (200)"
     )
-    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes (batches 1,256; 16 steps; one timed run): a smoke run in seconds, "
+        "plus the fast path's compilation",
+    )
     p.add_argument("--num-envs", type=int, default=1024, help="vector env size (default: 1024)")
     p.add_argument("--no-envs", action="store_true", help="skip the Gymnasium-API env rows")
     p.add_argument("--no-gymnax", action="store_true", help="skip gymnax even if importable")
