@@ -3,7 +3,9 @@
 Each class implements :class:`gymnasium.vector.VectorEnv` for ``num_envs`` copies of a
 system: the state is a single float64 NumPy array ``[num_envs, n]`` (component-major, as the
 physics packs it) stepped by the physics' batched ``_step`` on NumPy, which at these sizes
-beats torch's per-operation overhead and equals the single envs bit for bit; actions are
+beats torch's per-operation overhead and equals the single envs bit for bit (but for
+Pendulum's reward, which may differ in the last bit: its squares are ``x**2`` as in
+Gymnasium, the C library's ``pow`` on the single env's scalars, a product on arrays); actions are
 checked once per call at the boundary (shape, dtype, range, finiteness) and then handed
 over without copies. The classic-control envs take ``fast=True`` to step with the compiled
 torch step of :mod:`diffsim.fast` instead (see its docstring for when that pays; it
