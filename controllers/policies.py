@@ -6,7 +6,9 @@ observation) to *physical* actions ``[B]``:
 - continuous tasks (``head="tanh"``): ``action_scale · tanh(net(obs))``, within the bounds
   ±action_scale (CartPole's push ±1, Pendulum's torque ±2 N·m);
 - binary tasks (``head="binary"``): ``net(obs)`` is a score ``u`` and a gradient estimator of
-  :mod:`diffsim.controllers.estimators` turns it into a push of ±1 (``st_sign`` by default).
+  :mod:`diffsim.controllers.estimators` turns it into a push of ±1 (``st_sign`` by default);
+- unbounded continuous actions (``head="linear"``): ``action_scale · net(obs)``, for the 2019
+  pendulum whose torque is never clipped (the post's policy had no bound either).
 
 ``net`` is an MLP (configurable sizes and activation) or a linear map. Observations are
 divided by ``obs_scale`` first (a fixed, documented normalisation, default 1).
@@ -27,7 +29,7 @@ from .estimators import ESTIMATORS, get_estimator
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU}
 KINDS = ("mlp", "linear")
-HEADS = ("tanh", "binary")
+HEADS = ("tanh", "binary", "linear")
 
 
 @dataclass
@@ -39,7 +41,8 @@ class PolicySpec:
         kind: ``"mlp"`` or ``"linear"``.
         hidden: Hidden layer sizes of the MLP.
         activation: One of ``tanh``, ``relu``, ``elu``, ``gelu``, ``silu``.
-        head: ``"tanh"`` (bounded continuous action) or ``"binary"`` (±1 via an estimator).
+        head: ``"tanh"`` (bounded continuous action), ``"binary"`` (±1 via an estimator) or
+            ``"linear"`` (unbounded continuous action).
         action_scale: Bound of the continuous action (physical units), or 1 for binary.
         estimator: Gradient estimator of a binary head (``st_sign``, ``st_gumbel``,
             ``expected``).
@@ -122,6 +125,8 @@ class ControlPolicy(nn.Module):
         u = self.score(obs)
         if self.spec.head == "binary":
             return self.estimator(u, generator)
+        if self.spec.head == "linear":
+            return self.spec.action_scale * u
         return self.spec.action_scale * torch.tanh(u)
 
     @torch.no_grad()
@@ -130,6 +135,8 @@ class ControlPolicy(nn.Module):
         u = self.score(obs)
         if self.spec.head == "binary":
             return self.estimator(u, deterministic=True)
+        if self.spec.head == "linear":
+            return self.spec.action_scale * u
         return self.spec.action_scale * torch.tanh(u)
 
 
