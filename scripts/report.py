@@ -346,10 +346,39 @@ def main(argv: Optional[list[str]] = None) -> int:
         default=Path("docs/benchmarks.md"),
         help="page to write (default: docs/benchmarks.md)",
     )
+    p.add_argument(
+        "--readme",
+        type=Path,
+        default=Path("README.md"),
+        help="README whose marked total time is updated (default: README.md; skipped if absent)",
+    )
     args = p.parse_args(argv)
     args.out.write_text(render(args.results, args.out, NOTES))
     print(f"wrote {args.out}")
+    if args.readme.exists() and update_readme(args.readme, _load_all(args.results)):
+        print(f"updated the total time in {args.readme}")
     return 0
+
+
+README_MARK = ("<!-- benchmarks-time -->", "<!-- /benchmarks-time -->")
+
+
+def total_time_text(results: dict[str, dict[str, Any]]) -> str:
+    """The README's sentence on how long regenerating every comparison took here."""
+    minutes = sum(r["wall_seconds"] for r in results.values()) / 60
+    return f"all of them: about {minutes:.0f} minutes here"
+
+
+def update_readme(readme: Path, results: dict[str, dict[str, Any]]) -> bool:
+    """Replace the text between the README's markers; False when it has no markers."""
+    text = readme.read_text()
+    start, end = README_MARK
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}{total_time_text(results)}{end}{tail}")
+    return True
 
 
 if __name__ == "__main__":

@@ -116,3 +116,22 @@ def test_per_method_budgets_parse_and_are_checked():
 
     with pytest.raises(ValueError, match="'ppo', which is not among"):
         compare("cartpole", ["bptt"], 1, "unused", budget={"ppo": 10})
+
+
+def test_readme_total_time_is_written_between_its_markers(tmp_path):
+    results = tmp_path / "results"
+    _write(results / "a", "diffsim/CartPole-v1", [_cell("bptt", 0, 1000, 0.4, 500)])
+    _write(results / "b", "diffsim/CartPole-v1", [_cell("ppo", 0, 1000, 0.4, 500)])
+    readme = tmp_path / "README.md"
+    readme.write_text("before <!-- benchmarks-time -->old<!-- /benchmarks-time --> after\n")
+    assert (
+        report.main(
+            ["--results", str(results), "--out", str(tmp_path / "b.md"), "--readme", str(readme)]
+        )
+        == 0
+    )
+    # Two results of 120 s each: 4 minutes.
+    assert readme.read_text() == (
+        "before <!-- benchmarks-time -->all of them: about 4 minutes here"
+        "<!-- /benchmarks-time --> after\n"
+    )
