@@ -46,15 +46,33 @@ class EvalResult:
         return float(self.returns.std())
 
 
-def make_eval_env(env_id: str, episodes: int) -> gym.vector.VectorEnv:
-    """A vector env of ``episodes`` copies of ``env_id`` (vector entry point if any)."""
+VECTORIZATION = ("auto", "sync")
+
+
+def make_eval_env(env_id: str, episodes: int, vectorization: str = "auto") -> gym.vector.VectorEnv:
+    """A vector env of ``episodes`` copies of ``env_id``.
+
+    ``"auto"``: the id's vector entry point if it has one (diffsim's batched envs, Gymnasium's
+    NumPy CartPole), else ``SyncVectorEnv``. ``"sync"``: always ``SyncVectorEnv`` of the single
+    env, sub-env i reset with seed ``seed + i``; diffsim's single envs reset exactly as
+    Gymnasium's do, so a diffsim id and its Gymnasium twin then start from the same states.
+    """
+    from diffsim._validation import check_choice
+
+    check_choice("vectorization", vectorization, VECTORIZATION)
     spec = gym.spec(env_id)
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+    if vectorization == "sync":
+        mode = "sync"
     return gym.make_vec(env_id, num_envs=episodes, vectorization_mode=mode)
 
 
 def evaluate(
-    agent: Agent, env_id: str, episodes: int = EVAL_EPISODES, seed: int = EVAL_SEED
+    agent: Agent,
+    env_id: str,
+    episodes: int = EVAL_EPISODES,
+    seed: int = EVAL_SEED,
+    vectorization: str = "auto",
 ) -> EvalResult:
     """Mean return of ``agent`` over ``episodes`` episodes (see the module docstring).
 
@@ -64,11 +82,12 @@ def evaluate(
         env_id: A registered Gymnasium id.
         episodes: Number of episodes, all run at once.
         seed: The reset seed (fixed, so every evaluation sees the same initial states).
+        vectorization: ``"auto"`` or ``"sync"`` (see :func:`make_eval_env`).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be positive, got {episodes}")
     start = time.perf_counter()
-    envs = make_eval_env(env_id, episodes)
+    envs = make_eval_env(env_id, episodes, vectorization)
     try:
         obs, _ = envs.reset(seed=seed)
         returns = np.zeros(episodes)
