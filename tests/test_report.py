@@ -135,3 +135,15 @@ def test_readme_total_time_is_written_between_its_markers(tmp_path):
         "before <!-- benchmarks-time -->all of them: about 4 minutes here"
         "<!-- /benchmarks-time --> after\n"
     )
+
+
+def test_cross_eval_gives_equal_returns_on_both_envs_from_the_same_starts(tmp_path):
+    from diffsim.controllers import train
+    from diffsim.scripts.cross_eval import cross_evaluate
+
+    run = tmp_path / "run"
+    train("cartpole", seed=0, out=run, budget=300, eval_episodes=2, progress=False)
+    (row,) = cross_evaluate([run], episodes=8)["runs"]
+    assert row["gymnasium"] == "CartPole-v1" and row["diffsim"] == "diffsim/CartPole-v1"
+    # The physics and the resets are Gymnasium's, bit for bit: the same returns.
+    assert row["return_gymnasium"] == row["return_diffsim_same_starts"]
