@@ -9,7 +9,7 @@ a laptop CPU). Every picture is drawn by the same functions as the ``diffsim`` c
 - ``animation.gif``: the 2019 post's shot, -2 m/s, 45°, 200 lb (``diffsim animate
   trebuchet``);
 - ``curves.png``: the learning curves of the committed comparisons,
-  ``docs/results/*/results.json`` (``diffsim plot curves``), one row each.
+  ``docs/results/{cartpole,pendulum}/results.json`` (``diffsim plot curves``), one row each.
 
 PNGs are stored with a 256-colour palette, which keeps each under 100 kB.
 """
@@ -74,16 +74,21 @@ def animation(out: Path) -> Path:
     return animate("trebuchet", out / "animation.gif", shot=DEFAULT_SHOT, target=TARGET)
 
 
-def curves(out: Path, results: Path) -> Path:
-    """Every committed comparison's learning curves, one row each."""
+README_COMPARISONS = ("cartpole", "pendulum")
+"""The comparisons (folders of ``docs/results``) whose curves the README shows."""
+
+
+def curves(out: Path, results: Path, names: tuple[str, ...] = README_COMPARISONS) -> Path:
+    """The learning curves of the comparisons ``names`` under ``results``, one row each."""
     from matplotlib.figure import Figure
 
     from .plot import load_curves
     from .plots import curves_figure
 
-    files = sorted(results.glob("*/results.json"))
-    if not files:
-        raise FileNotFoundError(f"no */results.json under {results}")
+    files = [results / name / "results.json" for name in names]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"missing comparison results: {', '.join(missing)}")
     fig = Figure(figsize=(10.5, 3.6 * len(files)), layout="constrained")
     rows = fig.subfigures(len(files), 1) if len(files) > 1 else [fig]
     for row, file in zip(rows, files):

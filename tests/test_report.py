@@ -91,8 +91,8 @@ def test_benchmarks_page_computes_ratios_equivalence_and_claims(tmp_path):
         [_cell("ppo", 0, 7000, 2.0, 500), _cell("ppo", 1, 9000, 3.0, 500)],
     )
     page = report.render(results, tmp_path / "benchmarks.md")
-    assert "ppo needed 8.0× more transitions than bptt and trained 6.0× longer" in page
-    assert "| ppo | 3/3 | 8000 [6000, 12000] | 8.0× | 3.00 [2.00, 5.00] | 6.0× |" in page
+    assert "ppo needed 8× more transitions than bptt and trained 6× longer" in page
+    assert "| ppo | 3/3 | 8000 [6000, 12000] | 8× | 3.00 [2.00, 5.00] | 6× |" in page
     assert "cmaes solved none of its 1 seeds" in page
     # Equivalence: ppo on both ids, medians 8000 (ours) and 8000 (Gymnasium: 7000, 9000).
     assert "| CartPole-v1 | ppo | 3/3, 8000 [6000, 12000]" in page
