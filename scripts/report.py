@@ -381,8 +381,8 @@ with the machine otherwise nearly idle.
 - *CartPole*, the straight-through/relaxed-action BPTT of `controllers/bptt.py` against PPO
   and DQN with the RL Zoo's tuned hyperparameters and against CMA-ES on the same linear
   policy: gradients through the simulator need an order of magnitude fewer transitions than
-  either RL method, and several times less training time. CMA-ES, which evaluates a whole generation in one
-  batched rollout, is competitive on wall-clock but not on transitions.
+  either RL method, and several times less training time. CMA-ES, which evaluates a whole
+  generation in one batched rollout, is competitive on wall-clock but not on transitions.
 - *Pendulum-v1 with its ±2 N·m torque limit* is where plain BPTT fails (it does not solve at
   all); the short-window `shac` method solves it in seconds of training but needs far more
   transitions than SAC, whose final return is also better. Which one "wins" depends on
