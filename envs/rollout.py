@@ -381,7 +381,7 @@ def _run(
         advance = fast_path.fast_function(key, advance, traceable=not params.tensors())
         state = fast_path.component_major(state)  # one layout, one compilation
     batch = state.shape[0]
-    alive = torch.ones(batch, dtype=state.dtype, device=state.device)
+    alive = torch.ones(batch, dtype=torch.bool, device=state.device)
     states, observations, actions, rewards, terms, alives = [state], [], [], [], [], []
     fresh = None
     for t in range(horizon):
@@ -407,7 +407,7 @@ def _run(
         actions=torch.stack(actions),
         rewards=torch.stack(rewards),
         terminated=torch.stack(terms),
-        alive=torch.stack(alives),
+        alive=torch.stack(alives).to(state.dtype),
         transitions=len(actions) * batch,
     )
 
@@ -426,21 +426,21 @@ def _advance(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step of every element: ``(next_state, reward, first termination, alive after)``.
 
-    ``alive`` is 1 while the element's first episode runs; ``fresh`` holds the new initial
-    states for ``on_terminate="reset"`` (None otherwise). ``checked`` steps through the
+    ``alive`` (bool) is True while the element's first episode runs; ``fresh`` holds the new
+    initial states for ``on_terminate="reset"`` (None otherwise). ``checked`` steps through the
     system's public (validating) ``step``; the compiled fast path uses the unchecked one.
     """
     step = system.step if checked else system._step
     next_state = step(state, action, params, integrator)
     reward = system.reward(state, action, next_state, params)
     done = system.terminated(next_state, params)
-    first = done & (alive > 0)
+    first = done & alive
     if on_terminate == "mask":
         reward = reward * alive
-        next_state = torch.where((alive > 0)[:, None], next_state, state)
+        next_state = torch.where(alive[:, None], next_state, state)
     elif on_terminate == "reset":
         next_state = torch.where(done[:, None], fresh, next_state)
-    return next_state, reward, first, alive * (~done).to(alive.dtype)
+    return next_state, reward, first, alive & ~done
 
 
 def _as_action(action: Any, batch: int, task: Task, dtype: torch.dtype) -> torch.Tensor:
