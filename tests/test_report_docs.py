@@ -1,4 +1,4 @@
-"""The generated blocks of docs/aiming.md, trebuchet.md and envs.md (scripts/report_docs.py)."""
+"""The generated blocks of docs/aiming.md, trebuchet.md, envs.md and pendulum_research.md."""
 
 import json
 
@@ -9,12 +9,36 @@ from diffsim.scripts import report_docs
 ROOT = report_docs.ROOT
 
 
-@pytest.mark.parametrize("doc", sorted(report_docs.DOCS))
-def test_committed_block_is_generated_from_the_committed_result(doc):
-    committed = report_docs.committed_block((ROOT / doc).read_text())
-    assert committed == report_docs.generate(doc), (
-        f"{doc} is stale: run python -m diffsim.scripts.report_docs"
+@pytest.mark.parametrize(("doc", "name"), report_docs.BLOCKS)
+def test_committed_block_is_generated_from_the_committed_result(doc, name):
+    committed = report_docs.committed_block((ROOT / doc).read_text(), name)
+    assert committed == report_docs.generate(doc, name=name), (
+        f"{doc} ({name}) is stale: run python -m diffsim.scripts.report_docs"
     )
+
+
+def test_pendulum_research_blocks_cover_every_result_file():
+    results = report_docs.load_pendulum_research()
+    runs = report_docs.render_pendulum_runs(results) + report_docs.render_pendulum_2019(results)
+    assert set(results) == set(report_docs.PENDULUM_RUNS) | set(report_docs.PENDULUM_2019_RUNS)
+    for name in results:
+        assert f"| `{name}` |" in runs
+    extra = {**results, "new_run": results["final"]}
+    with pytest.raises(ValueError, match="new_run"):
+        report_docs.render_pendulum_runs(extra)
+
+
+def test_named_blocks_are_found_by_name():
+    text = (
+        f"{report_docs.begin('a')}\nA\n{report_docs.END}\n"
+        f"{report_docs.begin('b')}\nB\n{report_docs.END}\n"
+    )
+    assert report_docs.committed_block(text, "b") == "B"
+    new = report_docs.replace_block(text, "A2", "a")
+    assert report_docs.committed_block(new, "a") == "A2"
+    assert report_docs.committed_block(new, "b") == "B"
+    with pytest.raises(ValueError, match="expected one"):
+        report_docs.committed_block(text, "c")
 
 
 def test_replace_block_keeps_the_prose_and_needs_one_block():
