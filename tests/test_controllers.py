@@ -217,7 +217,7 @@ def test_cli_train_eval_and_plot(tmp_path, capsys):
 def test_show_config_prints_the_tuned_defaults(capsys):
     assert main(["train", "cartpole", "--show-config"]) == 0
     out = capsys.readouterr().out
-    assert "loss = 'balance'" in out and "batch_size = 1" in out
+    assert "loss = 'balance'" in out and "batch_size = 3" in out
 
 
 def test_bptt_updates_stop_at_the_evaluation_points(tmp_path):
