@@ -48,7 +48,12 @@ def _median(summary: dict[str, Any], key: str) -> Optional[float]:
 def _ratio(a: Optional[float], b: Optional[float]) -> str:
     if a is None or b is None or b == 0:
         return "—"
-    return f"{a / b:.2g}×"
+    return f"{_times(a / b)}×"
+
+
+def _times(x: float) -> str:
+    """A ratio with two significant digits, never in exponent form (440, 63, 8.2, 0.044)."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
 
 
 def _twin(env_id: str) -> str:
@@ -166,8 +171,8 @@ def _discussion(r: dict[str, Any], ref: Optional[str]) -> list[str]:
         word_tr = "more" if tr >= 1 else "fewer"
         word_s = "longer" if sec >= 1 else "shorter"
         out.append(
-            f"- {method} needed {max(tr, 1 / tr):.2g}× {word_tr} transitions than {ref} and "
-            f"trained {max(sec, 1 / sec):.2g}× {word_s} to solve ({s['seeds_solved']}/"
+            f"- {method} needed {_times(max(tr, 1 / tr))}× {word_tr} transitions than {ref} and "
+            f"trained {_times(max(sec, 1 / sec))}× {word_s} to solve ({s['seeds_solved']}/"
             f"{s['seeds']} seeds solved, against {s_ref['seeds_solved']}/{s_ref['seeds']})."
         )
     return out
@@ -382,9 +387,11 @@ the same way for every method: a BPTT rollout of B starts × T steps costs B·T,
 generation costs every step of every candidate's episodes, an SB3 agent every env step it
 takes. Evaluation episodes are not counted and their time is not included. Seconds were
 measured on the 2-core CPU named in each section, on one torch thread per run, while other
-comparisons were often running beside it: compare seconds within a table (same run, same
-load), not across tables. The CartPole BPTT run with 10 seeds (`cartpole_bptt`) was measured
-with the machine otherwise nearly idle.
+comparisons were often running beside it, so compare seconds with care. The CartPole BPTT run
+with 10 seeds (`cartpole_bptt`) was measured with the machine otherwise idle. In `cartpole`,
+the bptt and ppo cells were re-run with the machine otherwise idle (after BPTT's defaults
+changed), while dqn and cmaes ran with several other jobs sharing the two cores: their
+seconds are inflated relative to bptt's and ppo's. Transitions do not depend on the load.
 
 **What the numbers say** (each sentence under a table is computed from it):
 
