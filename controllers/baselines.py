@@ -8,7 +8,8 @@ Gymnasium's own ``CartPole-v1`` / ``Pendulum-v1`` — through the Gymnasium API 
 
 Updates and transitions
     :meth:`SB3Trainer.update` calls ``model.learn(n, reset_num_timesteps=False)`` with ``n``
-    the distance to the next multiple of ``chunk`` (default: the loop's evaluation interval,
+    the distance to the next evaluation point (the training loop's ``max_transitions``), or
+    to the next multiple of ``chunk`` when that is set (or when called outside the loop:
     1,000). SB3 stops only at the end of a rollout (``n_steps × n_envs`` steps for PPO and
     A2C, ``train_freq × n_envs`` for DQN, SAC and TD3), so an update ends at the first such
     boundary at or past that multiple: evaluations then fall on the protocol's schedule or
@@ -123,8 +124,8 @@ class SB3Config:
         zoo_entry: Where ``hyperparams`` comes from (repository, version, file, entry).
         schedule_timesteps: Transitions over which the schedules run (None: the zoo's
             ``n_timesteps``).
-        chunk: Transitions per ``update()`` (rounded up to whole rollouts; None: the
-            training loop's evaluation interval, 1,000 outside it).
+        chunk: Transitions per ``update()`` (rounded up to whole rollouts; None: up to the
+            training loop's next evaluation point, 1,000 outside it).
     """
 
     hyperparams: dict[str, Any] = field(default_factory=dict)
@@ -240,22 +241,25 @@ class SB3Trainer:
             env = VecNormalize(env, **self.prepared.normalize)
         return env
 
-    def set_eval_every(self, eval_every: int) -> None:
-        """Called by the training loop: learn in chunks of its evaluation interval."""
-        if self.config.chunk is None:
-            self.chunk = int(eval_every)
-
     @property
     def policy(self) -> torch.nn.Module:
         """SB3's policy network (the loop puts it back in training mode after evaluating)."""
         return self.model.policy
 
-    def update(self) -> dict[str, float]:
-        """``model.learn`` up to the next multiple of ``chunk`` transitions (see module)."""
+    def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
+        """``model.learn`` up to the next evaluation point, or the next multiple of ``chunk``.
+
+        Args:
+            max_transitions: Transitions left before the training loop's next evaluation;
+                SB3 finishes its current rollout, so it may go past (see the module).
+        """
         model = self.model
         start = model.num_timesteps
-        target = (start // self.chunk + 1) * self.chunk
-        model.learn(target - start, reset_num_timesteps=False, progress_bar=False)
+        if self.config.chunk is None and max_transitions is not None:
+            steps = max(1, max_transitions)
+        else:
+            steps = (start // self.chunk + 1) * self.chunk - start
+        model.learn(steps, reset_num_timesteps=False, progress_bar=False)
         metrics: dict[str, float] = {
             "transitions": model.num_timesteps - start,
             "gradient_steps": float(model._n_updates),

@@ -10,9 +10,9 @@ ControlPolicy`) and ``state_dict`` / ``load_state_dict``. :func:`train` drives i
   seed, deterministic policy) before the first update and then each time the transition
   count passes the next multiple of ``eval_every``; an update that consumes more than
   ``eval_every`` transitions is therefore followed by an evaluation at the count it reached.
-  A trainer whose ``update`` takes ``max_transitions`` (BPTT) is told how many transitions
-  are left before the next evaluation and stops there, so its evaluations fall exactly on
-  the schedule;
+  A trainer whose ``update`` takes ``max_transitions`` (BPTT, the SB3 baselines) is told how
+  many transitions are left before the next evaluation and stops there (SB3 at the end of
+  its current rollout), so its evaluations fall on the schedule;
 - after each evaluation it writes ``metrics.csv``, ``policy.pt`` and ``checkpoint.pt``;
 - given the directory of an interrupted run with the same configuration, it resumes from
   ``checkpoint.pt`` (model, optimiser and every generator restored), so the result equals an
@@ -260,8 +260,6 @@ def train(
         "config": _jsonable(dataclasses.asdict(cfg)),
     }
     trainer = m.trainer_class(env_id, cfg, seed, device)
-    if hasattr(trainer, "set_eval_every"):  # methods that learn in chunks (SB3) stop on it
-        trainer.set_eval_every(eval_every)
     loop = {
         "transitions": 0,
         "updates": 0,

@@ -250,3 +250,19 @@ def test_compare_two_baselines_writes_results_and_resumes_finished_cells(tmp_pat
     again = compare("cartpole", ["ppo", "cmaes"], 1, tmp_path, **kwargs)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # not retrained
     assert [c["curve"] for c in again["cells"]] == [c["curve"] for c in result["cells"]]
+
+
+def test_sb3_updates_stop_at_the_evaluation_points_and_the_budget(tmp_path):
+    # SAC steps one transition per rollout, so the loop's max_transitions is met exactly:
+    # evaluations every 120 transitions, and the last update stops at the budget (300).
+    result = train(
+        "pendulum",
+        method="sac",
+        budget=300,
+        eval_every=120,
+        eval_episodes=2,
+        out=tmp_path / "sac",
+        stop_when_solved=False,
+        progress=False,
+    )
+    assert [row["transitions"] for row in result.metrics] == [0, 120, 240, 300]
