@@ -14,6 +14,24 @@ def env_help() -> str:
     )
 
 
+def add_schedule_options(parser: argparse.ArgumentParser) -> None:
+    """``--eval-every`` and ``--eval-episodes``: the benchmark protocol's evaluation schedule."""
+    from diffsim.controllers.evaluate import EVAL_EPISODES
+
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=1000,
+        help="evaluation interval in transitions (default: 1000)",
+    )
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=EVAL_EPISODES,
+        help=f"episodes per evaluation (default: {EVAL_EPISODES})",
+    )
+
+
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads N``: torch's CPU thread count for the command."""
     parser.add_argument(

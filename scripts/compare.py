@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Union
 
-from .common import add_threads_option, apply_threads, env_help
+from .common import add_schedule_options, add_threads_option, apply_threads, env_help
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,15 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="training transitions per run: N for every method, or per method "
         "'bptt=10000,ppo=50000' (default: each method's own)",
     )
-    p.add_argument(
-        "--eval-every",
-        type=int,
-        default=1000,
-        help="evaluation interval in transitions (default: 1000)",
-    )
-    p.add_argument(
-        "--eval-episodes", type=int, default=100, help="episodes per evaluation (default: 100)"
-    )
+    add_schedule_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_threads_option(p)
     p.set_defaults(func=run)

@@ -18,7 +18,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from .common import add_threads_option, apply_threads, env_help
+from .common import add_schedule_options, add_threads_option, apply_threads, env_help
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -57,15 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="training transitions (default: the method's per-task budget)",
     )
-    p.add_argument(
-        "--eval-every",
-        type=int,
-        default=1000,
-        help="evaluation interval in transitions (default: 1000)",
-    )
-    p.add_argument(
-        "--eval-episodes", type=int, default=100, help="episodes per evaluation (default: 100)"
-    )
+    add_schedule_options(p)
     p.add_argument(
         "--no-stop",
         action="store_true",

@@ -305,3 +305,16 @@ def test_tiny_trebuchet_train_eval_through_the_generic_loop(tmp_path):
     env = gym.make("diffsim/Trebuchet-v0")
     obs, _ = env.reset(seed=0)
     assert env.action_space.contains(agent.act(obs))
+
+
+def test_linear_head_is_unbounded():
+    from diffsim.controllers import ControlPolicy, PolicySpec
+
+    policy = ControlPolicy(
+        PolicySpec(obs_size=3, kind="linear", head="linear", action_scale=2.0, bias=False)
+    )
+    with torch.no_grad():
+        policy.net[0].weight.fill_(1.0)
+    obs = torch.tensor([[1.0, 2.0, 3.0]])
+    # 2 · (1 + 2 + 3) = 12 N·m: far beyond the ±2 a tanh head would allow.
+    assert policy(obs).item() == 12.0 and policy.deterministic(obs).item() == 12.0

@@ -132,3 +132,6 @@ def test_bad_inputs():
         rollout(lambda o: torch.zeros(2, 2), "pendulum", horizon=3, batch_size=2)
     with pytest.raises(TypeError, match="CartPoleParams"):
         rollout(linear(w), "pendulum", horizon=3, batch_size=2, params=cartpole.CartPoleParams())
+    # The steps run unchecked, so the rollout checks each action's dtype itself.
+    with pytest.raises(TypeError, match="state's dtype torch.float32"):
+        rollout(lambda o: torch.zeros(2, dtype=torch.float64), "pendulum", horizon=3, batch_size=2)
