@@ -56,9 +56,11 @@ def _times(x: float) -> str:
     return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
 
 
-def _twin(env_id: str) -> str:
-    """The diffsim id of a Gymnasium id (``CartPole-v1`` → ``diffsim/CartPole-v1``)."""
-    return env_id if env_id.startswith("diffsim/") else f"diffsim/{env_id}"
+def _is_gymnasium(env_id: str) -> bool:
+    """Whether ``env_id`` is Gymnasium's own twin of a diffsim id (``CartPole-v1``)."""
+    from diffsim.envs.rollout import GYMNASIUM_TWINS
+
+    return env_id in GYMNASIUM_TWINS
 
 
 def _load_all(results_dir: Path) -> dict[str, dict[str, Any]]:
@@ -117,7 +119,7 @@ def _regenerate(results: dict[str, dict[str, Any]]) -> list[str]:
 def _headline(results: dict[str, dict[str, Any]]) -> list[str]:
     lines = ["## Methods side by side", ""]
     for name, r in results.items():
-        if len(r["methods"]) < 2 or not r["env_id"].startswith("diffsim/"):
+        if len(r["methods"]) < 2 or _is_gymnasium(r["env_id"]):
             continue
         ref = _gradient_method(r)
         ref_tr = _median(r["summary"][ref], "transitions_to_solve") if ref else None
@@ -179,6 +181,8 @@ def _discussion(r: dict[str, Any], ref: Optional[str]) -> list[str]:
 
 
 def _equivalence(results: dict[str, dict[str, Any]]) -> list[str]:
+    from diffsim.envs.rollout import GYMNASIUM_TWINS
+
     lines = [
         "## The environments are Gymnasium's, not easier ones",
         "",
@@ -196,11 +200,13 @@ def _equivalence(results: dict[str, dict[str, Any]]) -> list[str]:
     for r in results.values():
         by_env.setdefault(r["env_id"], []).append(r)
     for gym_id, gym_results in by_env.items():
-        if gym_id.startswith("diffsim/"):
+        if not _is_gymnasium(gym_id):
             continue
         for g in gym_results:
             for method in g["methods"]:
-                ours = [r for r in by_env.get(_twin(gym_id), []) if method in r["summary"]]
+                ours = [
+                    r for r in by_env.get(GYMNASIUM_TWINS[gym_id], []) if method in r["summary"]
+                ]
                 if not ours:
                     continue
                 found = True
@@ -356,9 +362,14 @@ def _details(results: dict[str, dict[str, Any]], out: Path, results_dir: Path) -
     return lines
 
 
-def render(results_dir: Path, out: Path, notes: str = "") -> str:
-    """The Markdown page for every comparison under ``results_dir``."""
-    results = _load_all(results_dir)
+def render(
+    results_dir: Path,
+    out: Path,
+    notes: str = "",
+    results: Optional[dict[str, dict[str, Any]]] = None,
+) -> str:
+    """The Markdown page for every comparison under ``results_dir`` (read unless given)."""
+    results = _load_all(results_dir) if results is None else results
     lines = [
         "# Benchmarks: BPTT against RL and gradient-free search",
         "",
@@ -433,9 +444,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="README whose marked total time is updated (default: README.md; skipped if absent)",
     )
     args = p.parse_args(argv)
-    args.out.write_text(render(args.results, args.out, NOTES))
+    results = _load_all(args.results)
+    args.out.write_text(render(args.results, args.out, NOTES, results))
     print(f"wrote {args.out}")
-    if args.readme.exists() and update_readme(args.readme, _load_all(args.results)):
+    if args.readme.exists() and update_readme(args.readme, results):
         print(f"updated the total time in {args.readme}")
     return 0
 
