@@ -18,6 +18,8 @@ from typing import Protocol
 import gymnasium as gym
 import numpy as np
 
+from diffsim._validation import check_choice
+
 EVAL_EPISODES = 100
 EVAL_SEED = 10_000
 """The fixed seed of evaluation resets (training seeds are small integers: no overlap)."""
@@ -57,8 +59,6 @@ def make_eval_env(env_id: str, episodes: int, vectorization: str = "auto") -> gy
     env, sub-env i reset with seed ``seed + i``; diffsim's single envs reset exactly as
     Gymnasium's do, so a diffsim id and its Gymnasium twin then start from the same states.
     """
-    from diffsim._validation import check_choice
-
     check_choice("vectorization", vectorization, VECTORIZATION)
     spec = gym.spec(env_id)
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"

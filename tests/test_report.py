@@ -147,3 +147,10 @@ def test_cross_eval_gives_equal_returns_on_both_envs_from_the_same_starts(tmp_pa
     assert row["gymnasium"] == "CartPole-v1" and row["diffsim"] == "diffsim/CartPole-v1"
     # The physics and the resets are Gymnasium's, bit for bit: the same returns.
     assert row["return_gymnasium"] == row["return_diffsim_same_starts"]
+
+
+def test_evaluation_vectorization_is_checked():
+    from diffsim.controllers.evaluate import make_eval_env
+
+    with pytest.raises(ValueError, match="vectorization"):
+        make_eval_env("diffsim/CartPole-v1", 2, vectorization="async")
