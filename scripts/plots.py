@@ -457,9 +457,16 @@ def curves_figure(
     The line is the median across seeds and the band their spread; a seed that finished
     earlier than others (in transitions or seconds) holds its final value. A single seed is
     drawn as its own step curve, with a dot at each evaluation.
+
+    Both x-axes are logarithmic, so that a method that solves in a thousand transitions or a
+    second shares the axis with one that needs a million or an hour. An evaluation at x = 0
+    (the untrained policy, which the trainers evaluate before the first update) has no place
+    on a log axis: each curve is drawn from its first positive x on (the median from the
+    smallest first positive x of its seeds, on a geometric grid), and a curve with no positive
+    x is listed in the legend only.
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import EngFormatter
+    from matplotlib.ticker import EngFormatter, FuncFormatter
 
     from diffsim._validation import check_choice
 
@@ -480,20 +487,28 @@ def curves_figure(
             ys = [np.asarray(r["eval_return_mean"], dtype=float) for r in runs]
             legend = f"{label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
             ax.set_xlabel(xlabel)
+            positive = [x[x > 0] for x in xs]
+            if not any(len(x) for x in positive):
+                ax.plot([], [], color=color, lw=1.8, label=legend)
+                continue
             if len(runs) == 1:
-                ax.step(xs[0], ys[0], where="post", color=color, lw=1.8, label=legend)
-                ax.plot(xs[0], ys[0], ".", color=color, ms=4)
+                keep = xs[0] > 0
+                ax.step(xs[0][keep], ys[0][keep], where="post", color=color, lw=1.8, label=legend)
+                ax.plot(xs[0][keep], ys[0][keep], ".", color=color, ms=4)
                 continue
             end = max(x[-1] for x in xs)
-            start = min(x[0] for x in xs)
-            grid = np.linspace(start, end, points) if end > start else np.array([start])
+            start = min(x[0] for x in positive if len(x))
+            grid = np.geomspace(start, end, points) if end > start else np.array([start])
             stack = np.stack([_on_grid(x, y, grid) for x, y in zip(xs, ys)])
             ax.plot(grid, np.nanmedian(stack, 0), color=color, lw=1.8, label=legend)
             if band != "none":
                 q = (0, 100) if band == "range" else (25, 75)
                 low, high = np.nanpercentile(stack, q, axis=0)
                 ax.fill_between(grid, low, high, color=color, alpha=0.2, lw=0)
+    for ax in axes:
+        ax.set_xscale("log")
     axes[0].xaxis.set_major_formatter(EngFormatter(sep=""))
+    axes[1].xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     for ax in axes:
         if solved_return is not None:
             ax.axhline(

@@ -158,6 +158,18 @@ def test_plot_curves_from_run_dirs_and_result_file(runs, tmp_path, capsys):
     _check_picture(out, plot.curves([RESULT], band="iqr"))
 
 
+def test_curve_axes_are_log_scaled_from_the_first_positive_x(runs):
+    """Both x-axes are logarithmic; the evaluations at 0 transitions and 0 s (the untrained
+    policy) cannot be drawn there, so the curves start at the first positive x: 300
+    transitions and 0.1 s in the ``runs`` fixture."""
+    for fig in (plot.curves(runs), plot.curves(runs[:1])):  # a median with a band; one seed
+        assert [ax.get_xscale() for ax in fig.axes] == ["log", "log"]
+        for ax, first in zip(fig.axes, (300.0, 0.1)):
+            x = np.asarray(ax.lines[0].get_xdata(), dtype=float)
+            assert x.min() == pytest.approx(first)
+            assert ax.get_xlim()[0] > 0
+
+
 def test_curves_figure_checks_its_input():
     with pytest.raises(ValueError, match="lacks"):
         plots.curves_figure({"m": [{"transitions": [0, 1]}]})
