@@ -26,6 +26,7 @@ vector envs count steps themselves since Gymnasium's ``TimeLimit`` wraps single 
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -202,7 +203,7 @@ class CartPoleVectorEnv(_BatchedVectorEnv):
         # discrete_to_action for every discrete action, looked up per step.
         self._forces = cartpole.discrete_to_action(np.arange(2), np.float64)
         self._setup(num_envs, max_episode_steps, render_mode)
-        self._transition = _transition(cartpole, self.params, self.integrator, fast)
+        self._transition = _Transition(cartpole, self.params, self.integrator, fast)
 
     def _sample(self, n: int) -> np.ndarray:
         return cartpole.sample_initial(n, generator=self.np_random)
@@ -276,7 +277,7 @@ class PendulumVectorEnv(_BatchedVectorEnv):
         self.single_observation_space = pendulum_env.observation_space(self.params)
         self.single_action_space = pendulum_env.action_space(self.params)
         self._setup(num_envs, max_episode_steps, render_mode)
-        self._transition = _transition(pendulum, self.params, self.integrator, fast)
+        self._transition = _Transition(pendulum, self.params, self.integrator, fast)
 
     def _sample(self, n: int) -> np.ndarray:
         return pendulum.sample_initial(n, generator=self.np_random)
@@ -390,32 +391,57 @@ class TrebuchetVectorEnv(_BatchedVectorEnv):
         return render.render_trebuchet(wind, target)
 
 
-def _transition(system: Any, params: Any, integrator: Integrator, fast: bool) -> Any:
+class _Transition:
     """``(state, action) -> (next_state, reward, terminated)`` on NumPy arrays: the physics on
-    NumPy, or (``fast``) its compiled torch step on the same memory."""
-    if not fast:
+    NumPy, or (``fast``) its compiled torch step on the same memory.
 
-        def numpy_step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, ...]:
-            next_state = system._step(state, action, params, integrator)
-            reward = system.reward(state, action, next_state, params)
-            return next_state, reward, system.terminated(next_state, params)
+    A picklable callable (no closures): it holds the physics module's *name*, the parameters
+    and the integrator, so that a vector env survives ``pickle`` / ``copy.deepcopy`` (what
+    Stable-Baselines3's ``SubprocVecEnv`` does). The compiled function of the fast path is not
+    pickled; a copy compiles its own on its first step.
+    """
 
-        return numpy_step
+    def __init__(self, system: Any, params: Any, integrator: Integrator, fast: bool) -> None:
+        self.system_name = system.__name__
+        self.params = params
+        self.integrator = integrator
+        self.fast = bool(fast)
+        self._setup()
 
-    from diffsim import fast as fast_path
+    def _setup(self) -> None:
+        self.system = importlib.import_module(self.system_name)
+        self._compiled: Any = None
+        self._fast_transition: Any = None
+        if self.fast:
+            from diffsim import fast as fast_path
 
-    transition = fast_path.compile_transition(system, params, integrator)
-    # The inputs' signature never changes: the state is component-major float64 [N, n]
-    # (reset makes it so, the step returns it so), the action a contiguous [N] array of the
-    # space's dtype cast as the step casts it. Specialised once, on the first step.
-    compiled = None
+            self._fast_transition = fast_path.compile_transition(
+                self.system, self.params, self.integrator
+            )
 
-    def fast_step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, ...]:
-        nonlocal compiled
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "system_name": self.system_name,
+            "params": self.params,
+            "integrator": self.integrator,
+            "fast": self.fast,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    def __call__(self, state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, ...]:
+        if not self.fast:
+            system = self.system
+            next_state = system._step(state, action, self.params, self.integrator)
+            reward = system.reward(state, action, next_state, self.params)
+            return next_state, reward, system.terminated(next_state, self.params)
+        # The inputs' signature never changes: the state is component-major float64 [N, n]
+        # (reset makes it so, the step returns it so), the action a contiguous [N] array of
+        # the space's dtype cast as the step casts it. Specialised once, on the first step.
         args = (torch.from_numpy(state), torch.from_numpy(action))
-        if compiled is None:
-            compiled = transition.specialize(*args)
-        next_state, reward, terminated = compiled(*args)
+        if self._compiled is None:
+            self._compiled = self._fast_transition.specialize(*args)
+        next_state, reward, terminated = self._compiled(*args)
         return next_state.numpy(), reward.numpy(), terminated.numpy()
-
-    return fast_step
