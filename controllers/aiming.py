@@ -49,6 +49,7 @@ import torch
 from torch import nn
 
 from . import _loaders
+from ._fields import check_fields
 from .checkpoint import POLICY_FORMAT, POLICY_VERSION, CheckpointError
 
 ENV_ID = "diffsim/Trebuchet-v0"
@@ -143,6 +144,7 @@ class AimingConfig:
     max_step: float = 1.0
 
     def __post_init__(self) -> None:
+        check_fields(self)
         self.hidden = tuple(int(h) for h in self.hidden)
         self.angle_bounds = tuple(float(v) for v in self.angle_bounds)
         self.weight_bounds = tuple(float(v) for v in self.weight_bounds)

@@ -57,6 +57,7 @@ import numpy as np
 import torch
 
 from . import _loaders, zoo
+from ._fields import check_fields
 from .checkpoint import POLICY_FORMAT, POLICY_VERSION, CheckpointError
 
 KIND = "sb3"
@@ -135,6 +136,7 @@ class SB3Config:
     chunk: Optional[int] = None
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if "n_timesteps" not in {**self.hyperparams, **self.overrides}:
             raise ValueError("hyperparams must hold the zoo's n_timesteps")
         for name in ("schedule_timesteps", "chunk"):

@@ -53,6 +53,7 @@ from diffsim._debug import NonFiniteError
 from diffsim._validation import check_choice
 from diffsim.envs.rollout import Rollout, Task, get_task, rollout
 
+from ._fields import check_fields
 from .policies import PolicySpec, build_policy, param_norm
 
 LOSSES = ("return", "balance")
@@ -97,6 +98,7 @@ class BPTTConfig:
     fast: bool = False
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_choice("loss", self.loss, LOSSES)
         check_choice("dtype", self.dtype, ("float32", "float64"))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)

@@ -54,6 +54,7 @@ import torch
 from diffsim._validation import check_choice
 from diffsim.envs.rollout import Task, get_task, rollout
 
+from ._fields import check_fields
 from .baselines import require
 from .policies import ControlPolicy, PolicySpec, build_policy
 
@@ -244,6 +245,7 @@ class CMAESConfig:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_choice("dtype", self.dtype, ("float32", "float64"))
         _check_common(self.optimizer, self.popsize, self.episodes, self.sigma)
 
@@ -379,6 +381,7 @@ class RetrofitConfig:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_choice("retrofit parameters", self.parameters, PARAMETER_SETS)
         check_choice("retrofit objective", self.objective, OBJECTIVES)
         check_choice("dtype", self.dtype, ("float32", "float64"))

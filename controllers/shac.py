@@ -53,7 +53,10 @@ import torch
 from torch import nn
 
 from diffsim import pendulum
+from diffsim._validation import check_choice
 from diffsim.integrators import get_integrator
+
+from ._fields import check_fields
 
 TASKS = ("pendulum", "pendulum-2019")
 
@@ -143,6 +146,11 @@ class SHACConfig:
     """Floating dtype of the training simulation and networks."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form notes (ignored by the trainer; recorded with the configuration)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        check_choice("surrogate", self.surrogate, ("cosine", "true"))
+        check_choice("dtype", self.dtype, ("float32", "float64"))
 
 
 def _mlp(sizes: list[int], generator: torch.Generator, dtype: torch.dtype) -> nn.Sequential:

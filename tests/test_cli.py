@@ -61,3 +61,12 @@ def test_plot_trajectory_writes_nonblank_png(tmp_path, env, starts):
 def test_plot_unknown_env_is_a_clear_error(capsys):
     assert main(["plot", "trajectory", "cartpol"]) == 2
     assert "expected one of: cartpole" in capsys.readouterr().err
+
+
+def test_train_set_of_the_wrong_type_names_the_option_value_and_type(tmp_path, capsys):
+    rc = main(["train", "cartpole", "--set", "lr=abc", "--quiet", "--out", str(tmp_path / "r")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "BPTTConfig.lr must be a float" in err
+    assert "'abc'" in err
+    assert not (tmp_path / "r").exists()  # refused before anything is written
