@@ -5,14 +5,40 @@ What a user imports::
     from diffsim.controllers import train, load_policy, evaluate
     result = train("cartpole", method="bptt", seed=0, out="runs/cp")
     agent = load_policy("runs/cp")          # agent.act(obs) -> action in the env's space
+
+The names below load on first use (PEP 562 module ``__getattr__``), so that light modules of
+this package (:mod:`diffsim.controllers._names`, the table of methods and tasks the command
+line's help lists) import without torch.
 """
 
-from .bptt import BPTTConfig, BPTTTrainer, NonFiniteTrainingError
-from .checkpoint import CheckpointError, PolicyAgent, load_policy, read_metrics
-from .estimators import ESTIMATORS, get_estimator, st_sign
-from .evaluate import EvalResult, evaluate
-from .policies import ControlPolicy, PolicySpec, build_policy
-from .training import METHODS, TrainResult, train
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+_ATTRIBUTES: dict[str, str] = {
+    "BPTTConfig": "bptt",
+    "BPTTTrainer": "bptt",
+    "NonFiniteTrainingError": "bptt",
+    "CheckpointError": "checkpoint",
+    "PolicyAgent": "checkpoint",
+    "load_policy": "checkpoint",
+    "read_metrics": "checkpoint",
+    "ESTIMATORS": "estimators",
+    "get_estimator": "estimators",
+    "st_sign": "estimators",
+    "EvalResult": "evaluate",
+    "evaluate": "evaluate",
+    "ControlPolicy": "policies",
+    "PolicySpec": "policies",
+    "build_policy": "policies",
+    "METHODS": "training",
+    "TrainResult": "training",
+    "train": "training",
+}
+"""Public names of the package and the submodule each is loaded from on first use."""
 
 __all__ = [
     "ESTIMATORS",
@@ -34,3 +60,43 @@ __all__ = [
     "st_sign",
     "train",
 ]
+
+if TYPE_CHECKING:
+    from .bptt import BPTTConfig, BPTTTrainer, NonFiniteTrainingError
+    from .checkpoint import CheckpointError, PolicyAgent, load_policy, read_metrics
+    from .estimators import ESTIMATORS, get_estimator, st_sign
+    from .evaluate import EvalResult, evaluate
+    from .policies import ControlPolicy, PolicySpec, build_policy
+    from .training import METHODS, TrainResult, train
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first access (PEP 562)."""
+    if name in _ATTRIBUTES:
+        value = getattr(importlib.import_module(f"{__name__}.{_ATTRIBUTES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ATTRIBUTES})
+
+
+class _Package(types.ModuleType):
+    """This package's module type: ``diffsim.controllers.evaluate`` is the function.
+
+    The function :func:`evaluate` shares its name with its submodule; importing the
+    submodule (``from diffsim.controllers.evaluate import EVAL_SEED``) sets the package
+    attribute to the module, so the attribute is read through this class, which gives the
+    function.
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if name == "evaluate" and isinstance(value, types.ModuleType):
+            return value.evaluate
+        return value
+
+
+sys.modules[__name__].__class__ = _Package

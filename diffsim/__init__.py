@@ -4,6 +4,7 @@ Physics lives in one module per system, as pure batched functions over tensors:
 
 - :mod:`diffsim.cartpole` — Gymnasium's CartPole-v1, with a continuous action in [−1, 1].
 - :mod:`diffsim.pendulum` — Gymnasium's Pendulum-v1 (and the 2019 Gym.jl variant).
+- :mod:`diffsim.trebuchet` — the 2019 post's trebuchet (a one-shot aiming task).
 - :mod:`diffsim.integrators` — explicit Euler, semi-implicit Euler and RK4, by name.
 - :mod:`diffsim.fast` — the opt-in compiled path (compiled steps, CUDA graphs).
 
@@ -12,15 +13,74 @@ times faster for one small state) and returns the input's library.
 
 Subpackages: :mod:`diffsim.envs` (Gymnasium environments), :mod:`diffsim.controllers`
 (policies and trainers), :mod:`diffsim.scripts` (the ``diffsim`` command line).
+
+``import diffsim`` registers the Gymnasium ids (``gymnasium.make("diffsim/CartPole-v1")``
+works after it) but imports neither torch nor the physics: the names below load on first
+use (``diffsim.cartpole``, ``from diffsim import CartPoleParams``), so the command line's
+``--help`` and other light uses start quickly.
+
+Raises:
+    ImportError: on import, when this ``diffsim/`` folder is found without its subpackages —
+        a repository checkout's folder shadowing a regular (non-editable) installation.
 """
 
-from . import cartpole, fast, integrators, pendulum
-from ._debug import NonFiniteError, debug_checks
-from .cartpole import CartPoleParams
-from .integrators import INTEGRATORS, Integrator, get_integrator
-from .pendulum import PendulumParams
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+
+def _check_not_shadowed() -> None:
+    """Raise if the subpackages of this ``diffsim`` cannot be found next to it.
+
+    In the repository, the folders ``envs/``, ``controllers/`` and ``scripts/`` sit beside
+    ``diffsim/`` and the installation maps them into the ``diffsim`` namespace (setup.cfg's
+    ``package_dir``). A regular install copies them into the installed package; an editable
+    one maps them with an import hook. Running Python from the repository root with a regular
+    install puts the root first on ``sys.path``, so this bare folder is imported instead of the
+    installed package and none of its subpackages exists.
+    """
+    if importlib.util.find_spec(f"{__name__}.envs") is not None:
+        return
+    import os
+
+    raise ImportError(
+        f"diffsim was imported from {os.path.dirname(os.path.abspath(__file__))}, a folder "
+        "without the subpackages envs, controllers and scripts: the diffsim/ folder of a "
+        "repository checkout is shadowing the installed package (Python looks in the current "
+        "directory first). Run from another directory, or install the checkout in editable "
+        "mode (pip install -e .), which maps the repository's folders into the package.",
+        name=__name__,
+    )
+
+
+_check_not_shadowed()
+
+_SUBMODULES = (
+    "cartpole",
+    "controllers",
+    "envs",
+    "fast",
+    "integrators",
+    "pendulum",
+    "scripts",
+    "trebuchet",
+)
+"""Submodules loaded on first attribute access (``diffsim.cartpole``)."""
+
+_ATTRIBUTES: dict[str, str] = {
+    "CartPoleParams": "cartpole",
+    "PendulumParams": "pendulum",
+    "INTEGRATORS": "integrators",
+    "Integrator": "integrators",
+    "get_integrator": "integrators",
+    "NonFiniteError": "_debug",
+    "debug_checks": "_debug",
+}
+"""Public names of the package and the submodule each is loaded from on first use."""
 
 __all__ = [
     "INTEGRATORS",
@@ -36,4 +96,28 @@ __all__ = [
     "integrators",
     "pendulum",
 ]
-from . import envs  # noqa: E402,F401  (registers the Gymnasium ids)
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
+    from . import cartpole, fast, integrators, pendulum
+    from ._debug import NonFiniteError, debug_checks
+    from .cartpole import CartPoleParams
+    from .integrators import INTEGRATORS, Integrator, get_integrator
+    from .pendulum import PendulumParams
+
+
+def __getattr__(name: str) -> Any:
+    """Load a submodule or a public name on first access (PEP 562)."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _ATTRIBUTES:
+        value = getattr(importlib.import_module(f"{__name__}.{_ATTRIBUTES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBMODULES, *_ATTRIBUTES})
+
+
+from . import envs  # noqa: E402,F401  (registers the Gymnasium ids; imports no torch)

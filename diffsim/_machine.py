@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 from typing import Any
 
-import torch
+OPTIONAL_PACKAGES = {"stable_baselines3": "stable-baselines3", "nevergrad": "nevergrad"}
+"""Key in :func:`machine_info` → distribution name of the optional (baselines) libraries."""
 
 
 def machine_info() -> dict[str, Any]:
-    """CPU model, core count, torch threads, GPU (if any) and library versions."""
+    """CPU model, core count, torch threads, GPU (if any) and library versions.
+
+    Returns:
+        A JSON-serialisable dict: ``cpu``, ``cores``, ``torch_threads``, ``gpu`` (the name of
+        CUDA device 0, or None), ``platform``, ``python`` and the versions of torch, numpy,
+        gymnasium and diffsim, plus ``stable_baselines3`` and ``nevergrad`` where installed.
+        The optional libraries' versions are read from their package metadata, so neither
+        is imported (importing both takes seconds).
+    """
     import gymnasium
     import numpy
+    import torch
 
     from . import __version__
 
@@ -37,9 +48,9 @@ def machine_info() -> dict[str, Any]:
         "gymnasium": gymnasium.__version__,
         "diffsim": __version__,
     }
-    for name in ("stable_baselines3", "nevergrad"):
+    for key, distribution in OPTIONAL_PACKAGES.items():
         try:
-            info[name] = __import__(name).__version__
-        except ImportError:
+            info[key] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
             pass
     return info

@@ -5,23 +5,37 @@ Ids (see :mod:`diffsim.envs.registration`): ``diffsim/CartPole-v1``,
 ``diffsim/Trebuchet-v0``. Each has a single env (``gymnasium.make``) and a batched torch
 vector env (``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``).
 :func:`rollout` is the differentiable rollout over the same physics (``envs/rollout.py``).
-Nothing heavy is imported here: rendering is NumPy-only, the trebuchet physics loads on use.
+
+Importing this package registers the ids (with entry-point strings: Gymnasium imports an
+env's module when it is made) and imports nothing else: the classes below and
+:func:`rollout` load torch and the physics on first use (PEP 562 module ``__getattr__``).
 """
 
-from .cartpole_env import CartPoleContinuousEnv, CartPoleEnv
-from .pendulum_env import Pendulum2019Env, PendulumEnv
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from .registration import ENV_IDS, register_envs
-from .rollout import rollout
-from .trebuchet_env import TrebuchetEnv
-from .vector import (
-    CartPoleContinuousVectorEnv,
-    CartPoleVectorEnv,
-    Pendulum2019VectorEnv,
-    PendulumVectorEnv,
-    TrebuchetVectorEnv,
-)
 
 register_envs()
+
+_ATTRIBUTES: dict[str, str] = {
+    "CartPoleContinuousEnv": "cartpole_env",
+    "CartPoleEnv": "cartpole_env",
+    "Pendulum2019Env": "pendulum_env",
+    "PendulumEnv": "pendulum_env",
+    "TrebuchetEnv": "trebuchet_env",
+    "rollout": "rollout",
+    "CartPoleContinuousVectorEnv": "vector",
+    "CartPoleVectorEnv": "vector",
+    "Pendulum2019VectorEnv": "vector",
+    "PendulumVectorEnv": "vector",
+    "TrebuchetVectorEnv": "vector",
+}
+"""Public names of the package and the submodule each is loaded from on first use."""
 
 __all__ = [
     "ENV_IDS",
@@ -38,3 +52,47 @@ __all__ = [
     "register_envs",
     "rollout",
 ]
+
+if TYPE_CHECKING:
+    from .cartpole_env import CartPoleContinuousEnv, CartPoleEnv
+    from .pendulum_env import Pendulum2019Env, PendulumEnv
+    from .rollout import rollout
+    from .trebuchet_env import TrebuchetEnv
+    from .vector import (
+        CartPoleContinuousVectorEnv,
+        CartPoleVectorEnv,
+        Pendulum2019VectorEnv,
+        PendulumVectorEnv,
+        TrebuchetVectorEnv,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first access (PEP 562)."""
+    if name in _ATTRIBUTES:
+        value = getattr(importlib.import_module(f"{__name__}.{_ATTRIBUTES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ATTRIBUTES})
+
+
+class _Package(types.ModuleType):
+    """This package's module type: ``diffsim.envs.rollout`` is the function.
+
+    The function :func:`rollout` shares its name with its submodule; importing the
+    submodule (``from diffsim.envs.rollout import SHORT_NAMES``) sets the package attribute
+    to the module, so the attribute is read through this class, which gives the function.
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if name == "rollout" and isinstance(value, types.ModuleType):
+            return value.rollout
+        return value
+
+
+sys.modules[__name__].__class__ = _Package
