@@ -244,7 +244,8 @@ def test_bptt_solves_cartpole_on_gymnasiums_own_env(tmp_path):
     assert evaluate(agent, "CartPole-v1").mean >= 475
 
 
-def test_compare_writes_results_table_and_plot_and_resumes(tmp_path, capsys):
+def test_compare_writes_results_table_and_plot_and_resumes(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # any default path lands here, not in the repository
     out = tmp_path / "cmp"
     args = [
         "compare",
@@ -283,6 +284,7 @@ def test_compare_writes_results_table_and_plot_and_resumes(tmp_path, capsys):
     from diffsim.scripts import report
 
     assert report.main(["--results", str(tmp_path), "--out", str(tmp_path / "r.md")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp", "r.md"]
     page = (tmp_path / "r.md").read_text()
     assert "| bptt | " in page and "curves.png" in page and "diffsim/CartPole-v1" in page
 

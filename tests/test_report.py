@@ -137,6 +137,45 @@ def test_readme_total_time_is_written_between_its_markers(tmp_path):
     )
 
 
+MARKED = "before <!-- benchmarks-time -->old<!-- /benchmarks-time --> after\n"
+
+
+def test_no_readme_is_written_unless_named(tmp_path, monkeypatch):
+    # The working directory's README (the repository's, when run from its root) is left alone.
+    results = tmp_path / "results"
+    _write(results / "a", "diffsim/CartPole-v1", [_cell("bptt", 0, 1000, 0.4, 500)])
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "README.md").write_text(MARKED)
+    assert report.main(["--results", str(results), "--out", str(tmp_path / "b.md")]) == 0
+    assert (tmp_path / "README.md").read_text() == MARKED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "b.md", "results"]
+
+
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        (None, "cannot be read"),
+        ("no markers here\n", "has no <!-- benchmarks-time --> and no <!-- /benchmarks-time -->"),
+        ("<!-- benchmarks-time --> only the start\n", "has no <!-- /benchmarks-time --> marker"),
+    ],
+)
+def test_a_named_readme_that_cannot_take_the_time_is_refused_first(
+    tmp_path, capsys, content, problem
+):
+    results = tmp_path / "results"
+    _write(results / "a", "diffsim/CartPole-v1", [_cell("bptt", 0, 1000, 0.4, 500)])
+    readme = tmp_path / "README.md"
+    if content is not None:
+        readme.write_text(content)
+    args = ["--results", str(results), "--out", str(tmp_path / "b.md"), "--readme", str(readme)]
+    with pytest.raises(SystemExit) as exit_info:
+        report.main(args)
+    assert exit_info.value.code == 2
+    assert f"--readme {readme}: {problem}" in capsys.readouterr().err
+    assert not (tmp_path / "b.md").exists()  # nothing written
+    assert (readme.read_text() if content is not None else None) == content
+
+
 def test_cross_eval_gives_equal_returns_on_both_envs_from_the_same_starts(tmp_path):
     from diffsim.controllers import train
     from diffsim.scripts.cross_eval import cross_evaluate
