@@ -9,8 +9,8 @@ compiled or captured in a CUDA graph.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any, Union
+from collections.abc import Callable, Iterable
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -150,12 +150,14 @@ def checked_step(
     action: object,
     params: Any,
     integrator: Any,
+    debug_check: Optional[Callable[[Array, Array, Any], None]] = None,
 ) -> Array:
     """The public ``step`` of a system: boundary checks, then its unchecked step.
 
     Validates the parameter type, the state and action (shapes and dtypes only: no host
     synchronisation) and the integrator; with :func:`diffsim.debug_checks` active, also the
-    finiteness of the inputs and of the result.
+    finiteness of the inputs and of the result, and ``debug_check(state, action, params)``
+    (a system's own value checks, which may read values) when given.
     """
     from . import _debug
     from .integrators import get_integrator
@@ -171,6 +173,8 @@ def checked_step(
     if _debug.checks_enabled():
         _debug.check_finite(f"{system} state", state)
         _debug.check_finite(f"{system} action", action)
+        if debug_check is not None:
+            debug_check(state, action, params)
     next_state = unchecked(state, action, params, integrator)
     if _debug.checks_enabled():
         _debug.check_finite(f"{system} next state", next_state)

@@ -68,6 +68,9 @@ STATE_UNITS = ("rad", "rad/s")
 """SI units of the state entries, in order."""
 STATE_SIZE = 2
 DEFAULT_INTEGRATOR = "semi_implicit_euler"
+UNCLIPPED_TORQUE_FACTOR = 500.0
+"""The unclipped variant's torque bound in units of ``max_torque``
+(:attr:`PendulumParams.torque_bound`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +106,21 @@ class PendulumParams(Params):
     def variant_2019(cls, **changes: Scalar) -> PendulumParams:
         """The Gym.jl pendulum of the 2019 post: unclipped torque, θ from the unclipped speed."""
         return cls(clip_torque=False, position_uses_clipped_speed=False, **changes)
+
+    @property
+    def torque_bound(self) -> Scalar:
+        """The largest torque magnitude (N·m) accepted when the torque is not clipped:
+        ``UNCLIPPED_TORQUE_FACTOR · max_torque`` (1000 N·m with the defaults).
+
+        Only the unclipped variant (``clip_torque=False``) needs a bound: a clipped torque
+        never exceeds ``max_torque``. With the defaults a torque of about 110 N·m already
+        takes the speed from −8 to +8 rad/s in one step, so beyond it a torque changes only
+        θ (moved with the unclipped speed) and the cost; 1000 N·m leaves a 9× margin above
+        that, while one step then moves θ by at most about 8 rad and costs at most about
+        1.1e3, far from float32's overflow (3.4e38). The envs refuse larger actions
+        (``ValueError``), as does :func:`step` under :func:`diffsim.debug_checks`.
+        """
+        return UNCLIPPED_TORQUE_FACTOR * self.max_torque
 
     @property
     def inertia(self) -> Scalar:
@@ -171,12 +189,47 @@ def step(
         The next state, ``[..., 2]``, of the state's library, dtype and device.
 
     Raises:
-        TypeError, ValueError: for a state or action of the wrong type, dtype or shape, or
-            an unknown integrator (no host synchronisation unless debug checks are on).
+        TypeError, ValueError: for a state or action of the wrong type, dtype or shape,
+            parameters whose batch shape does not fit the state's, or an unknown integrator
+            (no host synchronisation unless debug checks are on). Under
+            :func:`diffsim.debug_checks`, also ``ValueError`` for an unclipped torque
+            (``clip_torque=False``) beyond :attr:`PendulumParams.torque_bound`, and
+            :class:`~diffsim.NonFiniteError` for a non-finite input or result.
     """
     return checked_step(
-        "Pendulum", STATE_SIZE, DEFAULT_PARAMS, _step, state, action, params, integrator
+        "Pendulum",
+        STATE_SIZE,
+        DEFAULT_PARAMS,
+        _step,
+        state,
+        action,
+        params,
+        integrator,
+        debug_check=_check_torque_bound,
     )
+
+
+def _check_torque_bound(state: Array, action: Array, params: PendulumParams) -> None:
+    """Debug check (reads values): an unclipped torque must lie within ``torque_bound``."""
+    if params.clip_torque:
+        return
+
+    def host(x: Any) -> np.ndarray:
+        if isinstance(x, torch.Tensor):
+            return x.detach().to(device="cpu", dtype=torch.float64).numpy()
+        return np.asarray(x, dtype=np.float64)
+
+    torque, bound = host(action), host(params.torque_bound)
+    over = np.abs(torque) > bound
+    if over.any():
+        index = tuple(np.argwhere(over)[0].tolist())
+        value = np.broadcast_to(torque, over.shape)[index]
+        limit = np.broadcast_to(bound, over.shape)[index]
+        raise ValueError(
+            f"Pendulum action (torque) must lie within ±torque_bound = ±{limit:g} N·m "
+            f"({UNCLIPPED_TORQUE_FACTOR:g}·max_torque) when the torque is not clipped "
+            f"(clip_torque=False), got {value:g} N·m at batch index {index}"
+        )
 
 
 def _step(state: Array, action: Array, params: PendulumParams, integrator: Integrator) -> Array:

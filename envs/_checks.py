@@ -6,7 +6,7 @@ checks, so a bad action raises here, before anything changes, and the env stays 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from gymnasium import spaces
@@ -66,7 +66,13 @@ def discrete_actions(actions: Any, space: spaces.MultiDiscrete, env: str) -> np.
     return arr.astype(np.int64, copy=False)
 
 
-def box_action(action: Any, space: spaces.Box, env: str, clip: bool = True) -> np.ndarray:
+def box_action(
+    action: Any,
+    space: spaces.Box,
+    env: str,
+    clip: bool = True,
+    bound: Optional[float] = None,
+) -> np.ndarray:
     """Return a continuous action (or batch) as a fresh array of the space's dtype, clipped.
 
     Args:
@@ -74,10 +80,15 @@ def box_action(action: Any, space: spaces.Box, env: str, clip: bool = True) -> n
         space: The action space (single or batched).
         env: The env's name, for the message.
         clip: Clip to the space's bounds (else only the checks are made).
+        bound: If given, refuse any entry with ``|entry| > bound`` (for an env that does
+            not clip, e.g. the unclipped Pendulum's ``torque_bound``), checked on the values
+            as given, before the cast.
 
     Raises:
         TypeError: for a non-numeric, boolean or complex action.
-        ValueError: for the wrong shape or a NaN / infinite entry.
+        ValueError: for the wrong shape, a NaN / infinite entry, an entry beyond ``bound``,
+            or a finite entry that the cast to the space's dtype would turn into an
+            infinity (e.g. 1e300 to float32). Nothing is changed: the env stays usable.
     """
     try:
         arr = np.array(action, copy=True)
@@ -97,9 +108,28 @@ def box_action(action: Any, space: spaces.Box, env: str, clip: bool = True) -> n
         raise ValueError(
             f"{env}: the action must be finite (no NaN or inf), got {arr.ravel()[:10].tolist()}"
         )
+    if bound is not None and (np.abs(arr) > bound).any():
+        bad = np.flatnonzero(np.abs(arr).ravel() > bound)
+        raise ValueError(
+            f"{env}: the action must lie within ±{bound:g} (the env's action_bound: it applies "
+            f"actions unclipped and refuses larger ones to keep the state finite), got "
+            f"{arr.ravel()[bad[:10]].tolist()} at flat index {bad[:10].tolist()}"
+        )
     if clip:  # np.clip's values; the ufuncs directly cost less than np.clip's wrapper
         arr = np.minimum(np.maximum(arr, space.low), space.high)
-    return arr.astype(space.dtype, copy=False)
+    with np.errstate(over="ignore"):  # an overflow is refused just below, not warned about
+        out = arr.astype(space.dtype, copy=False)
+    # A narrowing cast (e.g. float64 to float32) overflows to inf above the target's largest
+    # value: refuse rather than step with an infinity (the input was finite, checked above).
+    if out.dtype != arr.dtype and out.dtype.kind == "f":
+        if not np.isfinite(out).all():
+            bad = np.flatnonzero(~np.isfinite(out).ravel())
+            raise ValueError(
+                f"{env}: the action must be representable in the action space's "
+                f"dtype {space.dtype} (|entry| <= {float(np.finfo(space.dtype).max):g}), got "
+                f"{arr.ravel()[bad[:10]].tolist()} at flat index {bad[:10].tolist()}"
+            )
+    return out
 
 
 def ready_to_render(env: Any, state: Any) -> bool:

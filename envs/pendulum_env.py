@@ -15,7 +15,11 @@ Clipping: ``diffsim/Pendulum-v1`` clips actions beyond ±2 N·m to ±2, as Gymna
 ``diffsim/Pendulum2019-v1`` (``PendulumParams.variant_2019()``, the Gym.jl pendulum of the
 2019 post) never clips the torque: its action space keeps the Box(−2, 2) bounds that
 policies are scaled to (and that Stable-Baselines3 clips to), but an action beyond them is
-applied as given (``clip_actions=False``), and θ is updated with the unclipped speed.
+applied as given (``clip_actions=False``), and θ is updated with the unclipped speed. It
+applies any torque up to ``params.torque_bound`` (±1000 N·m, 500× the space's bound; see
+:attr:`diffsim.pendulum.PendulumParams.torque_bound` for why) and refuses a larger one with
+``ValueError``, so that no step produces an infinite or NaN state, reward or observation.
+The action space keeps Box(−2, 2) all the same: it is the scale policies are built for.
 
 Precision: the action reaches the physics as float32 (the space's dtype), so the torque term
 is formed in float32 exactly as Gymnasium's (NumPy 2 promotion) while the state stays
@@ -51,6 +55,17 @@ def action_space(params: pendulum.PendulumParams) -> spaces.Box:
     return spaces.Box(-limit, limit, shape=(1,), dtype=np.float32)
 
 
+def action_bound(params: pendulum.PendulumParams, clip_actions: bool) -> Optional[float]:
+    """The largest |action| (N·m) an env refuses beyond, or None when nothing needs a bound.
+
+    Only an env that neither clips its actions nor has the physics clip the torque applies
+    an action as given; it takes torques up to ``params.torque_bound``.
+    """
+    if clip_actions or params.clip_torque:
+        return None
+    return float(params.torque_bound)
+
+
 def float_params(params: Optional[pendulum.PendulumParams], g: float) -> pendulum.PendulumParams:
     """Default (with gravity ``g``) or check the parameters of an env (Python floats)."""
     if params is None:
@@ -74,6 +89,10 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
         params: Physical parameters (Gymnasium's by default); Python floats only.
         integrator: ``"semi_implicit_euler"`` (Gymnasium's order), ``"euler"``, ``"rk4"``.
         clip_actions: Clip actions to the action space (default: ``params.clip_torque``).
+
+    Attributes:
+        action_bound: None, or (when neither the env nor the physics clips) the largest
+            |torque| in N·m accepted, ``params.torque_bound``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
@@ -97,6 +116,7 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
         self.clip_actions = self.params.clip_torque if clip_actions is None else bool(clip_actions)
         self.observation_space = observation_space(self.params)
         self.action_space = action_space(self.params)
+        self.action_bound = action_bound(self.params, self.clip_actions)
         self._state: Optional[np.ndarray] = None
         self.last_u: Optional[float] = None
 
@@ -110,12 +130,15 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
 
         Raises:
             ResetNeeded: before the first :meth:`reset`.
-            TypeError, ValueError: for a non-numeric, wrongly shaped or non-finite action
+            TypeError, ValueError: for a non-numeric, wrongly shaped or non-finite action,
+                one beyond float32's range, or (unclipped) one beyond ``action_bound``
                 (nothing changes; the env stays usable).
         """
         if self._state is None:
             raise ResetNeeded(f"{type(self).__name__}: call reset() before step()")
-        u = _checks.box_action(action, self.action_space, type(self).__name__, self.clip_actions)
+        u = _checks.box_action(
+            action, self.action_space, type(self).__name__, self.clip_actions, self.action_bound
+        )
         torque = u[0]  # a float32 scalar: the torque term rounds as Gymnasium's
         reward = -float(pendulum._cost(self._state, torque, self.params))
         self._state = pendulum._step(self._state, torque, self.params, self.integrator)
@@ -162,7 +185,8 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
 
 class Pendulum2019Env(PendulumEnv):
     """The Gym.jl pendulum of the 2019 post (``PendulumParams.variant_2019()``): torque never
-    clipped (actions beyond ±2 N·m are applied as given), θ updated with the unclipped speed."""
+    clipped (actions beyond ±2 N·m are applied as given, up to ``action_bound`` = ±1000 N·m;
+    larger ones raise ``ValueError``), θ updated with the unclipped speed."""
 
     def __init__(
         self,

@@ -256,6 +256,10 @@ class PendulumVectorEnv(_BatchedVectorEnv):
         integrator: As :class:`~diffsim.envs.PendulumEnv`.
         clip_actions: Clip actions to ±max_torque (default ``params.clip_torque``).
         fast: Step with the compiled torch step instead of NumPy (as CartPole's).
+
+    Actions are checked as :class:`~diffsim.envs.PendulumEnv`'s: when neither the env nor the
+    physics clips, any |torque| beyond ``action_bound`` (``params.torque_bound``, 1000 N·m
+    for the 2019 variant) raises ``ValueError`` and nothing changes.
     """
 
     state_size = pendulum.STATE_SIZE
@@ -276,6 +280,7 @@ class PendulumVectorEnv(_BatchedVectorEnv):
         self.clip_actions = self.params.clip_torque if clip_actions is None else bool(clip_actions)
         self.single_observation_space = pendulum_env.observation_space(self.params)
         self.single_action_space = pendulum_env.action_space(self.params)
+        self.action_bound = pendulum_env.action_bound(self.params, self.clip_actions)
         self._setup(num_envs, max_episode_steps, render_mode)
         self._transition = _Transition(pendulum, self.params, self.integrator, fast)
 
@@ -288,7 +293,9 @@ class PendulumVectorEnv(_BatchedVectorEnv):
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """Step every sub-env; ``actions`` ``[num_envs, 1]`` torques in N·m."""
         self._require_reset()
-        u = _checks.box_action(actions, self.action_space, type(self).__name__, self.clip_actions)
+        u = _checks.box_action(
+            actions, self.action_space, type(self).__name__, self.clip_actions, self.action_bound
+        )
         torque = u[:, 0]  # float32, as the single env
         state, reward, terminated = self._transition(self._state, torque)
         return self._finish(state, reward, terminated)
@@ -298,7 +305,8 @@ class PendulumVectorEnv(_BatchedVectorEnv):
 
 
 class Pendulum2019VectorEnv(PendulumVectorEnv):
-    """Vector version of the 2019 Gym.jl pendulum (torque never clipped)."""
+    """Vector version of the 2019 Gym.jl pendulum (torque never clipped; refused beyond
+    ``action_bound`` = ±1000 N·m)."""
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -66,3 +67,86 @@ def test_fast_vector_env_pickles_without_its_compiled_function():
     twin = pickle.loads(pickle.dumps(env))
     assert twin._transition.fast and twin._transition._compiled is None
     np.testing.assert_array_equal(twin.state, env.state)
+
+
+# --- item 2: the unclipped Pendulum's torque is bounded; no cast overflows to inf ---------
+
+
+def _pendulum_2019(kind: str):
+    if kind == "single":
+        env = gym.make("diffsim/Pendulum2019-v1").unwrapped
+        env.reset(options={"state": [0.5, 1.0]})
+        return env, (1,)
+    env = vector.Pendulum2019VectorEnv(num_envs=3)
+    env.reset(options={"state": [[0.5, 1.0]] * 3})
+    return env, (3, 1)
+
+
+@pytest.mark.parametrize("kind", ["single", "vector"])
+@pytest.mark.parametrize(
+    "value, dtype",
+    [(1e30, np.float32), (1e300, np.float64), (-1000.5, np.float64), (3e38, np.float32)],
+)
+def test_unclipped_pendulum_refuses_torques_beyond_its_bound(kind, value, dtype):
+    env, shape = _pendulum_2019(kind)
+    assert env.action_bound == 1000.0
+    before = env.state
+    action = np.zeros(shape, dtype)
+    action.flat[-1] = value  # the last sub-env, for the vector env
+    shown = re.escape(repr(float(dtype(value))))  # the value as the env received it
+    with pytest.raises(ValueError, match=f"within ±1000 .*got \\[{shown}\\]"):
+        env.step(action)
+    np.testing.assert_array_equal(env.state, before)  # nothing changed
+    obs, reward, *_ = env.step(np.full(shape, 1000.0, np.float32))  # the bound itself is taken
+    assert np.isfinite(obs).all() and np.isfinite(reward).all() and np.isfinite(env.state).all()
+
+
+def test_unclipped_pendulum_still_applies_torques_beyond_the_space_unclipped():
+    env, _ = _pendulum_2019("single")
+    env.reset(options={"state": [0.0, 0.0]})
+    env.step(np.array([100.0], np.float32))  # beyond the space's ±2, within the bound
+    assert env.state[1] == 8.0  # 3·100·0.05 = 15 rad/s, then the speed clip at 8
+    assert env.state[0] == pytest.approx(15.0 * 0.05, rel=1e-12)  # θ moved with 15 rad/s
+
+
+def test_torque_bound_is_documented_on_the_params():
+    from diffsim import pendulum
+
+    assert pendulum.PendulumParams.variant_2019().torque_bound == 1000.0
+    assert pendulum.PendulumParams(max_torque=3.0).torque_bound == 1500.0
+
+
+def test_float32_cast_never_turns_a_finite_action_into_inf():
+    from diffsim.envs import _checks
+    from diffsim.envs.pendulum_env import PendulumEnv
+
+    space = gym.spaces.Box(-2.0, 2.0, (1,), np.float32)
+    with pytest.raises(ValueError, match=r"float32 .*1e\+300"):
+        _checks.box_action(np.array([1e300]), space, "Env", clip=False)
+    # An env that does not clip but whose physics does (so no torque bound applies).
+    env = PendulumEnv(clip_actions=False)
+    assert env.action_bound is None
+    env.reset(seed=0)
+    before = env.state
+    with pytest.raises(ValueError, match="PendulumEnv.*float32"):
+        env.step(np.array([-1e300]))
+    np.testing.assert_array_equal(env.state, before)
+    env.step(np.array([1e30]))  # finite in float32: the physics clips it to 2 N·m
+    assert np.isfinite(env.state).all()
+
+
+def test_torch_pendulum_checks_the_torque_bound_only_under_debug_checks():
+    import torch
+
+    import diffsim
+    from diffsim import pendulum
+
+    params = pendulum.PendulumParams.variant_2019()
+    state = torch.zeros(4, 2, dtype=torch.float64)
+    action = torch.tensor([0.0, 2.0, -1e4, 5.0], dtype=torch.float64)
+    pendulum.step(state, action, params)  # unchecked: no value is read without debug checks
+    with diffsim.debug_checks():
+        with pytest.raises(ValueError, match=r"±1000 N·m.*-10000 N·m at batch index \(2,\)"):
+            pendulum.step(state, action, params)
+        pendulum.step(state, action.clamp(-1000, 1000), params)
+        pendulum.step(state, action, pendulum.PendulumParams())  # clipped: nothing to bound
