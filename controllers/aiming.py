@@ -50,7 +50,7 @@ from torch import nn
 
 from . import _loaders
 from ._fields import check_fields
-from .checkpoint import POLICY_FORMAT, POLICY_VERSION, CheckpointError
+from .checkpoint import POLICY_FORMAT, POLICY_VERSION, CheckpointError, save_torch
 
 ENV_ID = "diffsim/Trebuchet-v0"
 ANGLE_BOUNDS = (5.0, 85.0)
@@ -279,8 +279,9 @@ class AimingNetwork(nn.Module):
 
     def save(self, path: Union[str, Path], env_id: str = ENV_ID, method: str = "bptt") -> None:
         """Write ``policy.pt`` in :func:`~diffsim.controllers.checkpoint.save_policy`'s format
-        with ``kind = "aiming_network"`` (read back by :func:`load_policy`)."""
-        torch.save(
+        with ``kind = "aiming_network"`` (read back by :func:`load_policy`), atomically."""
+        save_torch(
+            path,
             {
                 "format": POLICY_FORMAT,
                 "version": POLICY_VERSION,
@@ -291,7 +292,6 @@ class AimingNetwork(nn.Module):
                 "spec": self.spec.to_dict(),
                 "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
             },
-            path,
         )
 
 

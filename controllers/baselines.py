@@ -58,7 +58,7 @@ import torch
 
 from . import _loaders, zoo
 from ._fields import check_fields
-from .checkpoint import POLICY_FORMAT, POLICY_VERSION, CheckpointError
+from .checkpoint import POLICY_FORMAT, POLICY_VERSION, CheckpointError, save_torch
 
 KIND = "sb3"
 """The policy kind written to ``policy.pt``."""
@@ -290,10 +290,11 @@ class SB3Trainer:
         return SB3Agent(self.model.policy, self.env_id, self.discrete, self._obs_stats())
 
     def save(self, path: Path) -> None:
-        """Write ``policy.pt`` of kind ``"sb3"`` (see the module docstring)."""
+        """Write ``policy.pt`` of kind ``"sb3"`` (see the module docstring), atomically."""
         buffer = io.BytesIO()
         self.model.save(buffer, exclude=["replay_buffer"])
-        torch.save(
+        save_torch(
+            path,
             {
                 "format": POLICY_FORMAT,
                 "version": POLICY_VERSION,
@@ -305,7 +306,6 @@ class SB3Trainer:
                 "sb3_zip": buffer.getvalue(),
                 "obs_stats": self._obs_stats(),
             },
-            path,
         )
 
     # -- checkpointing ----------------------------------------------------------------

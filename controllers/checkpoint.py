@@ -12,15 +12,25 @@ Every method writes the same layout:
 - ``checkpoint.pt``: the trainer's full state (model, optimiser, every generator) and the
   loop's counters, for resuming an interrupted run exactly.
 
+Every one of these files (and a comparison's ``results.json``) is written atomically by
+:func:`write_atomically`: into a temporary file in the same directory, then renamed over the
+old one with ``os.replace``, so an interruption during a write (a signal, a full disk, an
+exception in the serializer) leaves the previous version intact and never a truncated file.
+
 :func:`load_policy` returns an object with ``act(obs)`` for any user's own loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import json
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Union
+from typing import IO, Any, Union
 
 import numpy as np
 import torch
@@ -69,11 +79,55 @@ class PolicyAgent:
         return a[0] if single else a
 
 
+@functools.lru_cache(maxsize=1)
+def _file_mode() -> int:
+    umask = os.umask(0o022)  # read the process's umask (there is no call that only reads it)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomically(
+    path: Union[str, Path], write: Callable[[IO[Any]], None], *, text: bool = False
+) -> None:
+    """Write ``path`` all at once or not at all: ``write(f)`` fills a temporary file in the
+    same directory, which then replaces ``path`` (``os.replace``, atomic on POSIX and Windows).
+
+    Args:
+        path: The file to write (its directory must exist).
+        write: Writes the whole content to the open file ``f``.
+        text: Open ``f`` in text mode (UTF-8, newlines as written) instead of binary.
+
+    Raises:
+        Whatever ``write`` or the file system raises; the temporary file is then removed and
+        ``path`` keeps its previous content (or stays absent).
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        opened = os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb")
+        with opened as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode())  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def save_torch(path: Union[str, Path], obj: Any) -> None:
+    """``torch.save(obj)`` into ``path`` through :func:`write_atomically`."""
+    write_atomically(path, lambda f: torch.save(obj, f))
+
+
 def save_policy(
     path: Path, policy: ControlPolicy, env_id: str, discrete: bool, method: str
 ) -> None:
-    """Write ``policy.pt`` (see the module docstring)."""
-    torch.save(
+    """Write ``policy.pt`` (see the module docstring), atomically."""
+    save_torch(
+        path,
         {
             "format": POLICY_FORMAT,
             "version": POLICY_VERSION,
@@ -84,7 +138,6 @@ def save_policy(
             "spec": policy.spec.to_dict(),
             "state_dict": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
         },
-        path,
     )
 
 
@@ -141,7 +194,12 @@ def load_policy(run_dir: Union[str, Path]) -> PolicyAgent:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    """Write ``data`` as indented JSON (keys sorted), atomically."""
+    write_atomically(
+        path,
+        lambda f: f.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"),
+        text=True,
+    )
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -154,14 +212,18 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write every row of ``metrics.csv`` (columns: the union, in first-seen order)."""
+    """Write every row of ``metrics.csv`` (columns: the union, in first-seen order),
+    atomically."""
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    with path.open("w", newline="") as f:
+
+    def write(f: IO[str]) -> None:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+
+    write_atomically(path, write, text=True)
 
 
 def read_metrics(path: Union[str, Path]) -> list[dict[str, float]]:

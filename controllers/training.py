@@ -13,7 +13,8 @@ ControlPolicy`) and ``state_dict`` / ``load_state_dict``. :func:`train` drives i
   A trainer whose ``update`` takes ``max_transitions`` (BPTT, the SB3 baselines) is told how
   many transitions are left before the next evaluation and stops there (SB3 at the end of
   its current rollout), so its evaluations fall on the schedule;
-- after each evaluation it writes ``metrics.csv``, ``policy.pt`` and ``checkpoint.pt``;
+- after each evaluation it writes ``metrics.csv``, ``policy.pt`` and ``checkpoint.pt``, each
+  atomically (:func:`~diffsim.controllers.checkpoint.write_atomically`);
 - given the directory of an interrupted run with the same configuration, it resumes from
   ``checkpoint.pt`` (model, optimiser and every generator restored), so the result equals an
   uninterrupted run's;
@@ -43,6 +44,7 @@ from .checkpoint import (
     PolicyAgent,
     read_json,
     save_policy,
+    save_torch,
     write_json,
     write_metrics,
 )
@@ -369,9 +371,7 @@ def _save(
         trainer.save(out / "policy.pt")
     else:
         save_policy(out / "policy.pt", trainer.policy, env_id, discrete, method)
-    tmp = out / "checkpoint.pt.tmp"
-    torch.save({"trainer": trainer.state_dict(), "loop": loop}, tmp)
-    tmp.replace(out / "checkpoint.pt")
+    save_torch(out / "checkpoint.pt", {"trainer": trainer.state_dict(), "loop": loop})
 
 
 def _resume(out: Path, settings: dict[str, Any], trainer: Any) -> dict[str, Any]:
