@@ -29,6 +29,10 @@ Gymnasium's own ids take only the SB3 methods (the baselines extra).
 
 from __future__ import annotations
 
+EVAL_EPISODES = 100
+"""Episodes per evaluation of the benchmark protocol (as
+:data:`diffsim.controllers.evaluate.EVAL_EPISODES`, for the command line's defaults)."""
+
 METHOD_NAMES: dict[str, str] = {
     "bptt": "backpropagation through the simulator (on trebuchet: the aiming network)",
     "shac": "short-horizon actor-critic through the simulator (pendulum, pendulum-2019)",

@@ -6,17 +6,19 @@ import argparse
 
 
 def env_help() -> str:
-    from diffsim.envs.rollout import SHORT_NAMES
+    """The help text of an ENV argument: every valid task name and id (imports no torch)."""
+    from diffsim.controllers._names import GYMNASIUM_TWIN_NAMES, TASK_NAMES
 
     return (
-        "a short name (" + ", ".join(SHORT_NAMES) + ") or a registered id of this project "
-        "(the SB3 baselines also take Gymnasium's CartPole-v1 and Pendulum-v1)"
+        f"a task: a short name ({', '.join(TASK_NAMES)}) or this project's id "
+        f"({', '.join(TASK_NAMES.values())}); the SB3 baselines also take Gymnasium's "
+        f"{' and '.join(GYMNASIUM_TWIN_NAMES)}"
     )
 
 
 def add_schedule_options(parser: argparse.ArgumentParser) -> None:
     """``--eval-every`` and ``--eval-episodes``: the benchmark protocol's evaluation schedule."""
-    from diffsim.controllers.evaluate import EVAL_EPISODES
+    from diffsim.controllers._names import EVAL_EPISODES
 
     parser.add_argument(
         "--eval-every",

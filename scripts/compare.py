@@ -14,6 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Union
 
+from diffsim.controllers._names import METHOD_NAMES, default_method, defaults_help
+
 from .common import add_schedule_options, add_threads_option, apply_threads, env_help
 
 
@@ -25,7 +27,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("env", metavar="ENV", help=env_help())
-    p.add_argument("--methods", default="bptt", help="comma-separated methods (default: bptt)")
+    p.add_argument(
+        "--methods",
+        default=None,
+        help=f"comma-separated methods, of {', '.join(METHOD_NAMES)} (default: the task's "
+        f"default method: {defaults_help()})",
+    )
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per method (default: 5)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument(
@@ -38,7 +45,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_schedule_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_threads_option(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=_run_with_default_methods)
+
+
+def _run_with_default_methods(args: argparse.Namespace) -> int:
+    """:func:`run` with ``args.methods`` resolved: no ``--methods`` means the task's default."""
+    if args.methods is None:
+        args.methods = default_method(args.env)
+    return run(args)
 
 
 def parse_budget(text: str) -> Union[int, dict[str, int]]:

@@ -1,7 +1,9 @@
-"""``diffsim train ENV --method METHOD``: train a controller and write its run directory.
+"""``diffsim train ENV [--method METHOD]``: train a controller and write its run directory.
 
-With no options beyond ``--method``, ``--seed`` and ``--out`` the method's tuned
-configuration for ENV is used. Any field of the method's configuration can be overridden
+Without ``--method`` the task's default method is used: the one that solves it in the
+project's benchmarks (docs/benchmarks.md), listed under ``--method`` below. With no options
+beyond ``--method``, ``--seed`` and ``--out`` the method's tuned configuration for ENV is
+used. Any field of the method's configuration can be overridden
 with ``--set NAME=VALUE`` (VALUE is a Python literal: ``--set lr=0.01``,
 ``--set "policy={'kind': 'mlp', 'hidden': (64, 64)}"``); unknown names are an error that lists
 the valid ones. The run directory holds ``policy.pt``, ``config.json`` and ``metrics.csv``;
@@ -17,6 +19,8 @@ import ast
 import dataclasses
 from pathlib import Path
 from typing import Any
+
+from diffsim.controllers._names import METHOD_NAMES, default_method, defaults_help
 
 from .common import add_schedule_options, add_threads_option, apply_threads, env_help
 
@@ -43,7 +47,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("env", metavar="ENV", help=env_help())
-    p.add_argument("--method", default="bptt", help="training method (default: bptt)")
+    p.add_argument(
+        "--method",
+        default=None,
+        help=f"training method, one of {', '.join(METHOD_NAMES)} (default: the one that "
+        f"solves the task: {defaults_help()})",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of every generator (default: 0)")
     p.add_argument(
         "--out",
@@ -87,7 +96,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_option(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=_run_with_default_method)
+
+
+def _run_with_default_method(args: argparse.Namespace) -> int:
+    """:func:`run` with ``args.method`` resolved: no ``--method`` means the task's default."""
+    if args.method is None:
+        args.method = default_method(args.env)
+    return run(args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,11 +141,9 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     last = result.metrics[-1]
-    solved = result.solved_at
     print(
-        f"final evaluation: return {last['eval_return_mean']:.1f} ± "
-        f"{last['eval_return_std']:.1f} after {int(last['transitions'])} transitions, "
-        f"{last['train_seconds']:.2f} s of training"
+        f"final evaluation: {train_mod.describe_evaluation(last)} after "
+        f"{int(last['transitions'])} transitions, {last['train_seconds']:.2f} s of training"
     )
     if "objective_start" in last:  # retrofit: what the refinement gained on its objective
         print(
@@ -137,10 +151,7 @@ def run(args: argparse.Namespace) -> int:
             f"optimised starts, {last['test_objective_start']:.4g} -> "
             f"{last['test_objective']:.4g} on held-out ones"
         )
-    if solved:
-        print(
-            f"solved at {int(solved['transitions'])} transitions, {solved['train_seconds']:.2f} s"
-        )
+    print(train_mod.outcome(result))  # solved when, or not solved and the best evaluation
     print(f"wrote {result.out}")
     return 0
 
