@@ -3,10 +3,13 @@
 Every method writes the same layout:
 
 - ``config.json``: the environment id, method, seed, budget, evaluation schedule, the
-  method's full configuration, the command line and the library versions;
+  task's solved return (``null`` for a task without one, the trebuchet), the method's full
+  configuration, the command line and the library versions; strict JSON (no ``NaN`` or
+  ``Infinity``);
 - ``metrics.csv``: one row per evaluation (``transitions``, ``updates``, ``train_seconds``,
-  ``eval_seconds``, ``eval_return_mean``, ``eval_return_std``, ``eval_length_mean``, then the
-  method's own columns);
+  ``eval_seconds``, ``eval_return_mean``, ``eval_return_std``, ``eval_length_mean``; on the
+  trebuchet also ``eval_miss_median_pct`` and ``eval_miss_p95_pct``, the relative miss in
+  percent, which other tasks omit; then the method's own columns);
 - ``policy.pt``: the trained policy with everything needed to rebuild it (format tag,
   environment id, policy spec, weights);
 - ``checkpoint.pt``: the trainer's full state (model, optimiser, every generator) and the
@@ -194,12 +197,14 @@ def load_policy(run_dir: Union[str, Path]) -> PolicyAgent:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON (keys sorted), atomically."""
-    write_atomically(
-        path,
-        lambda f: f.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"),
-        text=True,
-    )
+    """Write ``data`` as indented JSON (keys sorted), atomically.
+
+    Raises:
+        ValueError: ``data`` holds a NaN or an infinity, which JSON cannot represent (write
+            ``None`` instead); the file is then left as it was.
+    """
+    text = json.dumps(data, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+    write_atomically(path, lambda f: f.write(text), text=True)
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 :func:`compare` trains each (method, seed) cell with :func:`diffsim.controllers.train` (the
 same evaluation schedule, evaluation function and transition counting for every method),
 into ``OUT/runs/<env>__<method>__<seed>``, and gathers the cells' learning curves into
-``OUT/results.json`` with the machine, the versions, the command and the seeds. A cell
+``OUT/results.json`` (strict JSON: ``solved_return`` is ``null`` for a task without one) with
+the machine, the versions, the command and the seeds, written atomically. A cell
 whose run directory is already finished is read back, not retrained, so an interrupted
 comparison resumes where it stopped.
 
@@ -170,8 +171,10 @@ def format_summary(result: dict[str, Any]) -> str:
             return "—"
         return f"{stats['median']:{spec}} [{stats['min']:{spec}}, {stats['max']:{spec}}]"
 
+    threshold = result["solved_return"]
+    solved = "no solved return" if threshold is None else f"solved = mean return ≥ {threshold}"
     lines = [
-        f"{result['env_id']}: solved = mean return ≥ {result['solved_return']} over "
+        f"{result['env_id']}: {solved} over "
         f"{result['eval_episodes']} episodes, evaluated every {result['eval_every']} transitions",
         f"{'method':8} {'solved':>7}  {'transitions to solve':>26}  {'seconds to solve':>24}  "
         f"{'final return':>26}",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Optional, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -33,11 +33,13 @@ class Agent(Protocol):
 
 @dataclass
 class EvalResult:
-    """Returns and lengths of the evaluation episodes, and the seconds it took."""
+    """Returns and lengths of the evaluation episodes, the seconds it took, and the
+    episodes' first observations (``[episodes, obs]``, as the agent saw them at reset)."""
 
     returns: np.ndarray
     lengths: np.ndarray
     seconds: float
+    first_obs: Optional[np.ndarray] = None
 
     @property
     def mean(self) -> float:
@@ -90,6 +92,7 @@ def evaluate(
     envs = make_eval_env(env_id, episodes, vectorization)
     try:
         obs, _ = envs.reset(seed=seed)
+        first_obs = np.array(obs, copy=True)
         returns = np.zeros(episodes)
         lengths = np.zeros(episodes, dtype=np.int64)
         running = np.ones(episodes, dtype=bool)
@@ -101,4 +104,4 @@ def evaluate(
             running &= ~(terminated | truncated)
     finally:
         envs.close()
-    return EvalResult(returns, lengths, time.perf_counter() - start)
+    return EvalResult(returns, lengths, time.perf_counter() - start, first_obs)

@@ -20,6 +20,12 @@ ControlPolicy`) and ``state_dict`` / ``load_state_dict``. :func:`train` drives i
   uninterrupted run's;
 - it stops at the budget, or at the first evaluation that reaches the task's solved return
   when ``stop_when_solved`` is set.
+
+The trebuchet's return (−|miss| in metres, averaged) rounds to 0.0 as soon as the network
+aims well, so its evaluation rows (and progress bar) also give the median and the 95th
+percentile of the relative miss ``|distance − target| / target`` over the evaluation shots, in
+percent (``eval_miss_median_pct``, ``eval_miss_p95_pct``; a failed shot misses by 100 %).
+Other tasks have no such columns (:data:`EVAL_COLUMNS` says which task has which).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
+import numpy as np
 import torch
 
 from diffsim._validation import check_choice
@@ -48,7 +55,7 @@ from .checkpoint import (
     write_json,
     write_metrics,
 )
-from .evaluate import EVAL_EPISODES, EVAL_SEED, evaluate
+from .evaluate import EVAL_EPISODES, EVAL_SEED, EvalResult, evaluate
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,30 @@ class SHACMethodTrainer:
 TREBUCHET_ID = "diffsim/Trebuchet-v0"
 
 
+def trebuchet_miss_pct(result: EvalResult) -> dict[str, float]:
+    """The trebuchet's evaluation columns: median and 95th percentile of the relative miss.
+
+    The env's reward is ``−|distance − target|`` (m; ``−target`` for a failed shot) and each
+    episode is one shot, so an episode's relative miss is ``−return / target`` with the target
+    read from its first observation ``(wind, target)``.
+
+    Returns:
+        ``{"eval_miss_median_pct": …, "eval_miss_p95_pct": …}``, in percent of the target.
+    """
+    rel = -result.returns / result.first_obs[:, 1].astype(np.float64) * 100.0
+    return {
+        "eval_miss_median_pct": float(np.median(rel)),
+        "eval_miss_p95_pct": float(np.percentile(rel, 95)),
+    }
+
+
+EVAL_COLUMNS: dict[str, Callable[[EvalResult], dict[str, float]]] = {
+    TREBUCHET_ID: trebuchet_miss_pct,
+}
+"""Extra evaluation columns per env id (a function of the :class:`EvalResult`); the ids not
+listed have only the common columns."""
+
+
 def get_method(name: str, env_id: Optional[str] = None) -> Method:
     """The method ``name`` (for ``env_id``: BPTT on the one-shot trebuchet task is the
     aiming network of :mod:`diffsim.controllers.aiming`)."""
@@ -175,12 +206,64 @@ def build_config(method: Method, env_id: str, overrides: Optional[dict[str, Any]
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the agent, every evaluation row, the run directory."""
+    """What :func:`train` returns.
+
+    Attributes:
+        agent: The trained policy behind ``act(obs)``.
+        metrics: Every evaluation row (the rows of ``metrics.csv``), in order.
+        out: The run directory.
+        solved_at: ``None`` if no evaluation reached the solved return, else a dict with the
+            first such evaluation's ``transitions``, ``train_seconds``, ``updates`` and
+            ``eval_return_mean``.
+        env_id: The registered id trained on.
+        solved_return: The task's solved return (``None``: the task has none, e.g. the
+            trebuchet).
+    """
 
     agent: PolicyAgent
     metrics: list[dict[str, float]]
     out: Path
     solved_at: Optional[dict[str, float]]
+    env_id: str = ""
+    solved_return: Optional[float] = None
+
+
+def describe_evaluation(row: dict[str, float]) -> str:
+    """One evaluation row in words: the mean return ± std, and on the trebuchet the median
+    and 95th-percentile relative miss (e.g. ``"median miss 0.12 %, p95 0.85 % of the target
+    (return -0.05 ± 0.04 m)"``)."""
+    ret = f"{row['eval_return_mean']:.1f} ± {row['eval_return_std']:.1f}"
+    if "eval_miss_median_pct" in row:
+        return (
+            f"median miss {row['eval_miss_median_pct']:.3g} %, p95 "
+            f"{row['eval_miss_p95_pct']:.3g} % of the target (return "
+            f"{row['eval_return_mean']:.3g} ± {row['eval_return_std']:.3g} m)"
+        )
+    return f"return {ret}"
+
+
+def outcome(result: TrainResult) -> str:
+    """One line saying how the run ended.
+
+    Solved: ``"solved at 4096 transitions, 1.23 s"`` (the first evaluation at or above the
+    solved return). Not solved: ``"not solved: best eval -412.3 at 81,920 transitions (solved
+    means >= -200)"``. A task without a solved return (the trebuchet): its best evaluation
+    (the highest mean return; for the trebuchet with its relative misses).
+    """
+    solved = result.solved_at
+    if solved:
+        return (
+            f"solved at {int(solved['transitions'])} transitions, {solved['train_seconds']:.2f} s"
+        )
+    best = max(result.metrics, key=lambda r: r["eval_return_mean"])
+    if "eval_miss_median_pct" in best:
+        what = describe_evaluation(best)
+    else:
+        what = f"{best['eval_return_mean']:.1f}"
+    where = f"best eval {what} at {int(best['transitions']):,} transitions"
+    if result.solved_return is None:
+        return f"{where} ({result.env_id or 'this task'} has no solved return)"
+    return f"not solved: {where} (solved means >= {result.solved_return:g})"
 
 
 def versions() -> dict[str, Any]:
@@ -257,7 +340,7 @@ def train(
         "eval_episodes": eval_episodes,
         "eval_seed": EVAL_SEED,
         "stop_when_solved": stop_when_solved,
-        "solved_return": task_threshold,
+        "solved_return": None if math.isinf(task_threshold) else task_threshold,
         "device": device,
         "config": _jsonable(dataclasses.asdict(cfg)),
     }
@@ -312,7 +395,7 @@ def train(
                 }
             loop["done"] = loop["transitions"] >= budget or (solved and stop_when_solved)
             _save(out, trainer, env_id, discrete, method, loop)
-            bar.set_postfix(eval=f"{row['eval_return_mean']:.1f}")
+            bar.set_postfix(_postfix(row))
             if loop["done"]:
                 break
         if max_updates is not None and updates_here >= max_updates:
@@ -330,7 +413,14 @@ def train(
             loop["next_eval"] = loop["transitions"]  # always evaluate the final policy
         bar.update(min(loop["transitions"], budget) - bar.n)
     bar.close()
-    return TrainResult(_agent(trainer, env_id, discrete), loop["rows"], out, loop["solved_at"])
+    return TrainResult(
+        _agent(trainer, env_id, discrete),
+        loop["rows"],
+        out,
+        loop["solved_at"],
+        env_id,
+        settings["solved_return"],
+    )
 
 
 def _solved_return(env_id: str) -> float:
@@ -359,8 +449,20 @@ def _evaluate_row(
         "eval_return_std": result.std,
         "eval_length_mean": float(result.lengths.mean()),
     }
+    extra = EVAL_COLUMNS.get(env_id)
+    if extra is not None:
+        row.update(extra(result))
     row.update({k: v for k, v in last.items() if k != "transitions"})
     return row
+
+
+def _postfix(row: dict[str, float]) -> dict[str, str]:
+    """The progress bar's figures: the mean return, and the relative miss where measured."""
+    if "eval_miss_median_pct" in row:
+        return {
+            "miss": f"median {row['eval_miss_median_pct']:.3g}% p95 {row['eval_miss_p95_pct']:.3g}%"
+        }
+    return {"eval": f"{row['eval_return_mean']:.1f}"}
 
 
 def _save(
@@ -376,6 +478,8 @@ def _save(
 
 def _resume(out: Path, settings: dict[str, Any], trainer: Any) -> dict[str, Any]:
     saved = read_json(out / "config.json")
+    if saved.get("solved_return") == math.inf:  # written as Infinity before it was null
+        saved["solved_return"] = None
     mismatch = {k: (saved.get(k), v) for k, v in settings.items() if saved.get(k) != v}
     if mismatch:
         details = "; ".join(f"{k}: saved {a!r}, requested {b!r}" for k, (a, b) in mismatch.items())

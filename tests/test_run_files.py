@@ -96,3 +96,132 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert path.read_text() == "x"
+
+
+# -- the trebuchet's evaluation figures and strict JSON -------------------------------------
+TREB_ARGS = [
+    "train",
+    "trebuchet",
+    "--budget",
+    "32",
+    "--eval-every",
+    "32",
+    "--eval-episodes",
+    "20",
+    "--set",
+    "batch_size=32",
+    "--set",
+    "reach_filter=False",
+    "--set",
+    "reach_feature=False",
+]
+
+
+@pytest.fixture(scope="module")
+def treb(tmp_path_factory):
+    import contextlib
+    import io
+
+    from diffsim.scripts.main import main
+
+    out = tmp_path_factory.mktemp("treb") / "run"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        assert main([*TREB_ARGS, "--out", str(out)]) == 0
+    return out, stdout.getvalue(), stderr.getvalue()
+
+
+def _strict_json(text):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_trebuchet_metrics_give_the_relative_miss_measured_shot_by_shot(treb):
+    import gymnasium as gym
+    import numpy as np
+
+    from diffsim.controllers.evaluate import EVAL_SEED
+    from diffsim.envs.trebuchet_env import TrebuchetEnv
+
+    out, _, _ = treb
+    with (out / "metrics.csv").open() as f:
+        header = next(csv.reader(f))
+    common = ["transitions", "updates", "train_seconds", "eval_seconds"]
+    common += ["eval_return_mean", "eval_return_std", "eval_length_mean"]
+    assert header[: len(common)] == common  # users' scripts read these names
+    assert {"eval_miss_median_pct", "eval_miss_p95_pct"} <= set(header)
+    last = checkpoint.read_metrics(out)[-1]
+    # The same 20 evaluation tasks, each shot again in a single env and measured by its miss.
+    envs = gym.make_vec(
+        "diffsim/Trebuchet-v0", num_envs=20, vectorization_mode="vector_entry_point"
+    )
+    obs, _ = envs.reset(seed=EVAL_SEED)
+    envs.close()
+    actions = load_policy(out).act(obs)
+    env = TrebuchetEnv()
+    rel = []
+    for (wind, target), action in zip(obs, actions):
+        env.reset(options={"wind": float(wind), "target": float(target)})
+        _, _, _, _, info = env.step(action)
+        rel.append(100 * (abs(info["miss"]) if not info["failed"] else target) / target)
+    assert last["eval_miss_median_pct"] == pytest.approx(np.median(rel), rel=1e-3)
+    assert last["eval_miss_p95_pct"] == pytest.approx(np.percentile(rel, 95), rel=1e-3)
+
+
+def test_trebuchet_progress_bar_and_final_line_show_the_miss(treb):
+    _, stdout, stderr = treb
+    last = checkpoint.read_metrics(treb[0])[-1]
+    assert f"median {last['eval_miss_median_pct']:.3g}% p95 {last['eval_miss_p95_pct']:.3g}%" in (
+        stderr
+    )
+    final = next(line for line in stdout.splitlines() if line.startswith("final evaluation"))
+    assert f"median miss {last['eval_miss_median_pct']:.3g} %" in final
+    assert f"p95 {last['eval_miss_p95_pct']:.3g} %" in final
+    assert "diffsim/Trebuchet-v0 has no solved return" in stdout
+
+
+def test_trebuchet_config_is_strict_json_with_a_null_solved_return(treb):
+    config = _strict_json((treb[0] / "config.json").read_text())
+    assert config["env_id"] == "diffsim/Trebuchet-v0"
+    assert config["solved_return"] is None
+
+
+def test_a_run_written_with_infinity_still_resumes(treb, tmp_path):
+    import shutil
+
+    from diffsim.scripts.main import main
+
+    run = tmp_path / "old"
+    shutil.copytree(treb[0], run)
+    text = (run / "config.json").read_text()
+    (run / "config.json").write_text(
+        text.replace('"solved_return": null', '"solved_return": Infinity')
+    )
+    assert main([*TREB_ARGS, "--quiet", "--out", str(run)]) == 0  # resumes: nothing to redo
+
+
+def test_write_json_refuses_nan_and_infinity_and_keeps_the_file(tmp_path):
+    path = tmp_path / "x.json"
+    checkpoint.write_json(path, {"a": 1.5})
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="Out of range float values are not JSON"):
+            checkpoint.write_json(path, {"a": bad})
+    assert _strict_json(path.read_text()) == {"a": 1.5}
+    assert _files(tmp_path) == ["x.json"]
+
+
+def test_compare_summary_of_a_task_without_solved_return():
+    from diffsim.controllers.compare import format_summary
+
+    result = {
+        "env_id": "diffsim/Trebuchet-v0",
+        "solved_return": None,
+        "eval_episodes": 20,
+        "eval_every": 32,
+        "summary": {},
+    }
+    head = format_summary(result).splitlines()[0]
+    assert head.startswith("diffsim/Trebuchet-v0: no solved return over 20 episodes")
+    assert "None" not in head
