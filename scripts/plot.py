@@ -8,7 +8,7 @@ and a phase portrait (Pendulum).
 
 ``diffsim plot shot --shot WIND,ANGLE,WEIGHT ...`` draws trebuchet shots (m/s, degrees,
 lb): the machine at its stage boundaries and the flights; ``diffsim plot shot RUN_DIR
---target T`` shoots where a trained aiming network aims.
+[--target T ...]`` shoots where a trained aiming network aims (default: at 30, 50 and 70 m).
 
 ``diffsim plot curves RUN_DIR... | RESULT.json ...`` draws learning curves (evaluation
 return against transitions and against training seconds), the median and spread of the
@@ -170,7 +170,7 @@ def simulate_run(
     if _is_trebuchet(agent.env_id):
         raise ValueError(
             f"{run_dir} holds a trebuchet aiming network, which has no trajectory in time: "
-            f"draw its shot with `diffsim plot shot {run_dir} --target METRES`"
+            f"draw its shots with `diffsim plot shot {run_dir} [--target METRES]`"
         )
     task = get_task(agent.env_id)
     name = {"diffsim/Pendulum2019-v1": "pendulum-2019"}.get(
@@ -305,41 +305,77 @@ def aimed_shot(run_dir: Union[str, Path], wind: float, target: float) -> tuple[f
     return float(wind), angle, weight
 
 
+DEFAULT_TARGETS = (30.0, 50.0, 70.0)
+"""Where ``plot shot RUN_DIR`` aims without ``--target``, m: across the trebuchet env's
+target range (``TARGET_RANGE``, 20–80 m), at its sixths 1/6, 1/2 and 5/6."""
+
+
+def _target_list(target: Union[float, Sequence[float], None]) -> list[float]:
+    if target is None:
+        return []
+    if isinstance(target, (int, float)):
+        return [float(target)]
+    return [float(t) for t in target]
+
+
 def shot(
     shots: Sequence[Sequence[float]] = (),
     *,
     run_dir: Union[str, Path, None] = None,
     wind: Optional[float] = None,
-    target: Optional[float] = None,
+    target: Union[float, Sequence[float], None] = None,
 ) -> Figure:
     """The shot figure (:func:`diffsim.scripts.plots.shot_figure`) of given shots and/or of
-    the shot an aiming network chooses.
+    the shots an aiming network chooses.
 
     Args:
         shots: ``(wind m/s, angle degrees, weight lb)`` triples.
-        run_dir: A trained aiming network; it aims at ``target`` in ``wind`` (default 0 m/s).
+        run_dir: A trained aiming network; it aims at each ``target`` in ``wind`` (default
+            0 m/s), one shot per target.
         wind: The aiming network's wind, m/s (only with ``run_dir``).
-        target: Target distance, m: marked, and where ``run_dir`` aims (required with it).
+        target: Target distance(s), m, flagged. With ``run_dir``, where the network aims
+            (default :data:`DEFAULT_TARGETS`, 30, 50 and 70 m). The misses of ``shots`` are
+            given when there is a single target.
+
+    Raises:
+        ValueError: no shot at all, ``wind`` without ``run_dir``, several targets without
+            ``run_dir``, or a target that is not a positive distance.
     """
     from .plots import shot_figure
 
     shots = [tuple(s) for s in shots]
     names: list[Optional[str]] = [None] * len(shots)
+    targets = _target_list(target)
+    bad = [t for t in targets if not (math.isfinite(t) and t > 0)]
+    if bad:
+        raise ValueError(f"--target must be a positive distance in m, got {bad[0]:g}")
     title = "trebuchet shots"
     if run_dir is not None:
-        if target is None:
-            raise ValueError(f"aiming with {run_dir} needs --target METRES")
-        shots.append(aimed_shot(run_dir, 0.0 if wind is None else wind, target))
-        names.append("network")
-        title = f"trebuchet: the aiming network of {Path(run_dir).name} at {target:g} m"
+        aims = targets or list(DEFAULT_TARGETS)
+        w = 0.0 if wind is None else float(wind)
+        common = aims[0] if len(aims) == 1 else None
+        per_shot: list[Optional[float]] = [common] * len(shots)
+        for aim in aims:
+            shots.append(aimed_shot(run_dir, w, aim))
+            names.append(f"network at {aim:g} m")
+            per_shot.append(aim)
+        title = f"trebuchet: the aiming network of {Path(run_dir).name}, wind {w:+g} m/s"
     elif wind is not None:
         raise ValueError(
             "--wind applies to an aiming network's shot (give RUN_DIR); a --shot carries "
             "its own wind"
         )
+    elif len(targets) > 1:
+        raise ValueError(
+            f"--target {', '.join(f'{t:g}' for t in targets)}: several targets apply to an "
+            "aiming network (give RUN_DIR), which aims at each; a --shot is measured against "
+            "a single target"
+        )
+    else:
+        per_shot = [targets[0] if targets else None] * len(shots)
     if not shots:
         raise ValueError(f"give at least one --shot {SHOT_FORMAT}, or an aiming RUN_DIR")
-    return shot_figure(shots, target=target, names=names, title=title)
+    return shot_figure(shots, targets=per_shot, names=names, title=title)
 
 
 # --- learning curves -----------------------------------------------------------------------
@@ -552,7 +588,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "as --shot=-2,45,200",
     )
     s.add_argument(
-        "--target", type=float, default=None, help="target distance, m (marked; aimed at)"
+        "--target",
+        type=float,
+        action="append",
+        default=None,
+        metavar="METRES",
+        help="target distance, m, flagged; RUN_DIR's network aims at each (repeat for several; "
+        f"default: {', '.join(f'{t:g}' for t in DEFAULT_TARGETS[:-1])} and "
+        f"{DEFAULT_TARGETS[-1]:g} m, across the env's 20–80 m target range); with --shot "
+        "alone, one target, against which the misses are given",
     )
     s.add_argument(
         "--wind", type=float, default=None, help="wind for the aiming network, m/s (default 0)"

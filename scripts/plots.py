@@ -228,6 +228,7 @@ def shot_figure(
     shots: Sequence[Sequence[float]],
     *,
     target: Optional[float] = None,
+    targets: Optional[Sequence[Optional[float]]] = None,
     params: Optional[TrebuchetParams] = None,
     names: Optional[Sequence[Optional[str]]] = None,
     title: str = "",
@@ -243,6 +244,8 @@ def shot_figure(
     Args:
         shots: One or several ``(wind m/s, release angle degrees, counterweight lb)``.
         target: Target distance from the pivot, m (a red flag; the miss goes in the legend).
+        targets: Instead of ``target``, per shot the target it was aimed at (``None`` for
+            none): each distinct target is flagged, each shot's miss is from its own target.
         params: The trebuchet (default ``TrebuchetParams.reference()``).
         names: Per shot, a name put before its inputs and distance in the legend (``None``
             for none).
@@ -262,8 +265,18 @@ def shot_figure(
     names = list(names) if names is not None else [None] * len(arr)
     if len(names) != len(arr):
         raise ValueError(f"expected {len(arr)} names, got {len(names)}")
-    if target is not None and not (math.isfinite(target) and target > 0):
-        raise ValueError(f"target must be a positive distance in m, got {target}")
+    if targets is None:
+        aims = [target] * len(arr)
+    elif target is not None:
+        raise ValueError("give target (one for all shots) or targets (one per shot), not both")
+    else:
+        aims = list(targets)
+        if len(aims) != len(arr):
+            raise ValueError(f"expected {len(arr)} targets (one per shot), got {len(aims)}")
+    for aim in aims:
+        if aim is not None and not (math.isfinite(aim) and aim > 0):
+            raise ValueError(f"target must be a positive distance in m, got {aim}")
+    flags = sorted({float(aim) for aim in aims if aim is not None})
     p = params if params is not None else trebuchet.TrebuchetParams.reference()
     a, b, c = float(p.pivot_height), float(p.arm_long), float(p.arm_short)
     t = torch.as_tensor(arr, dtype=torch.float64)
@@ -279,9 +292,9 @@ def shot_figure(
     colors = [f"C{k % 10}" for k in range(len(arr))]
     lift = np.array([0.0, a])  # the figure's y is height above the ground
     paths = [proj[stage[:, k] > 0, k] + lift for k in range(len(arr))]
-    far = max([target or 0.0] + [float(np.nanmax(path[:, 0])) for path in paths])
+    far = max([*flags, 0.0] + [float(np.nanmax(path[:, 0])) for path in paths])
     apex = max(float(np.nanmax(path[:, 1])) for path in paths)
-    scene = render.trebuchet_geometry(0.0, target, pivot_height=a, arm_long=b, arm_short=c)
+    scene = render.trebuchet_geometry(0.0, None, pivot_height=a, arm_long=b, arm_short=c)
     rgb = {k: tuple(v / 255 for v in col) for k, col in render.TREBUCHET_COLORS.items()}
     for ax in (left, right):
         ax.fill(*(scene["frame"] + lift).T, color=rgb["frame"], alpha=0.45, lw=0, zorder=1)
@@ -334,8 +347,8 @@ def shot_figure(
         label += f"{wind:+g} m/s, {angle:g}°, {weight:g} lb"
         if np.isfinite(distance[k]):
             label += f" → {distance[k]:.1f} m"
-            if target is not None:
-                label += f" (miss {distance[k] - target:+.1f} m)"
+            if aims[k] is not None:
+                label += f" (miss {distance[k] - aims[k]:+.1f} m)"
         else:
             label += f" → failed: {res.reasons[k]}"
         right.plot(*paths[k].T, color=colors[k], lw=1.5, label=label, zorder=3)
@@ -357,12 +370,12 @@ def shot_figure(
             color=colors[k],
         )
     flag = 0.12 * max(apex, 0.2 * far)
-    if target is not None:
-        right.plot([target, target], [0.0, flag], color=rgb["target"], lw=1.5, zorder=4)
-        right.plot(target, flag, ">", color=rgb["target"], ms=8, zorder=4)
+    for aim in flags:
+        right.plot([aim, aim], [0.0, flag], color=rgb["target"], lw=1.5, zorder=4)
+        right.plot(aim, flag, ">", color=rgb["target"], ms=8, zorder=4)
         right.annotate(
-            f"target {target:g} m",
-            (target, flag),
+            f"target {aim:g} m",
+            (aim, flag),
             xytext=(7, 0),
             textcoords="offset points",
             va="center",

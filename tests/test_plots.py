@@ -127,7 +127,44 @@ def test_plot_shot_of_an_aiming_network(aiming_run, tmp_path):
     argv = ["plot", "shot", str(aiming_run), "--target", "50", "--out", str(out), "--dpi", "40"]
     assert main(argv) == 0
     _check_picture(out, plot.shot(run_dir=aiming_run, target=50.0))
-    assert main(["plot", "shot", str(aiming_run)]) == 2  # no --target
+
+
+def _targets_and_names(fig):
+    flags = [t.get_text() for t in fig.axes[1].texts if t.get_text().startswith("target")]
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    return flags, [entry.split(":")[0] for entry in legend]
+
+
+def test_plot_shot_of_an_aiming_network_without_target_aims_across_the_range(aiming_run, tmp_path):
+    from diffsim.envs.trebuchet_env import TARGET_RANGE
+
+    out = tmp_path / "s.png"
+    assert main(["plot", "shot", str(aiming_run), "--out", str(out), "--dpi", "40"]) == 0
+    fig = plot.shot(run_dir=aiming_run)
+    _check_picture(out, fig)
+    flags, names = _targets_and_names(fig)
+    assert flags == ["target 30 m", "target 50 m", "target 70 m"]
+    assert names == ["network at 30 m", "network at 50 m", "network at 70 m"]
+    assert all(TARGET_RANGE[0] < t < TARGET_RANGE[1] for t in plot.DEFAULT_TARGETS)
+    # --target repeats: the network aims at each; a --shot is measured against a single one
+    argv = ["plot", "shot", str(aiming_run), "--target", "25", "--target", "60"]
+    assert main([*argv, "--out", str(out), "--dpi", "40"]) == 0
+    flags, names = _targets_and_names(plot.shot(run_dir=aiming_run, target=[25.0, 60.0]))
+    assert flags == ["target 25 m", "target 60 m"]
+    assert names == ["network at 25 m", "network at 60 m"]
+
+
+def test_plot_shot_help_names_the_default_targets(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["plot", "shot", "--help"])
+    assert exit_.value.code == 0
+    assert "default: 30, 50 and 70 m" in " ".join(capsys.readouterr().out.split())
+
+
+def test_several_targets_without_an_aiming_network_is_a_clear_error(capsys):
+    argv = ["plot", "shot", "--shot", "0,45,200", "--target", "30", "--target", "60"]
+    assert main(argv) == 2
+    assert "--target 30, 60" in capsys.readouterr().err
 
 
 def test_shot_geometry_is_the_envs():
