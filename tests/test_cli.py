@@ -70,3 +70,40 @@ def test_train_set_of_the_wrong_type_names_the_option_value_and_type(tmp_path, c
     assert "BPTTConfig.lr must be a float" in err
     assert "'abc'" in err
     assert not (tmp_path / "r").exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize(
+    "env,method", [("cartpole", "bptt"), ("pendulum", "shac"), ("cartpole", "cmaes")]
+)
+def test_an_unsolved_run_says_so_with_its_best_evaluation(tmp_path, capsys, env, method):
+    from diffsim.controllers.checkpoint import read_metrics
+    from diffsim.envs.rollout import TASKS, resolve_env_id
+
+    out = tmp_path / "r"
+    args = ["train", env, "--method", method, "--budget", "1", "--eval-episodes", "2"]
+    assert main([*args, "--quiet", "--out", str(out)]) == 0
+    rows = read_metrics(out)
+    best = max(rows, key=lambda r: r["eval_return_mean"])
+    threshold = TASKS[resolve_env_id(env)].solved_return
+    assert best["eval_return_mean"] < threshold  # the premise: one update does not solve
+    expected = (
+        f"not solved: best eval {best['eval_return_mean']:.1f} at "
+        f"{int(best['transitions']):,} transitions (solved means >= {threshold:g})"
+    )
+    assert expected in capsys.readouterr().out.splitlines()
+
+
+def test_a_solved_run_says_when_it_solved():
+    from pathlib import Path
+
+    from diffsim.controllers.training import TrainResult, outcome
+
+    rows = [
+        {"transitions": 0.0, "eval_return_mean": 9.0},
+        {"transitions": 3000.0, "eval_return_mean": 500.0},
+    ]
+    solved = {"transitions": 3000.0, "train_seconds": 1.234, "updates": 2.0}
+    result = TrainResult(None, rows, Path("r"), solved, "diffsim/CartPole-v1", 475.0)
+    assert outcome(result) == "solved at 3000 transitions, 1.23 s"
+    unsolved = TrainResult(None, rows[:1], Path("r"), None, "diffsim/CartPole-v1", 475.0)
+    assert outcome(unsolved) == "not solved: best eval 9.0 at 0 transitions (solved means >= 475)"
