@@ -196,6 +196,51 @@ def load_policy(run_dir: Union[str, Path]) -> PolicyAgent:
     return _loaders.load(kind, path, data)
 
 
+def check_run_config(run_dir: Union[str, Path]) -> dict[str, Any]:
+    """The ``config.json`` of a run directory, checked against its ``policy.pt``.
+
+    Args:
+        run_dir: A run directory (``policy.pt`` and ``config.json``).
+
+    Returns:
+        The parsed ``config.json``.
+
+    Raises:
+        CheckpointError: ``config.json`` is missing, unreadable, not valid JSON or not a JSON
+            object, or its ``env_id`` or ``method`` differs from the one ``policy.pt`` was
+            saved with (a config copied from another run, or a policy from another run);
+            also whatever :func:`load_policy` raises for ``policy.pt`` itself. Each message
+            is one line naming ``config.json``.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"{path} does not exist: a diffsim run directory holds config.json next to policy.pt"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
+    try:
+        config = json.loads(text)  # Infinity accepted: runs written before JSON was strict
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(
+            f"{path} holds a JSON {type(config).__name__}, expected an object with env_id and "
+            "method"
+        )
+    policy = _load(run_dir / "policy.pt")
+    for key in ("env_id", "method"):
+        if config.get(key) != policy.get(key):
+            raise CheckpointError(
+                f"{path} does not belong to its policy.pt: {key} is {config.get(key)!r} in "
+                f"config.json but {policy.get(key)!r} in policy.pt"
+            )
+    return config
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as indented JSON (keys sorted), atomically.
 

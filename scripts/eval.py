@@ -1,9 +1,10 @@
 """``diffsim eval RUN_DIR``: evaluate a saved policy by the benchmark protocol.
 
 100 episodes (``--episodes``) from the environment's reset distribution under the fixed
-evaluation seed, deterministic policy. ``--env`` evaluates on another Gymnasium id with the
-same spaces, e.g. Gymnasium's own ``CartPole-v1`` for a policy trained on
-``diffsim/CartPole-v1``.
+evaluation seed, deterministic policy. RUN_DIR's ``config.json`` must be valid JSON and name
+the env id and method that ``policy.pt`` was saved with (else exit 2, naming config.json).
+``--env`` evaluates on another Gymnasium id with the same spaces, e.g. Gymnasium's own
+``CartPole-v1`` for a policy trained on ``diffsim/CartPole-v1``.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ def run(args: argparse.Namespace) -> int:
 
     import diffsim  # noqa: F401  (registers the ids)
     from diffsim.controllers import evaluate, load_policy
+    from diffsim.controllers.checkpoint import check_run_config
     from diffsim.controllers.evaluate import EVAL_SEED
     from diffsim.envs.rollout import SHORT_NAMES
 
     agent = load_policy(args.run_dir)
+    check_run_config(args.run_dir)  # config.json readable and of the same run as policy.pt
     env_id = SHORT_NAMES.get(args.env, args.env) if args.env else agent.env_id
     if env_id not in gym.registry:
         raise ValueError(f"unknown Gymnasium id {env_id!r}")

@@ -225,3 +225,64 @@ def test_compare_summary_of_a_task_without_solved_return():
     head = format_summary(result).splitlines()[0]
     assert head.startswith("diffsim/Trebuchet-v0: no solved return over 20 episodes")
     assert "None" not in head
+
+
+# -- diffsim eval reads config.json ----------------------------------------------------------
+def _copy_run(run_dir, tmp_path):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(run_dir, run)
+    return run
+
+
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "holds a JSON list"),
+        (None, "does not exist"),
+        (b"\xff\xfe{", "cannot be read"),
+    ],
+)
+def test_eval_refuses_an_unreadable_config_json(run_dir, tmp_path, capsys, content, words):
+    from diffsim.scripts.main import main
+
+    run = _copy_run(run_dir, tmp_path)
+    path = run / "config.json"
+    if content is None:
+        path.unlink()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    assert main(["eval", str(run), "--episodes", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert str(path) in err and words in err
+
+
+@pytest.mark.parametrize(
+    "key,value", [("env_id", "diffsim/Pendulum-v1"), ("method", "ppo"), ("method", None)]
+)
+def test_eval_refuses_a_config_json_of_another_run(run_dir, tmp_path, capsys, key, value):
+    from diffsim.scripts.main import main
+
+    run = _copy_run(run_dir, tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    if value is None:
+        del config[key]
+    else:
+        config[key] = value
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["eval", str(run), "--episodes", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"{run / 'config.json'} does not belong to its policy.pt: {key} is {value!r}" in err
+
+
+def test_eval_of_a_consistent_run_directory_still_works(run_dir, capsys):
+    from diffsim.scripts.main import main
+
+    assert main(["eval", str(run_dir), "--episodes", "2"]) == 0
+    assert "diffsim/CartPole-v1: mean return" in capsys.readouterr().out
