@@ -52,6 +52,10 @@ class _System:
     angles: tuple[int, ...] = ()
     phase_goal: Optional[str] = None
     default_steps: int = 200
+    view_seconds: Optional[float] = None
+    """What ``plot trajectory`` shows by default: the first seconds (``None``: the episode)."""
+    limit_label: str = "termination threshold"
+    action_limit_label: str = "action bound"
 
     @property
     def dt(self) -> float:
@@ -70,6 +74,9 @@ SYSTEMS = {
         1.0,
         limits=(2.4, None, cartpole.CartPoleParams().theta_threshold, None),
         default_steps=500,
+        view_seconds=1.0,
+        limit_label="termination threshold (±2.4 m, ±12°)",
+        action_limit_label="push bounds (±1 = ±10 N)",
     ),
     "pendulum": _System(
         pendulum,
@@ -80,6 +87,7 @@ SYSTEMS = {
         phase=(0, 1),
         angles=(0,),
         phase_goal="upright at rest",
+        action_limit_label="torque bounds (±2 N·m)",
     ),
     "pendulum-2019": _System(
         pendulum,
@@ -90,6 +98,7 @@ SYSTEMS = {
         phase=(0, 1),
         angles=(0,),
         phase_goal="upright at rest",
+        action_limit_label="torque bounds (±2 N·m)",
     ),
 }
 """The systems ``plot trajectory`` and ``animate`` roll out by name."""
@@ -223,41 +232,88 @@ def rollout_data(
     )
 
 
+def _window(
+    data: dict[str, np.ndarray], steps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Optional[int]]]:
+    """The first ``steps`` steps of a rollout: times, states, actions and the terminations
+    inside them (``None`` for a rollout that had not terminated by then)."""
+    ended = [int(e) if 0 <= e <= steps else None for e in data["ended_at"]]
+    return data["times"][: steps + 1], data["states"][: steps + 1], data["actions"][:steps], ended
+
+
+def _run_label(k: int, spec: _System, data: dict[str, np.ndarray]) -> str:
+    """A rollout's legend entry: how its episode ended (CartPole) or where it began."""
+    label = f"start {k + 1}"
+    end, duration = int(data["ended_at"][k]), float(data["times"][-1])
+    if spec.limits is not None:
+        if end >= 0:
+            return f"{label}: terminated at {float(data['times'][end]):.2f} s"
+        return f"{label}: not terminated in {duration:g} s"
+    if spec.angles:
+        i = spec.angles[0]
+        theta = float((data["states"][0, k, i] + math.pi) % (2 * math.pi) - math.pi)
+        return f"{label}: from θ = {theta:+.2f} rad"
+    return label
+
+
 def trajectory(
     target: Union[str, Path],
     policy: Optional[str] = None,
     steps: Optional[int] = None,
     starts: int = 1,
     seed: int = 0,
+    full: bool = False,
 ) -> Figure:
     """The trajectory figure of a named system under a simple policy (default ``zero``), or
     of a run directory's trained policy (see :func:`diffsim.scripts.plots.trajectory_figure`).
 
+    By default the whole episode (the env's time limit) is simulated and its first seconds
+    drawn: 1 s (50 steps) of CartPole's 10 s, where a bang-bang policy's pushes can still be
+    told apart; Pendulum's whole 10 s. The legend says, per start, how its whole episode
+    ended (CartPole) or its initial angle (Pendulum); the title says what part is shown.
+
     Args:
         target: A system name (:data:`SYSTEMS`) or a run directory.
         policy: ``"zero"`` or ``"random"``, for a named system only.
-        steps: Steps to simulate (default: the env's time limit).
-        starts: Initial states drawn, one curve each.
+        steps: Steps to simulate and draw (default: the episode, of which the first
+            seconds are drawn).
+        starts: Initial states drawn, one colour each.
         seed: Seeds the initial states (and the random policy).
+        full: Draw the whole simulated episode, not only its first seconds.
+
+    Raises:
+        ValueError: an unknown system or policy, a policy with a run directory, or
+            ``steps``/``starts`` below 1.
+        FileNotFoundError: a run directory that does not exist.
     """
     from .plots import trajectory_figure
 
     name, what, data = rollout_data(target, policy, steps, starts, seed)
     spec = SYSTEMS[name]
-    ended = [int(e) if e >= 0 else None for e in data["ended_at"]]
+    total = len(data["actions"])
+    shown = total
+    if steps is None and not full and spec.view_seconds is not None:
+        shown = min(total, round(spec.view_seconds / spec.dt))
+    times, states, actions, ended = _window(data, shown)
+    title = f"{name}, {what}"
+    if shown < total:
+        title += f": the first {times[-1]:g} s of the {data['times'][-1]:g} s episode"
     return trajectory_figure(
-        data["times"],
-        data["states"],
-        data["actions"],
+        times,
+        states,
+        actions,
         spec.labels,
         spec.action_label,
         ended_at=ended,
         limits=spec.limits,
+        limit_label=spec.limit_label,
         action_limits=(-spec.action_scale, spec.action_scale),
+        action_limit_label=spec.action_limit_label,
         angles=spec.angles,
         phase=spec.phase,
         phase_goal=spec.phase_goal,
-        title=f"{name}: {what}, {starts} start{'s' if starts > 1 else ''} (seed {seed})",
+        run_labels=[_run_label(k, spec, data) for k in range(starts)],
+        title=title,
     )
 
 
@@ -561,7 +617,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="for a named system: zero or random actions (default: zero)",
     )
     t.add_argument(
-        "--steps", type=int, default=None, help="steps to simulate (default: the env's time limit)"
+        "--steps",
+        type=int,
+        default=None,
+        help="steps to simulate and draw (default: the env's time limit, of which CartPole's "
+        "first 1 s, 50 steps, is drawn; Pendulum's whole 10 s)",
+    )
+    t.add_argument(
+        "--full",
+        action="store_true",
+        help="draw the whole episode (CartPole's 10 s), not only its first second",
     )
     t.add_argument("--starts", type=int, default=1, help="initial states drawn (default: 1)")
     t.add_argument("--seed", type=int, default=0, help="seed of the initial states (default: 0)")
@@ -639,7 +704,7 @@ def _save(fig: Figure, out: Path, dpi: int) -> int:
 
 
 def run_trajectory(args: argparse.Namespace) -> int:
-    fig = trajectory(args.target, args.policy, args.steps, args.starts, args.seed)
+    fig = trajectory(args.target, args.policy, args.steps, args.starts, args.seed, args.full)
     out = args.out or (
         Path(args.target) / "trajectory.png"
         if Path(args.target).is_dir()

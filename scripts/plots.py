@@ -58,6 +58,17 @@ def _angle_ticks(ax: Axes, axis: str) -> None:
         ax.set_ylim(-math.pi * 1.1, math.pi * 1.1)
 
 
+def _panel_layout(panels: int) -> list[list[int]]:
+    """A mosaic of ``panels`` panels: one column up to three, else two columns, the last
+    panel spanning the bottom row when their number is odd (so that no cell is empty)."""
+    if panels <= 3:
+        return [[k] for k in range(panels)]
+    rows = [[k, k + 1] for k in range(0, panels - 1, 2)]
+    if panels % 2:
+        rows.append([panels - 1, panels - 1])
+    return rows
+
+
 def trajectory_figure(
     times: np.ndarray,
     states: np.ndarray,
@@ -66,15 +77,26 @@ def trajectory_figure(
     action_label: str,
     *,
     ended_at: Optional[Sequence[Optional[int]]] = None,
-    end_label: str = "terminated",
+    end_label: str = "episode terminated",
     limits: Optional[Sequence[Optional[float]]] = None,
+    limit_label: str = "termination threshold",
     action_limits: Optional[tuple[float, float]] = None,
+    action_limit_label: str = "action bound",
     angles: Sequence[int] = (),
     phase: Optional[tuple[int, int]] = None,
     phase_goal: Optional[str] = None,
+    run_labels: Optional[Sequence[str]] = None,
     title: str = "",
 ) -> Figure:
     """State components and actions against time, for one or several initial states.
+
+    One panel per state component, one for the action (a step plot: the action holds over
+    its time step; a bang-bang action of several rollouts is drawn widest for the first
+    rollout, narrowest for the last, so that all show) and optionally a phase portrait, in
+    two columns (one up to three panels); when their number is odd the last one spans the
+    bottom row, so no panel is empty. The time axes run exactly from the first to the last
+    time given. One legend below the panels names each rollout (one colour each) and the
+    dashed and dotted bounds.
 
     Args:
         times: ``[T+1]`` times of the states, s.
@@ -87,15 +109,22 @@ def trajectory_figure(
         end_label: Legend text for that marker.
         limits: Per state component, a symmetric bound (e.g. CartPole's termination
             thresholds) drawn as dashed lines; ``None`` for none.
-        action_limits: ``(low, high)`` bounds of the action, drawn as dashed lines.
+        limit_label: Legend text for the dashed lines of ``limits``.
+        action_limits: ``(low, high)`` bounds of the action, drawn as dotted lines.
+        action_limit_label: Legend text for those.
         angles: Indices of the components that are angles (rad): drawn wrapped to [−π, π)
             with ticks at multiples of π/2, the line broken where it wraps.
         phase: ``(i, j)``: add a phase portrait of component j against component i.
         phase_goal: What the origin of the phase portrait is (e.g. ``"upright at rest"``);
             starred and named in the panel's title when given.
-        title: Figure title.
+        run_labels: Per rollout, its legend entry (default ``"start 1"``, ``"start 2"``, ...).
+        title: Figure title (none when empty).
+
+    Raises:
+        ValueError: shapes that do not agree, or as many labels as components or rollouts.
     """
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     times = np.asarray(times, dtype=float)
     states = np.asarray(states, dtype=float)
@@ -112,6 +141,11 @@ def trajectory_figure(
         raise ValueError(f"expected {n} state labels, got {len(state_labels)}")
     if times.shape != (n_steps,):
         raise ValueError(f"times must have shape ({n_steps},), got {times.shape}")
+    run_labels = (
+        list(run_labels) if run_labels is not None else [f"start {k + 1}" for k in range(n_runs)]
+    )
+    if len(run_labels) != n_runs:
+        raise ValueError(f"expected {n_runs} run labels (one per rollout), got {len(run_labels)}")
     angles = set(angles)
     shown = states.copy()
     for i in angles:
@@ -119,12 +153,14 @@ def trajectory_figure(
     ended_at = list(ended_at) if ended_at is not None else [None] * n_runs
     ends = [e if e is not None else n_steps - 1 for e in ended_at]
     panels = n + 1 + (1 if phase else 0)
-    cols = 2 if panels > 3 else 1
-    rows = -(-panels // cols)
-    fig = Figure(figsize=(5.2 * cols, 2.1 * rows + 0.6), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    layout = _panel_layout(panels)
+    cols = len(layout[0])
+    fig = Figure(figsize=(5.2 * cols, 2.0 * len(layout) + 1.0), layout="constrained")
+    mosaic = fig.subplot_mosaic(layout)
+    axes = [mosaic[k] for k in range(panels)]
     colors = [f"C{k % 10}" for k in range(n_runs)]
     lw = 1.2 if n_steps <= 200 else 0.6  # long, chattering traces stay legible when thin
+    bound = {"color": "0.35", "lw": 0.9}
     for i in range(n):
         ax = axes[i]
         for k in range(n_runs):
@@ -134,40 +170,33 @@ def trajectory_figure(
                 x, y = _break_jumps(x, y, y)
             ax.plot(x, y, color=colors[k], lw=lw, alpha=0.9)
             if ended_at[k] is not None:
-                ax.plot(
-                    times[end],
-                    shown[end, k, i],
-                    "x",
-                    color=colors[k],
-                    ms=7,
-                    mew=2,
-                    label=end_label if k == 0 and i == 0 else None,
-                )
+                ax.plot(times[end], shown[end, k, i], "x", color=colors[k], ms=7, mew=2)
         if limits is not None and limits[i] is not None:
             for sign in (-1, 1):
-                ax.axhline(sign * limits[i], color="0.4", ls="--", lw=0.8)
+                ax.axhline(sign * limits[i], ls="--", **bound)
         if i in angles:
             _angle_ticks(ax, "y")
         ax.set_ylabel(state_labels[i])
-        ax.set_xlabel("time (s)")
-        ax.grid(alpha=0.3)
-    if any(e is not None for e in ended_at):
-        axes[0].legend(loc="best", fontsize="small")
     ax = axes[n]
+    finite = actions[np.isfinite(actions)]
+    bang_bang = n_runs > 1 and len(np.unique(finite)) <= 3
     for k in range(n_runs):
-        ax.step(
-            times[: ends[k]], actions[: ends[k], k], where="post", color=colors[k], lw=lw, alpha=0.8
-        )
+        # A bang-bang action (at most three values) that several rollouts share: earlier
+        # rollouts drawn wider, so that every colour shows, not only the last one drawn.
+        wide = lw * (1.0 + 1.6 * (n_runs - 1 - k) / (n_runs - 1)) if bang_bang else lw
+        ax.step(times[: ends[k]], actions[: ends[k], k], where="post", color=colors[k], lw=wide)
     if action_limits is not None:
-        for bound in action_limits:
-            ax.axhline(bound, color="0.4", ls="--", lw=0.8)
+        for value in action_limits:
+            ax.axhline(value, ls=":", **bound)
         pad = 0.08 * (action_limits[1] - action_limits[0])
         low = min(action_limits[0], float(np.nanmin(actions))) if actions.size else 0.0
         high = max(action_limits[1], float(np.nanmax(actions))) if actions.size else 0.0
         ax.set_ylim(low - pad, high + pad)
     ax.set_ylabel(action_label)
-    ax.set_xlabel("time (s)")
-    ax.grid(alpha=0.3)
+    for ax in axes[: n + 1]:
+        ax.set_xlabel("time (s)")
+        ax.set_xlim(times[0], times[-1])
+        ax.grid(alpha=0.3)
     if phase:
         i, j = phase
         ax = axes[n + 1]
@@ -187,8 +216,20 @@ def trajectory_figure(
         ax.set_ylabel(state_labels[j])
         ax.set_title(heading + ")", fontsize="medium")
         ax.grid(alpha=0.3)
-    for ax in axes[panels:]:
-        ax.set_visible(False)
+    handles = [Line2D([], [], color=c, lw=1.8, label=label) for c, label in zip(colors, run_labels)]
+    if limits is not None and any(v is not None for v in limits):
+        handles.append(Line2D([], [], ls="--", label=limit_label, **bound))
+    if action_limits is not None:
+        handles.append(Line2D([], [], ls=":", label=action_limit_label, **bound))
+    if any(e is not None for e in ended_at):
+        handles.append(Line2D([], [], ls="", marker="x", color="0.2", mew=2, label=end_label))
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(len(handles), 3 if cols == 1 else 4),
+        fontsize="small",
+        frameon=False,
+    )
     if title:
         fig.suptitle(title)
     return fig

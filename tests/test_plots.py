@@ -91,6 +91,38 @@ def test_plot_trajectory_of_a_run_dir(runs, tmp_path):
     assert main(["plot", "trajectory", str(runs[0]), "--policy", "zero"]) == 2
 
 
+def _time_axes(fig):
+    return [ax for ax in fig.axes if ax.get_xlabel() == "time (s)"]
+
+
+def test_trajectory_shows_the_first_second_one_legend_entry_per_start(runs, tmp_path):
+    fig = plot.trajectory(runs[0], starts=3)
+    assert len(fig.axes) == 5  # x, ẋ, θ, θ̇ and the push spanning the bottom row
+    assert all(ax.get_visible() and ax.has_data() for ax in fig.axes)  # no empty panel
+    assert [ax.get_xlim() for ax in _time_axes(fig)] == [(0.0, 1.0)] * 5
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert [t.split(":")[0] for t in texts[:3]] == ["start 1", "start 2", "start 3"]
+    assert "termination threshold (±2.4 m, ±12°)" in texts
+    assert "push bounds (±1 = ±10 N)" in texts
+    assert fig._suptitle.get_text().endswith("the first 1 s of the 10 s episode")
+    full = plot.trajectory(runs[0], starts=2, full=True)
+    assert len(full.legends[0].get_texts()) >= 2 + 2
+    # the untrained policy may end early; its traces stop there, the axes span the episode
+    assert [ax.get_xlim() for ax in _time_axes(full)] == [(0.0, 10.0)] * 5
+    out = tmp_path / "t.png"
+    assert main(["plot", "trajectory", str(runs[0]), "--full", "--out", str(out)]) == 0
+    assert out.is_file()
+
+
+def test_pendulum_trajectory_fills_a_two_by_two_grid():
+    fig = plot.trajectory("pendulum", starts=2)
+    assert len(fig.axes) == 4 and all(ax.has_data() for ax in fig.axes)
+    assert [ax.get_xlim() for ax in _time_axes(fig)] == [(0.0, 10.0)] * 3
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts[0].startswith("start 1: from θ = ") and texts[-1] == "torque bounds (±2 N·m)"
+
+
 def test_trajectory_figure_wraps_angles_and_marks_termination():
     t = np.arange(4) * 0.1
     states = np.array([[3.0, 0.0], [3.2, 1.0], [3.4, 1.0], [3.5, 0.5]])
