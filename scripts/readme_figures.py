@@ -3,13 +3,15 @@
 Usage: ``python -m diffsim.scripts.readme_figures [--out docs/figures]`` (about a minute on
 a laptop CPU). Every picture is drawn by the same functions as the ``diffsim`` commands:
 
-- ``trajectory.png``: a CartPole policy trained here by BPTT (seed 0, a few seconds), two
-  starts, 3 s (``diffsim plot trajectory RUN_DIR --starts 2 --steps 150``);
+- ``trajectory.png``: a CartPole policy trained here by BPTT (seed 0, a few seconds), three
+  starts, the first second of their episodes (``diffsim plot trajectory RUN_DIR --starts 3``,
+  the README's first command);
 - ``shot.png``: three trebuchet shots and a target (``diffsim plot shot``);
 - ``animation.gif``: the 2019 post's shot, -2 m/s, 45°, 200 lb (``diffsim animate
   trebuchet``);
 - ``curves.png``: the learning curves of the committed comparisons,
-  ``docs/results/{cartpole,pendulum}/results.json`` (``diffsim plot curves``), one row each.
+  ``docs/results/{cartpole,pendulum}/results.json`` (``diffsim plot curves``), one row each,
+  on log x-axes (transitions and seconds).
 
 PNGs are stored with a 256-colour palette, which keeps each under 100 kB.
 """
@@ -51,7 +53,7 @@ def trajectory(out: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "cartpole_bptt_seed0"
         train("cartpole", seed=0, out=run, progress=False)
-        fig = trajectory_fig(run, steps=150, starts=2)
+        fig = trajectory_fig(run, starts=3)
     path = out / "trajectory.png"
     _save_png(fig, path)
     return path
