@@ -60,7 +60,9 @@ def test_building_the_parser_imports_no_torch_or_method_module():
     assert _imported_after("import diffsim.scripts.main as m\nm.build_parser()") == []
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["compare", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["train", "--help"], ["compare", "--help"], ["eval", "--help"]]
+)
 def test_help_imports_no_torch_or_method_module(argv):
     assert _imported_after(_help_of(argv)) == []
 
