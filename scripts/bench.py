@@ -41,12 +41,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
-
-import torch
+from typing import TYPE_CHECKING, Any, Optional
 
 from .._machine import machine_info
 from .common import add_threads_option, apply_threads
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["machine_info", "run_bench", "format_table"]
 
@@ -83,6 +84,8 @@ QUICK = dict(
 
 
 def _sync(device: torch.device) -> None:
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -127,6 +130,8 @@ def bench_step(
     system: str, batch: int, steps: int, path: str, device: str, repeats: int
 ) -> dict[str, Any]:
     """One ``step`` row: open-loop stepping of ``system`` (see the module docstring)."""
+    import torch
+
     from .. import fast
 
     module, params, integrator = fast.resolve(system, None, None)
@@ -169,6 +174,8 @@ def bench_step(
 
 def bench_bptt(batch: int, steps: int, path: str, device: str, repeats: int) -> dict[str, Any]:
     """One ``bptt`` row: a CartPole BPTT iteration, forward and backward (module docstring)."""
+    import torch
+
     from .. import cartpole, fast
     from ..controllers.policies import PolicySpec, build_policy
     from ..envs.rollout import rollout
@@ -217,6 +224,8 @@ def bench_bptt(batch: int, steps: int, path: str, device: str, repeats: int) -> 
 
 def gymnax_status() -> dict[str, Any]:
     """Whether gymnax (and JAX) can be imported here, with versions or the reason not."""
+    import torch
+
     # JAX takes 75 % of the GPU's memory at start by default; torch has run before it.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if torch.cuda.is_available():
@@ -240,6 +249,7 @@ def bench_gymnax(system: str, batch: int, steps: int, repeats: int) -> dict[str,
     import gymnax
     import jax
     import jax.numpy as jnp
+    import torch
 
     env, env_params = gymnax.make(GYM_IDS[system])
     key = jax.random.PRNGKey(0)
@@ -637,6 +647,8 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark from parsed arguments; prints the tables, writes the JSON."""
+    import torch
+
     bad = [p for p in args.paths if p not in PATHS]
     if bad:
         raise ValueError(f"unknown path(s) {bad}; expected some of: {', '.join(PATHS)}")

@@ -61,7 +61,14 @@ def test_building_the_parser_imports_no_torch_or_method_module():
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["train", "--help"], ["compare", "--help"], ["eval", "--help"]]
+    "argv",
+    [
+        ["--help"],
+        ["train", "--help"],
+        ["compare", "--help"],
+        ["eval", "--help"],
+        ["bench", "--help"],
+    ],
 )
 def test_help_imports_no_torch_or_method_module(argv):
     assert _imported_after(_help_of(argv)) == []
