@@ -46,6 +46,7 @@ import torch
 from diffsim._validation import check_choice
 from diffsim.envs.rollout import GYMNASIUM_TWINS, TASKS, resolve_env_id
 
+from ._names import default_method
 from .checkpoint import (
     CheckpointError,
     PolicyAgent,
@@ -281,7 +282,7 @@ def default_run_dir(env: str, method: str, seed: int) -> Path:
 
 def train(
     env: str,
-    method: str = "bptt",
+    method: Optional[str] = None,
     seed: int = 0,
     out: Union[str, Path, None] = None,
     config: Optional[dict[str, Any]] = None,
@@ -300,7 +301,9 @@ def train(
             (or, for the SB3 baselines' equivalence check, Gymnasium's ``CartPole-v1`` /
             ``Pendulum-v1``).
         method: A registered method (``bptt``, ``shac``, the baselines ``ppo``, ``a2c``,
-            ``dqn``, ``sac``, ``td3``, ``cmaes``, ``retrofit``).
+            ``dqn``, ``sac``, ``td3``, ``cmaes``, ``retrofit``); ``None`` (the default) takes
+            the task's solving method (:func:`diffsim.controllers._names.default_method`:
+            ``shac`` on Pendulum-v1, ``bptt`` on the other diffsim tasks).
         seed: Seeds every generator of the trainer (evaluation uses its own fixed seed).
         out: The run directory (default: ``runs/<env>__<method>__<seed>__<time>``).
         config: Overrides of the method's tuned configuration (unknown names raise).
@@ -313,6 +316,8 @@ def train(
         max_updates: Stop after this many updates in this call (for tests and interruption).
     """
     env_id = resolve_env_id(env)
+    if method is None:
+        method = default_method(env_id)
     m = get_method(method, env_id)
     if env_id in GYMNASIUM_TWINS and not m.gymnasium_ids:
         takes = [n for n, k in METHODS.items() if k.gymnasium_ids]

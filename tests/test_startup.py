@@ -297,3 +297,15 @@ def test_a_regular_install_layout_imports_and_registers(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "5"
+
+
+def test_library_train_without_method_uses_the_tasks_default(tmp_path):
+    import json
+
+    from diffsim.controllers import training
+
+    result = training.train(
+        "pendulum", out=tmp_path / "run", budget=1, eval_episodes=1, progress=False, max_updates=1
+    )
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["method"] == "shac"
+    assert result.env_id == "diffsim/Pendulum-v1"
