@@ -70,6 +70,7 @@ def parse_budget(text: str) -> Union[int, dict[str, int]]:
 
 def run(args: argparse.Namespace) -> int:
     apply_threads(args)
+    from diffsim.controllers.checkpoint import write_atomically
     from diffsim.controllers.compare import compare, format_summary
 
     from .plots import curves_figure
@@ -87,14 +88,14 @@ def run(args: argparse.Namespace) -> int:
     )
     table = format_summary(result)
     print(table)
-    (args.out / "summary.txt").write_text(table + "\n")
+    write_atomically(args.out / "summary.txt", lambda f: f.write(table + "\n"), text=True)
     curves = {m: [c["curve"] for c in result["cells"] if c["method"] == m] for m in methods}
     fig = curves_figure(
         curves,
         solved_return=result["solved_return"],
         title=f"{result['env_id']}: median and range over seeds",
     )
-    fig.savefig(args.out / "curves.png", dpi=110)
+    write_atomically(args.out / "curves.png", lambda f: fig.savefig(f, format="png", dpi=110))
     print(
         f"wrote {args.out / 'results.json'}, {args.out / 'summary.txt'}, {args.out / 'curves.png'}"
     )

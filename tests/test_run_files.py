@@ -286,3 +286,23 @@ def test_eval_of_a_consistent_run_directory_still_works(run_dir, capsys):
 
     assert main(["eval", str(run_dir), "--episodes", "2"]) == 0
     assert "diffsim/CartPole-v1: mean return" in capsys.readouterr().out
+
+
+def test_compare_writes_each_of_its_files_through_the_atomic_helper(tmp_path, monkeypatch):
+    from diffsim.scripts.main import main
+
+    written = []
+    real = checkpoint.write_atomically
+
+    def recording(path, write, **kwargs):
+        written.append(path.name)
+        real(path, write, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "write_atomically", recording)
+    out = tmp_path / "cmp"
+    args = ["compare", "cartpole", "--methods", "bptt", "--seeds", "1", "--out", str(out)]
+    args += ["--budget", "300", "--eval-every", "300", "--eval-episodes", "2", "--quiet"]
+    assert main(args) == 0
+    assert {"results.json", "summary.txt", "curves.png"} <= set(written)
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [n for n in _files(out) if n.endswith(".tmp")]
