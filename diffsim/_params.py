@@ -8,6 +8,13 @@ Derived quantities are properties, computed on use, never stored.
 
 Validation happens once, when the container is built: non-finite values anywhere, and
 non-positive values in the fields listed in ``_positive``, raise a clear error.
+
+Broadcasting rule: a tensor field's shape must broadcast *to* the state's batch shape
+``state.shape[:-1]`` (right-aligned, each dimension 1 or equal; fewer dimensions are fine),
+so that a step's result keeps the state's batch shape. The systems' ``step`` functions
+check it on every call (:func:`diffsim._validation.check_param_shapes`; shapes only, no
+host synchronisation) and raise ``ValueError`` naming the field, its shape and the batch
+shape.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ class Params:
 
     _positive: ClassVar[tuple[str, ...]] = ()
     _flags: ClassVar[tuple[str, ...]] = ()
+    _tensor_fields: ClassVar[tuple[str, ...]] = ()
+    """The names of the fields holding tensors (set per instance when it is built)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -38,6 +47,11 @@ class Params:
                     raise TypeError(f"{owner}.{f.name} must be a bool, got {value!r}")
                 continue
             check_scalar(f.name, value, positive=f.name in self._positive, owner=owner)
+        # The names of the tensor fields, found once (a frozen instance never changes):
+        # the per-step shape check then costs nothing for float-only parameters.
+        names = [f.name for f in dataclasses.fields(self)]
+        tensor_fields = tuple(n for n in names if isinstance(getattr(self, n), torch.Tensor))
+        object.__setattr__(self, "_tensor_fields", tensor_fields)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

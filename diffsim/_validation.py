@@ -104,7 +104,8 @@ def check_action(action: object, state: Array, system: str) -> Array:
     """Check an action against its state and return it with shape ``state.shape[:-1]``.
 
     The action may have shape ``[...]`` or ``[..., 1]``, where ``[...]`` is the state's batch
-    shape (or broadcastable to it), and must be of the state's library: a tensor for a
+    shape (or a shape that broadcasts to it: the result keeps the state's batch shape), and
+    must be of the state's library: a tensor for a
     tensor state (on its device), a NumPy array or NumPy scalar for a NumPy state. Integer
     and boolean actions are rejected: discrete actions must be mapped to forces by the
     caller (see ``diffsim.cartpole.discrete_to_action``).
@@ -127,18 +128,44 @@ def check_action(action: object, state: Array, system: str) -> Array:
         action = action[..., 0]
     if action.shape == batch and (not torch_state or action.device == state.device):
         return action  # the common case, without the general checks below
-    try:
-        np.broadcast_shapes(tuple(action.shape), tuple(batch))
-    except ValueError:
+    if not _fits(tuple(action.shape), tuple(batch)):
         raise ValueError(
             f"{system} action must have shape {tuple(batch)} or {tuple(batch) + (1,)} "
-            f"(the state's batch shape), got {tuple(action.shape)}"
-        ) from None
+            f"(the state's batch shape, or a shape that broadcasts to it), "
+            f"got {tuple(action.shape)}"
+        )
     if torch_state and action.device != state.device:
         raise ValueError(
             f"{system} action is on {action.device} but the state is on {state.device}"
         )
     return action
+
+
+def _fits(shape: tuple[int, ...], batch: tuple[int, ...]) -> bool:
+    """Whether ``shape`` broadcasts *to* ``batch`` (the result keeps ``batch``'s shape)."""
+    if len(shape) > len(batch):
+        return False
+    return all(s == 1 or s == b for s, b in zip(reversed(shape), reversed(batch)))
+
+
+def check_param_shapes(params: Any, batch: tuple[int, ...], system: str) -> None:
+    """Raise ``ValueError`` if a tensor field of ``params`` does not broadcast to ``batch``.
+
+    The rule: every tensor parameter's shape must broadcast to the state's batch shape
+    ``batch = state.shape[:-1]`` (right-aligned, each dimension 1 or equal to the batch's),
+    so that the step's result has the state's batch shape. Shapes only: no tensor value is
+    read (no host synchronisation), cheap enough for every step.
+    """
+    for name in params._tensor_fields:
+        shape = getattr(params, name).shape
+        if shape != batch and shape and not _fits(tuple(shape), tuple(batch)):
+            shape = tuple(shape)
+            raise ValueError(
+                f"{system}: {type(params).__name__}.{name} has shape {shape}, which does not "
+                f"broadcast to the state's batch shape {tuple(batch)} (state.shape[:-1]); a "
+                "tensor parameter must have that shape, or one that broadcasts to it (e.g. "
+                f"{tuple(batch)} or ())"
+            )
 
 
 def checked_step(
@@ -154,8 +181,9 @@ def checked_step(
 ) -> Array:
     """The public ``step`` of a system: boundary checks, then its unchecked step.
 
-    Validates the parameter type, the state and action (shapes and dtypes only: no host
-    synchronisation) and the integrator; with :func:`diffsim.debug_checks` active, also the
+    Validates the parameter type, the state, the parameters' and the action's shapes
+    against the state's batch shape, the dtypes (metadata only: no host synchronisation)
+    and the integrator; with :func:`diffsim.debug_checks` active, also the
     finiteness of the inputs and of the result, and ``debug_check(state, action, params)``
     (a system's own value checks, which may read values) when given.
     """
@@ -168,6 +196,8 @@ def checked_step(
             f"params must be a {type(default_params).__name__}, got {type(params).__name__}"
         )
     state = check_state(state, state_size, system)
+    if params._tensor_fields:  # the float-only parameters have nothing to check
+        check_param_shapes(params, state.shape[:-1], system)
     action = check_action(action, state, system)
     integrator = get_integrator(integrator)
     if _debug.checks_enabled():

@@ -190,8 +190,9 @@ def step(
             in m, m/s, rad, rad/s.
         action: ``[...]`` or ``[..., 1]`` push in [−1, 1] (clipped beyond); floating dtype,
             of the state's library.
-        params: Physical parameters (defaults: Gymnasium's CartPole-v1). Tensor fields
-            broadcast against the state's batch shape.
+        params: Physical parameters (defaults: Gymnasium's CartPole-v1). A tensor field's
+            shape must broadcast to the state's batch shape ``state.shape[:-1]`` (e.g.
+            ``[B]`` or ``()`` for a ``[B, 4]`` state); the result keeps that batch shape.
         integrator: ``"euler"`` (default, Gymnasium's), ``"semi_implicit_euler"``, ``"rk4"``
             or an :class:`~diffsim.integrators.Integrator`.
 
@@ -199,7 +200,8 @@ def step(
         The next state, ``[..., 4]``, of the state's library, dtype and device.
 
     Raises:
-        TypeError, ValueError: for a state or action of the wrong type, dtype or shape, or
+        TypeError, ValueError: for a state or action of the wrong type, dtype or shape, a
+            tensor parameter whose shape does not broadcast to the state's batch shape, or
             an unknown integrator. No check reads tensor values (no host synchronisation)
             unless :func:`diffsim.debug_checks` is active.
     """

@@ -59,7 +59,13 @@ import torch
 
 from ._array import Array, ops, rand, scalars
 from ._params import Params
-from ._validation import Scalar, check_action, checked_step, stack_components
+from ._validation import (
+    Scalar,
+    check_action,
+    check_param_shapes,
+    checked_step,
+    stack_components,
+)
 from .integrators import Integrator
 
 STATE_NAMES = ("theta", "theta_dot")
@@ -181,7 +187,9 @@ def step(
             rad/s.
         action: ``[...]`` or ``[..., 1]`` torque in N·m (clipped to ±max_torque unless the
             params say otherwise); floating dtype, of the state's library.
-        params: Physical parameters (defaults: Gymnasium's Pendulum-v1).
+        params: Physical parameters (defaults: Gymnasium's Pendulum-v1). A tensor field's
+            shape must broadcast to the state's batch shape ``state.shape[:-1]`` (e.g.
+            ``[B]`` or ``()`` for a ``[B, 2]`` state); the result keeps that batch shape.
         integrator: ``"semi_implicit_euler"`` (default, Gymnasium's order), ``"euler"``,
             ``"rk4"`` or an :class:`~diffsim.integrators.Integrator`.
 
@@ -256,8 +264,13 @@ def _step(state: Array, action: Array, params: PendulumParams, integrator: Integ
 
 
 def cost(state: Array, action: Array, params: Optional[PendulumParams] = None) -> Array:
-    """Gymnasium's cost ``[...]`` of taking ``action`` in ``state`` (pre-step, torque clipped)."""
+    """Gymnasium's cost ``[...]`` of taking ``action`` in ``state`` (pre-step, torque clipped).
+
+    Shapes as :func:`step`'s (``ValueError`` for an action or tensor parameter that does not
+    broadcast to the state's batch shape; no host synchronisation).
+    """
     params = DEFAULT_PARAMS if params is None else params
+    check_param_shapes(params, state.shape[:-1], "Pendulum")
     return _cost(state, check_action(action, state, "Pendulum"), params)
 
 

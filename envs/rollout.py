@@ -65,7 +65,7 @@ import torch
 from diffsim import cartpole, pendulum
 from diffsim._debug import checks_enabled
 from diffsim._params import Params
-from diffsim._validation import check_choice, check_state
+from diffsim._validation import check_choice, check_param_shapes, check_state
 from diffsim.integrators import get_integrator
 
 Policy = Callable[[torch.Tensor], torch.Tensor]
@@ -297,7 +297,8 @@ def rollout(
         truncate_every: Detach the state every this many steps (None: never).
         on_terminate: ``"mask"``, ``"continue"`` or ``"reset"`` (see the module docstring).
         dtype, device: Of drawn initial states (an explicit ``initial_state`` keeps its own).
-        params: Physical parameters replacing the task's (e.g. tensors requiring grad).
+        params: Physical parameters replacing the task's (e.g. tensors requiring grad);
+            a tensor field's shape must broadcast to the batch ``[B]`` (``[B]`` or ``()``).
         stop_when_all_done: End the rollout early once every element has terminated
             (``on_terminate="mask"`` only). It reads ``alive`` on the host every 10 steps;
             the steps not simulated are not counted as transitions.
@@ -335,6 +336,7 @@ def rollout(
         raise ValueError(
             f"initial_state must have shape [B, {task.state_size}], got {tuple(state.shape)}"
         )
+    check_param_shapes(params, state.shape[:-1], task.env_id)
     if stop_when_all_done and on_terminate != "mask":
         raise ValueError("stop_when_all_done needs on_terminate='mask'")
     return _run(

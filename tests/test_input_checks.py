@@ -150,3 +150,59 @@ def test_torch_pendulum_checks_the_torque_bound_only_under_debug_checks():
             pendulum.step(state, action, params)
         pendulum.step(state, action.clamp(-1000, 1000), params)
         pendulum.step(state, action, pendulum.PendulumParams())  # clipped: nothing to bound
+
+
+# --- item 3: tensor parameters must broadcast to the state's batch shape -----------------
+
+
+def _systems():
+    import torch
+
+    from diffsim import cartpole, pendulum
+
+    return [
+        (cartpole, cartpole.CartPoleParams, "length", 0.5, torch.zeros(3, 4, dtype=torch.float64)),
+        (pendulum, pendulum.PendulumParams, "l", 1.0, torch.zeros(3, 2, dtype=torch.float64)),
+    ]
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["cartpole", "pendulum"])
+@pytest.mark.parametrize("shape", [(5,), (3, 1), (2, 3), (1, 3)])
+def test_parameter_batch_must_broadcast_to_the_state_batch(index, shape):
+    import torch
+
+    system, cls, field, value, state = _systems()[index]
+    params = cls(**{field: torch.full(shape, value, dtype=torch.float64)})
+    action = torch.zeros(3, dtype=torch.float64)
+    message = rf"{cls.__name__}\.{field} has shape {re.escape(str(shape))}.*batch shape \(3,\)"
+    with pytest.raises(ValueError, match=message):
+        system.step(state, action, params)
+    # Everything stays usable: the same call with fitting parameters steps.
+    for ok in [(3,), (), (1,)]:
+        fitting = cls(**{field: torch.full(ok, value, dtype=torch.float64)})
+        assert system.step(state, action, fitting).shape == state.shape
+
+
+def test_pendulum_cost_and_rollout_check_parameter_shapes():
+    import torch
+
+    from diffsim import pendulum
+    from diffsim.envs.rollout import rollout
+
+    params = pendulum.PendulumParams(m=torch.ones(3, 1, dtype=torch.float64))
+    state = torch.zeros(3, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"PendulumParams\.m has shape \(3, 1\)"):
+        pendulum.cost(state, torch.zeros(3, dtype=torch.float64), params)
+    with pytest.raises(ValueError, match=r"PendulumParams\.m has shape \(3, 1\)"):
+        rollout(lambda obs: obs[:, :1] * 0, "pendulum", state, horizon=2, params=params)
+
+
+def test_action_must_broadcast_to_the_state_batch():
+    import torch
+
+    from diffsim import cartpole
+
+    state = torch.zeros(3, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"action must have shape \(3,\).*got \(2, 3\)"):
+        cartpole.step(state, torch.zeros(2, 3, dtype=torch.float64))
+    assert cartpole.step(state, torch.zeros(1, dtype=torch.float64)).shape == (3, 4)
