@@ -131,6 +131,10 @@ _CHECK_EVERY = 8  # host check for "all shots done" every this many steps
 _STAGE_LIMIT_S = (5.0, 5.0, 60.0)  # time limits of the three stages (seconds)
 _ROOT_ITERS = 20  # bracketing iterations of the event root-finder
 _ON_FAILURE = ("nan", "raise")
+ANGLE_LIMITS_DEG = (0.0, 90.0)
+"""The release angles (degrees above the horizontal) :func:`shoot` and :func:`simulate`
+accept; outside them the release condition would wrap the angle silently (−10° would
+release like 10°), so they raise ``ValueError`` instead."""
 _GROUND_TOL = 0.05  # how far (m) below the ground the sling end may dip before release
 
 
@@ -875,6 +879,30 @@ def _consts(p: TrebuchetParams, m_w, wind, angle_rad, dtype, device, shape) -> _
     )
 
 
+def _check_angle(angle_deg: Scalar) -> None:
+    """Raise ``ValueError`` unless every release angle lies in :data:`ANGLE_LIMITS_DEG`.
+
+    Reads the values (one host synchronisation for a tensor), like the finiteness checks of
+    :func:`_prepare` before it: shooting reads values anyway (event location, failures).
+    """
+    lo, hi = ANGLE_LIMITS_DEG
+    if isinstance(angle_deg, torch.Tensor):
+        a = angle_deg.detach()
+        outside = (a < lo) | (a > hi)
+        if not bool(outside.any()):
+            return
+        index = tuple(outside.nonzero()[0].tolist())
+        value, where = float(a[index]), f" at index {index}" if index else ""
+    elif lo <= angle_deg <= hi:
+        return
+    else:
+        value, where = float(angle_deg), ""
+    raise ValueError(
+        f"angle_deg (the release angle above the horizontal) must lie within [{lo:g}, {hi:g}] "
+        f"degrees, got {value:g}{where}"
+    )
+
+
 def _prepare(wind, angle_deg, weight_lb, params):
     """Validate the public inputs; return them as tensors of one dtype, device and shape."""
     if params is None:
@@ -884,6 +912,7 @@ def _prepare(wind, angle_deg, weight_lb, params):
     inputs = {"wind": wind, "angle_deg": angle_deg, "weight_lb": weight_lb}
     for name, value in inputs.items():
         check_scalar(name, value, positive=name == "weight_lb")
+    _check_angle(angle_deg)
     tensors = [
         v for v in (*inputs.values(), *params.tensors().values()) if isinstance(v, torch.Tensor)
     ]
@@ -1013,7 +1042,8 @@ def simulate(
 
     Args:
         wind: Horizontal wind speed (m/s; positive blows towards the target).
-        angle_deg: Release angle of the projectile's velocity above the horizontal (degrees).
+        angle_deg: Release angle of the projectile's velocity above the horizontal (degrees),
+            in [0, 90] (:data:`ANGLE_LIMITS_DEG`).
         weight_lb: Mass of the counterweight (lb), > 0.
         params: The trebuchet (default :meth:`TrebuchetParams.reference`).
 
@@ -1023,6 +1053,10 @@ def simulate(
 
     Returns:
         A :class:`SimulationResult`.
+
+    Raises:
+        TypeError, ValueError: for a non-numeric or non-finite input, ``weight_lb <= 0``,
+            ``angle_deg`` outside [0, 90], or inputs that do not broadcast together.
 
     Example:
         >>> res = simulate(-2.0, 45.0, 200.0)
@@ -1045,7 +1079,8 @@ def shoot(
 
     Args:
         wind: Horizontal wind speed (m/s; positive blows towards the target).
-        angle_deg: Release angle of the projectile's velocity above the horizontal (degrees).
+        angle_deg: Release angle of the projectile's velocity above the horizontal (degrees),
+            in [0, 90] (:data:`ANGLE_LIMITS_DEG`).
         weight_lb: Mass of the counterweight (lb), > 0.
         params: The trebuchet (default :meth:`TrebuchetParams.reference`); its tensor
             fields get gradients too.
@@ -1055,6 +1090,10 @@ def shoot(
     Returns:
         The x of the projectile at ground contact (m from the pivot), of the broadcast shape
         of the inputs (and tensor parameters), in their dtype and on their device.
+
+    Raises:
+        TypeError, ValueError: as :func:`simulate` (``angle_deg`` outside [0, 90] included).
+        ShotFailedError: for a failed shot with ``on_failure="raise"``.
 
     Example:
         >>> w = torch.tensor(-2.0, dtype=torch.float64, requires_grad=True)
@@ -1115,7 +1154,7 @@ def aim(
         lr: Adam's initial learning rate on the unconstrained variables (per target, it
             halves each time that target's miss changes sign).
         tolerance_m: A target is reached when ``|distance - target| <= tolerance_m``.
-        angle_bounds_deg: Search box for the release angle (degrees).
+        angle_bounds_deg: Search box for the release angle (degrees), within [0, 90].
         weight_bounds_lb: Search box for the counterweight (lb).
         angle0_deg: Starting angle (degrees), inside the box.
         weight0_lb: Starting counterweight (lb), inside the box.
@@ -1141,6 +1180,11 @@ def aim(
     ):
         if not lo < x0 < hi:
             raise ValueError(f"{name} must satisfy low < start < high, got {(lo, hi)}, {x0}")
+    if not ANGLE_LIMITS_DEG[0] <= angle_bounds_deg[0] < angle_bounds_deg[1] <= ANGLE_LIMITS_DEG[1]:
+        raise ValueError(
+            f"angle_bounds_deg must lie within {list(ANGLE_LIMITS_DEG)} degrees (the release "
+            f"angles shoot accepts), got {angle_bounds_deg}"
+        )
     if weight_bounds_lb[0] <= 0:
         raise ValueError(f"weight_bounds_lb must be positive, got {weight_bounds_lb}")
     tensors = [v for v in (wind, target_m) if isinstance(v, torch.Tensor)]

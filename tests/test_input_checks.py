@@ -206,3 +206,41 @@ def test_action_must_broadcast_to_the_state_batch():
     with pytest.raises(ValueError, match=r"action must have shape \(3,\).*got \(2, 3\)"):
         cartpole.step(state, torch.zeros(2, 3, dtype=torch.float64))
     assert cartpole.step(state, torch.zeros(1, dtype=torch.float64)).shape == (3, 4)
+
+
+# --- item 4: the trebuchet's release angle lies in [0°, 90°] --------------------------------
+
+
+@pytest.mark.parametrize("fn", ["shoot", "simulate"])
+@pytest.mark.parametrize("angle", [-10.0, 1000.0, 90.5, -1e-9])
+def test_trebuchet_refuses_release_angles_outside_0_to_90_degrees(fn, angle):
+    from diffsim import trebuchet
+
+    with pytest.raises(ValueError, match=rf"angle_deg .* within \[0, 90\] degrees, got {angle:g}$"):
+        getattr(trebuchet, fn)(-2.0, angle, 200.0)
+
+
+def test_trebuchet_names_the_first_bad_angle_of_a_batch():
+    import torch
+
+    from diffsim import trebuchet
+
+    angles = torch.tensor([[45.0, 30.0], [95.0, -5.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"got 95 at index \(1, 0\)"):
+        trebuchet.shoot(0.0, angles, 200.0, on_failure="nan")
+    with pytest.raises(ValueError, match=r"angle_bounds_deg must lie within \[0.0, 90.0\]"):
+        trebuchet.aim(0.0, 50.0, angle_bounds_deg=(-10.0, 85.0))
+
+
+def test_trebuchet_still_shoots_at_the_ends_of_the_range():
+    import torch
+
+    from diffsim import trebuchet
+
+    angles = torch.tensor([0.0, 90.0], dtype=torch.float64, requires_grad=True)
+    d = trebuchet.shoot(0.0, angles, 200.0, on_failure="nan")  # refused nothing
+    assert d.shape == (2,) and bool(torch.isfinite(d).all())
+    # A flat release carries forward; a vertical one comes down within a few metres of
+    # the pivot (the release point is near it), instead of wrapping to another angle.
+    assert float(d[0]) > 20.0
+    assert abs(float(d[1])) < 5.0
