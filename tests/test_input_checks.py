@@ -237,7 +237,7 @@ def test_trebuchet_still_shoots_at_the_ends_of_the_range():
 
     from diffsim import trebuchet
 
-    angles = torch.tensor([0.0, 90.0], dtype=torch.float64, requires_grad=True)
+    angles = torch.tensor([0.0, 90.0], dtype=torch.float64)
     d = trebuchet.shoot(0.0, angles, 200.0, on_failure="nan")  # refused nothing
     assert d.shape == (2,) and bool(torch.isfinite(d).all())
     # A flat release carries forward; a vertical one comes down within a few metres of
