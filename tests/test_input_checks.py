@@ -89,7 +89,6 @@ def _pendulum_2019(kind: str):
 )
 def test_unclipped_pendulum_refuses_torques_beyond_its_bound(kind, value, dtype):
     env, shape = _pendulum_2019(kind)
-    assert env.action_bound == 1000.0
     before = env.state
     action = np.zeros(shape, dtype)
     action.flat[-1] = value  # the last sub-env, for the vector env
@@ -97,6 +96,7 @@ def test_unclipped_pendulum_refuses_torques_beyond_its_bound(kind, value, dtype)
     with pytest.raises(ValueError, match=f"within ±1000 .*got \\[{shown}\\]"):
         env.step(action)
     np.testing.assert_array_equal(env.state, before)  # nothing changed
+    assert env.action_bound == 1000.0
     obs, reward, *_ = env.step(np.full(shape, 1000.0, np.float32))  # the bound itself is taken
     assert np.isfinite(obs).all() and np.isfinite(reward).all() and np.isfinite(env.state).all()
 
@@ -125,7 +125,6 @@ def test_float32_cast_never_turns_a_finite_action_into_inf():
         _checks.box_action(np.array([1e300]), space, "Env", clip=False)
     # An env that does not clip but whose physics does (so no torque bound applies).
     env = PendulumEnv(clip_actions=False)
-    assert env.action_bound is None
     env.reset(seed=0)
     before = env.state
     with pytest.raises(ValueError, match="PendulumEnv.*float32"):
@@ -133,6 +132,7 @@ def test_float32_cast_never_turns_a_finite_action_into_inf():
     np.testing.assert_array_equal(env.state, before)
     env.step(np.array([1e30]))  # finite in float32: the physics clips it to 2 N·m
     assert np.isfinite(env.state).all()
+    assert env.action_bound is None
 
 
 def test_torch_pendulum_checks_the_torque_bound_only_under_debug_checks():
