@@ -6,7 +6,11 @@ Stated tolerance (diffsim.fast's docstring), float32, element-wise, SI units:
 rounding faster, ``≤ 1e-3`` and within 10× of float32 eager's own distance from float64.
 Fused kernels are not bitwise equal to eager ones.
 Compiling takes seconds per function and input signature; the tests share one batch size
-so that each function compiles once per process (Inductor's disk cache helps later runs).
+so that each function compiles once per process (``diffsim.fast`` caches them; Inductor's
+disk cache helps later runs). The default run keeps one equivalence test per path (the
+traced step of each system, a block, a transition, the vector env, the gradient path of a
+rollout, which the BPTT trainer's test reuses, and tensor parameters); the further cases of
+the block and the rollout, which only compile more of the same, are marked ``slow``.
 """
 
 import json
@@ -67,10 +71,19 @@ def test_compiled_step_equals_eager(name):
     step = fast.compile_step(name)
     eager = _open_loop(system, _eager(system), state, actions)
     assert_within(_open_loop(system, step, state, actions), eager)
-    block = fast.compile_block(name, block=8)
+    assert fast.compile_step(name) is step  # cached
+
+
+@pytest.mark.parametrize(
+    "name", ["pendulum", pytest.param("cartpole", marks=pytest.mark.slow)]
+)  # one system by default: the block is built the same way for both (6 s more to compile)
+def test_compiled_block_equals_eager(name):
+    system = SYSTEMS[name]
+    state, actions = _start(system, 0, HORIZON[name])
+    eager = _open_loop(system, _eager(system), state, actions)
+    block, step = fast.compile_block(name, block=8), fast.compile_step(name)
     blocked = fast.step_open_loop(block, step, state, actions, 8)  # blocks, then single steps
     assert_within(blocked, eager)
-    assert fast.compile_step(name) is step  # cached
 
 
 def test_pendulum_50_steps_as_close_as_float32_rounding_allows():
@@ -103,7 +116,14 @@ def _policy(obs_size: int, head: str) -> torch.nn.Module:
 
 @pytest.mark.parametrize(
     "task,head,on_terminate",
-    [("cartpole", "binary", "mask"), ("pendulum", "tanh", "continue")],
+    [
+        # By default the one case whose compiled per-step function (its key: the rollout,
+        # pendulum, its parameters and integrator, "mask") the BPTT trainer's test reuses.
+        ("pendulum", "tanh", "mask"),
+        # Each further case compiles a forward and a backward graph: ~25 s cold.
+        pytest.param("cartpole", "binary", "mask", marks=pytest.mark.slow),
+        pytest.param("pendulum", "tanh", "continue", marks=pytest.mark.slow),
+    ],
 )
 def test_rollout_fast_equals_eager_forward_and_gradient(task, head, on_terminate):
     horizon = HORIZON[task]
