@@ -3,7 +3,7 @@
 Source of the equations: Gymnasium's ``CartPole-v1``
 (``gymnasium/envs/classic_control/cartpole.py``), which follows Florian, "Correct
 equations for the dynamics of the cart-pole system" (2007) and Barto, Sutton & Anderson
-(1983). The constants and update order are summarised in ``shared/specs/classic_control.md``;
+(1983). The constants and update order are summarised in ``docs/reference_dynamics.md``;
 the defaults below reproduce Gymnasium exactly (float64 step equal to float64 rounding).
 
 State ``[..., 4]`` in Gymnasium's order (use :func:`unpack` / :func:`pack` to name them):

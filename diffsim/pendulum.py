@@ -2,7 +2,7 @@
 
 Source of the equations: Gymnasium's ``Pendulum-v1``
 (``gymnasium/envs/classic_control/pendulum.py``), summarised in
-``shared/specs/classic_control.md``. The defaults reproduce it step for step (see
+``docs/reference_dynamics.md``. The defaults reproduce it step for step (see
 "Precision" below); :meth:`PendulumParams.variant_2019` is the version the 2019 "∂P vs RL"
 post trained on (Gym.jl): torque never clipped, angle updated with the *unclipped* speed.
 

@@ -23,7 +23,7 @@ The action space keeps Box(−2, 2) all the same: it is the scale policies are b
 
 Precision: the action reaches the physics as float32 (the space's dtype), so the torque term
 is formed in float32 exactly as Gymnasium's (NumPy 2 promotion) while the state stays
-float64; see ``shared/specs/classic_control.md`` on how far trajectories then agree.
+float64; see ``docs/reference_dynamics.md`` (Precision) on how far trajectories then agree.
 """
 
 from __future__ import annotations
