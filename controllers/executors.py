@@ -1,0 +1,307 @@
+"""Where independent jobs run: one after another in this process, or as Ray tasks.
+
+A *job* is a picklable call, ``fn(**kwargs)`` with ``fn`` a module-level function, and a
+key that names it (``"bptt/3"``). An executor runs a list of jobs and yields one
+:class:`Outcome` per job as each finishes, in the order they finish; a job that raises
+gives an outcome with ``error`` set, and the other jobs go on. :func:`diffsim.controllers.
+compare.compare` and :func:`diffsim.controllers.sweep.sweep` are written against this one
+contract.
+
+- :class:`SerialExecutor` (``"serial"``): the jobs one after another, in order, in this
+  process (the default, and what every result in ``docs/`` used unless it says otherwise).
+- :class:`RayExecutor` (``"ray"``, the ``cluster`` extra): each job a Ray task with its own
+  CPU (and optionally GPU) reservation. Without an address it starts a local Ray instance
+  for the executor's lifetime (``num_cpus`` CPUs, no dashboard, usage statistics off, its
+  session files under a short temporary directory of its own, removed at the end, since
+  Ray's Unix socket paths must stay under 107 characters); with ``address="auto"`` or
+  ``"HOST:PORT"`` it joins a running cluster and leaves it running. Ray is imported only
+  when a :class:`RayExecutor` is made.
+
+Each job sets torch's CPU thread count before it runs (``threads_per_job``; for Ray, the
+default is the job's CPU reservation), so that a job's figures do not depend on how many
+jobs share the machine: with ``SerialExecutor(threads_per_job=1)`` and
+``RayExecutor(cpus_per_job=1)`` the jobs compute the same numbers.
+
+On a cluster the jobs read and write their files (run directories) at the paths they are
+given: those paths must be on a filesystem that every node mounts at the same place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol
+
+EXECUTORS = ("serial", "ray")
+"""The executor names :func:`make_executor` takes."""
+
+RAY_MISSING = (
+    "the ray executor needs Ray, which is not installed: pip install 'diffsim[cluster]' "
+    "(or pip install 'ray>=2.10')"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One independent call, ``fn(**kwargs)``.
+
+    Attributes:
+        key: A name for the job, unique within one run (e.g. ``"bptt/3"``).
+        fn: A module-level function (Ray pickles it by reference).
+        kwargs: Its keyword arguments (picklable).
+    """
+
+    key: str
+    fn: Callable[..., Any]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one job gave.
+
+    Attributes:
+        key: The job's key.
+        value: What ``fn`` returned (``None`` when it raised).
+        error: ``None`` on success, else the exception as ``"Type: message"``.
+        traceback: The formatted traceback of a failed job (``""`` on success).
+        seconds: Wall time of the call where it ran.
+    """
+
+    key: str
+    value: Any = None
+    error: Optional[str] = None
+    traceback: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the job returned."""
+        return self.error is None
+
+
+class Executor(Protocol):
+    """Runs jobs; a context manager that releases its resources on exit."""
+
+    name: str
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
+        """Run every job; yield one outcome per job as each finishes."""
+        ...
+
+    def close(self) -> None:
+        """Release what the executor holds (a local Ray instance is shut down)."""
+        ...
+
+    def __enter__(self) -> Executor: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def call_job(fn: Callable[..., Any], kwargs: dict[str, Any], threads: Optional[int]) -> Outcome:
+    """Call ``fn(**kwargs)`` with torch's thread count set; never raises (see :class:`Outcome`).
+
+    Args:
+        fn: The job's function.
+        kwargs: Its keyword arguments.
+        threads: Torch CPU threads for the call (``None``: leave torch's setting).
+
+    Returns:
+        The outcome, without its key (the caller adds it).
+    """
+    started = time.perf_counter()
+    try:
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+        value = fn(**kwargs)
+    except Exception as exc:  # a failing job is reported, and the others go on
+        return Outcome(
+            key="",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+            seconds=time.perf_counter() - started,
+        )
+    return Outcome(key="", value=value, seconds=time.perf_counter() - started)
+
+
+def _check_count(name: str, value: Optional[float], allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if value < 0 or (value == 0 and not allow_zero):
+        expected = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {expected}, got {value}")
+
+
+def _check_keys(jobs: Sequence[Job]) -> None:
+    keys = [j.key for j in jobs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"job keys must be unique, repeated: {', '.join(repeated)}")
+
+
+class SerialExecutor:
+    """The jobs one after another, in order, in this process.
+
+    Args:
+        threads_per_job: Torch CPU threads each job sets (``None``: leave torch's setting).
+    """
+
+    name = "serial"
+
+    def __init__(self, threads_per_job: Optional[int] = None):
+        _check_count("threads_per_job", threads_per_job)
+        self.threads_per_job = threads_per_job
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
+        _check_keys(jobs)
+        for job in jobs:
+            out = call_job(job.fn, job.kwargs, self.threads_per_job)
+            yield Outcome(job.key, out.value, out.error, out.traceback, out.seconds)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> SerialExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RayExecutor:
+    """Each job a Ray task (see the module docstring for how the instance is started).
+
+    Args:
+        address: ``None`` starts a local instance; ``"auto"`` or ``"HOST:PORT"`` joins a
+            running cluster (``ray start --head`` on one node, ``ray start --address ...``
+            on the others).
+        num_cpus: CPUs of a local instance (default: this machine's count); refused with an
+            address, where the cluster says what it has.
+        cpus_per_job: CPUs Ray reserves for each job (may be fractional, > 0).
+        gpus_per_job: GPUs Ray reserves for each job (0 to 1 or whole numbers; 0: none).
+        threads_per_job: Torch CPU threads each job sets (default: ``cpus_per_job`` rounded
+            up to an integer).
+        max_retries: How often Ray reruns a job whose worker process died (a crash or a lost
+            node; an exception raised by the job is not retried). A job that trains into a
+            run directory resumes from its checkpoint when rerun.
+
+    Raises:
+        ImportError: Ray is not installed (the message says how to install it).
+        ValueError, TypeError: an argument out of range or of the wrong type.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: Optional[str] = None,
+        num_cpus: Optional[int] = None,
+        cpus_per_job: float = 1,
+        gpus_per_job: float = 0,
+        threads_per_job: Optional[int] = None,
+        max_retries: int = 2,
+    ):
+        _check_count("num_cpus", num_cpus)
+        _check_count("cpus_per_job", cpus_per_job)
+        _check_count("gpus_per_job", gpus_per_job, allow_zero=True)
+        _check_count("threads_per_job", threads_per_job)
+        _check_count("max_retries", max_retries, allow_zero=True)
+        if address is not None and num_cpus is not None:
+            raise ValueError(
+                f"num_cpus={num_cpus} is for a local instance; with address={address!r} the "
+                "cluster's own resources are used"
+            )
+        try:
+            import ray
+        except ImportError as exc:
+            raise ImportError(RAY_MISSING) from exc
+        self._ray = ray
+        self.cpus_per_job = cpus_per_job
+        self.gpus_per_job = gpus_per_job
+        self.threads_per_job = (
+            threads_per_job if threads_per_job is not None else max(1, int(-(-cpus_per_job // 1)))
+        )
+        self.max_retries = max_retries
+        self._temp_dir: Optional[str] = None
+        self._started = False
+        if ray.is_initialized():
+            return  # the caller's instance: used as it is, and left running
+        if address is None:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            self._temp_dir = tempfile.mkdtemp(
+                prefix="dsray", dir="/tmp" if os.name == "posix" else None
+            )
+            ray.init(
+                num_cpus=num_cpus if num_cpus is not None else os.cpu_count(),
+                include_dashboard=False,
+                _temp_dir=self._temp_dir,
+                log_to_driver=False,
+            )
+        else:
+            ray.init(address=address, log_to_driver=False)
+        self._started = True
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
+        _check_keys(jobs)
+        ray = self._ray
+        remote = ray.remote(call_job).options(
+            num_cpus=self.cpus_per_job,
+            num_gpus=self.gpus_per_job,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+        )
+        pending = {remote.remote(job.fn, job.kwargs, self.threads_per_job): job.key for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            ref = done[0]
+            key = pending.pop(ref)
+            try:
+                out = ray.get(ref)
+            except Exception as exc:  # the worker died more often than max_retries allows
+                yield Outcome(key, error=f"{type(exc).__name__}: {exc}", traceback=str(exc))
+                continue
+            yield Outcome(key, out.value, out.error, out.traceback, out.seconds)
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+            self._started = False
+        if self._temp_dir is not None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_executor(name: str, **options: Any) -> Executor:
+    """An executor by name.
+
+    Args:
+        name: ``"serial"`` or ``"ray"``.
+        **options: The class's keyword arguments (:class:`SerialExecutor`,
+            :class:`RayExecutor`).
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones).
+        TypeError: an option the executor does not take.
+    """
+    if name == "serial":
+        return SerialExecutor(**options)
+    if name == "ray":
+        return RayExecutor(**options)
+    raise ValueError(f"unknown executor {name!r}; expected one of: {', '.join(EXECUTORS)}")
