@@ -67,8 +67,8 @@ def test_unknown_estimator_lists_the_valid_ones():
 # -- training, run directories, evaluation -------------------------------------------------
 @pytest.mark.parametrize("env", ["cartpole", "cartpole-continuous", "pendulum", "pendulum-2019"])
 def test_tiny_train_writes_a_loadable_run(tmp_path, env):
-    config = {"horizon": 20, "batch_size": 4} if "pendulum" in env else None
-    result = train(env, seed=0, out=tmp_path / "run", config=config, **TINY)
+    config = {"horizon": 20, "batch_size": 4} if "pendulum" in env else None  # BPTT's fields
+    result = train(env, method="bptt", seed=0, out=tmp_path / "run", config=config, **TINY)
     files = {p.name for p in (tmp_path / "run").iterdir()}
     assert {"policy.pt", "config.json", "metrics.csv", "checkpoint.pt"} <= files
     rows = read_metrics(tmp_path / "run")
