@@ -7,8 +7,14 @@ import os
 import platform
 from typing import Any
 
-OPTIONAL_PACKAGES = {"stable_baselines3": "stable-baselines3", "nevergrad": "nevergrad"}
-"""Key in :func:`machine_info` → distribution name of the optional (baselines) libraries."""
+OPTIONAL_PACKAGES = {
+    "stable_baselines3": "stable-baselines3",
+    "nevergrad": "nevergrad",
+    "ray": "ray",
+    "optuna": "optuna",
+}
+"""Key in :func:`machine_info` → distribution name of the optional libraries (the
+``baselines``, ``cluster`` and ``sweep`` extras)."""
 
 
 def machine_info() -> dict[str, Any]:
@@ -17,9 +23,9 @@ def machine_info() -> dict[str, Any]:
     Returns:
         A JSON-serialisable dict: ``cpu``, ``cores``, ``torch_threads``, ``gpu`` (the name of
         CUDA device 0, or None), ``platform``, ``python`` and the versions of torch, numpy,
-        gymnasium and diffsim, plus ``stable_baselines3`` and ``nevergrad`` where installed.
-        The optional libraries' versions are read from their package metadata, so neither
-        is imported (importing both takes seconds).
+        gymnasium and diffsim, plus those of :data:`OPTIONAL_PACKAGES` where installed.
+        The optional libraries' versions are read from their package metadata, so none is
+        imported (importing them takes seconds).
     """
     import gymnasium
     import numpy

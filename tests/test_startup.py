@@ -80,7 +80,7 @@ def test_machine_info_reads_optional_versions_without_importing_them():
         "import json\n"
         "print('INFO=' + json.dumps(machine_info()))\n"
     )
-    assert _imported_after(code, ("stable_baselines3", "nevergrad")) == []
+    assert _imported_after(code, ("stable_baselines3", "nevergrad", "ray", "optuna")) == []
     sb3 = pytest.importorskip("stable_baselines3")
     ng = pytest.importorskip("nevergrad")
     from diffsim._machine import machine_info
@@ -88,6 +88,10 @@ def test_machine_info_reads_optional_versions_without_importing_them():
     info = machine_info()
     assert info["stable_baselines3"] == sb3.__version__
     assert info["nevergrad"] == ng.__version__
+    ray = pytest.importorskip("ray")
+    optuna = pytest.importorskip("optuna")
+    assert info["ray"] == ray.__version__
+    assert info["optuna"] == optuna.__version__
 
 
 def test_import_diffsim_registers_the_ids_without_torch():
