@@ -19,7 +19,8 @@ ControlPolicy`) and ``state_dict`` / ``load_state_dict``. :func:`train` drives i
   ``checkpoint.pt`` (model, optimiser and every generator restored), so the result equals an
   uninterrupted run's;
 - it stops at the budget, or at the first evaluation that reaches the task's solved return
-  when ``stop_when_solved`` is set.
+  when ``stop_when_solved`` is set, or when the caller's ``on_evaluation`` hook asks it to
+  (a hyperparameter sweep's pruner: :mod:`diffsim.controllers.sweep`).
 
 The trebuchet's return (−|miss| in metres, averaged) rounds to 0.0 as soon as the network
 aims well, so its evaluation rows (and progress bar) also give the median and the 95th
@@ -293,6 +294,7 @@ def train(
     progress: bool = True,
     device: str = "cpu",
     max_updates: Optional[int] = None,
+    on_evaluation: Optional[Callable[[dict[str, float]], bool]] = None,
 ) -> TrainResult:
     """Train ``method`` on ``env`` and write the run directory (see the module docstring).
 
@@ -314,41 +316,27 @@ def train(
         progress: Show a progress bar.
         device: Torch device of the trainer.
         max_updates: Stop after this many updates in this call (for tests and interruption).
+        on_evaluation: Called with each new evaluation row (a copy of the row written to
+            ``metrics.csv``), after the run directory has been saved; returning ``True``
+            stops training there. The run directory is then left as an interrupted run's
+            (rerunning :func:`train` on it resumes). It is not called for the rows read back
+            when resuming, nor after the final evaluation.
+
+    Returns:
+        The :class:`TrainResult`; ``metrics`` holds the evaluations made so far.
+
+    Raises:
+        ValueError: an unknown env, method or config field, a non-positive budget or
+            schedule, or a run directory holding another configuration
+            (:class:`~diffsim.controllers.checkpoint.CheckpointError`).
     """
-    env_id = resolve_env_id(env)
-    if method is None:
-        method = default_method(env_id)
-    m = get_method(method, env_id)
-    if env_id in GYMNASIUM_TWINS and not m.gymnasium_ids:
-        takes = [n for n, k in METHODS.items() if k.gymnasium_ids]
-        raise ValueError(
-            f"Gymnasium's own {env_id} is for the equivalence check of the methods "
-            f"{', '.join(takes)}; {method} trains on {GYMNASIUM_TWINS[env_id]}"
-        )
-    # A method whose objective is not the task's (retrofit) never stops at "solved".
-    stop_when_solved = stop_when_solved and getattr(m.trainer_class, "stop_when_solved", True)
-    cfg = build_config(m, env_id, config)
-    budget = m.default_budget(env_id) if budget is None else int(budget)
-    if budget < 1 or eval_every < 1 or eval_episodes < 1:
-        raise ValueError(
-            f"budget, eval_every and eval_episodes must be positive, got "
-            f"{budget}, {eval_every}, {eval_episodes}"
-        )
+    m, cfg, settings = _plan(
+        env, method, seed, config, budget, eval_every, eval_episodes, stop_when_solved, device
+    )
+    env_id, method, budget = settings["env_id"], settings["method"], settings["budget"]
+    stop_when_solved = settings["stop_when_solved"]
     task_threshold = _solved_return(env_id)
     out = Path(out) if out is not None else default_run_dir(env_id, method, seed)
-    settings = {
-        "env_id": env_id,
-        "method": method,
-        "seed": seed,
-        "budget": budget,
-        "eval_every": eval_every,
-        "eval_episodes": eval_episodes,
-        "eval_seed": EVAL_SEED,
-        "stop_when_solved": stop_when_solved,
-        "solved_return": None if math.isinf(task_threshold) else task_threshold,
-        "device": device,
-        "config": _jsonable(dataclasses.asdict(cfg)),
-    }
     trainer = m.trainer_class(env_id, cfg, seed, device)
     loop = {
         "transitions": 0,
@@ -403,6 +391,8 @@ def train(
             bar.set_postfix(_postfix(row))
             if loop["done"]:
                 break
+            if on_evaluation is not None and on_evaluation(dict(row)):
+                break
         if max_updates is not None and updates_here >= max_updates:
             break
         limit = {}
@@ -426,6 +416,55 @@ def train(
         env_id,
         settings["solved_return"],
     )
+
+
+def _plan(
+    env: str,
+    method: Optional[str],
+    seed: int,
+    config: Optional[dict[str, Any]],
+    budget: Optional[int],
+    eval_every: int,
+    eval_episodes: int,
+    stop_when_solved: bool,
+    device: str,
+) -> tuple[Method, Any, dict[str, Any]]:
+    """What :func:`train` would run: the method, its config and the settings that
+    ``config.json`` records (and a resumed run must match); raises what train raises."""
+    env_id = resolve_env_id(env)
+    if method is None:
+        method = default_method(env_id)
+    m = get_method(method, env_id)
+    if env_id in GYMNASIUM_TWINS and not m.gymnasium_ids:
+        takes = [n for n, k in METHODS.items() if k.gymnasium_ids]
+        raise ValueError(
+            f"Gymnasium's own {env_id} is for the equivalence check of the methods "
+            f"{', '.join(takes)}; {method} trains on {GYMNASIUM_TWINS[env_id]}"
+        )
+    # A method whose objective is not the task's (retrofit) never stops at "solved".
+    stop_when_solved = stop_when_solved and getattr(m.trainer_class, "stop_when_solved", True)
+    cfg = build_config(m, env_id, config)
+    budget = m.default_budget(env_id) if budget is None else int(budget)
+    if budget < 1 or eval_every < 1 or eval_episodes < 1:
+        raise ValueError(
+            f"budget, eval_every and eval_episodes must be positive, got "
+            f"{budget}, {eval_every}, {eval_episodes}"
+        )
+    task_threshold = _solved_return(env_id)
+    settings = {
+        "env_id": env_id,
+        "method": method,
+        "seed": seed,
+        "budget": budget,
+        "eval_every": eval_every,
+        "eval_episodes": eval_episodes,
+        "eval_seed": EVAL_SEED,
+        "stop_when_solved": stop_when_solved,
+        "solved_return": None if math.isinf(task_threshold) else task_threshold,
+        "device": device,
+        "config": _jsonable(dataclasses.asdict(cfg)),
+    }
+    return m, cfg, settings
 
 
 def _solved_return(env_id: str) -> float:
@@ -481,7 +520,49 @@ def _save(
     save_torch(out / "checkpoint.pt", {"trainer": trainer.state_dict(), "loop": loop})
 
 
-def _resume(out: Path, settings: dict[str, Any], trainer: Any) -> dict[str, Any]:
+def finished_run(
+    out: Union[str, Path],
+    env: str,
+    method: Optional[str] = None,
+    seed: int = 0,
+    config: Optional[dict[str, Any]] = None,
+    budget: Optional[int] = None,
+    eval_every: int = 1000,
+    eval_episodes: int = EVAL_EPISODES,
+    stop_when_solved: bool = True,
+    device: str = "cpu",
+) -> Optional[dict[str, Any]]:
+    """The saved state of a finished run: what :func:`train` with these arguments and
+    ``out`` would return without training, read without building the trainer.
+
+    Args:
+        out: The run directory.
+        env, method, seed, config, budget, eval_every, eval_episodes, stop_when_solved,
+            device: As for :func:`train` (checked the same way).
+
+    Returns:
+        ``None`` when ``out`` holds no ``checkpoint.pt`` or its run has not reached its end
+        (budget, or solved with ``stop_when_solved``); else the loop state saved with the
+        last evaluation: ``rows`` (the rows of ``metrics.csv``), ``solved_at`` (as
+        :attr:`TrainResult.solved_at`), ``transitions``, ``updates``, ``train_seconds``.
+
+    Raises:
+        CheckpointError: ``out`` holds a run of another configuration, or its checkpoint
+            cannot be read.
+        ValueError: an argument :func:`train` refuses.
+    """
+    _, _, settings = _plan(
+        env, method, seed, config, budget, eval_every, eval_episodes, stop_when_solved, device
+    )
+    out = Path(out)
+    if not (out / "checkpoint.pt").is_file():
+        return None
+    _check_saved_settings(out, settings)
+    loop = _load_checkpoint(out)["loop"]
+    return loop if loop["done"] else None
+
+
+def _check_saved_settings(out: Path, settings: dict[str, Any]) -> None:
     saved = read_json(out / "config.json")
     if saved.get("solved_return") == math.inf:  # written as Infinity before it was null
         saved["solved_return"] = None
@@ -492,10 +573,17 @@ def _resume(out: Path, settings: dict[str, Any], trainer: Any) -> dict[str, Any]
             f"{out} holds a run with another configuration ({details}); "
             "choose another --out to start a new run"
         )
+
+
+def _load_checkpoint(out: Path, trainer: Any = None) -> dict[str, Any]:
+    """``checkpoint.pt``'s contents (loaded into ``trainer`` if given); CheckpointError if
+    it cannot be read or loaded."""
     try:
         state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
-        trainer.load_state_dict(state["trainer"])
-        return state["loop"]
+        if trainer is not None:
+            trainer.load_state_dict(state["trainer"])
+        state["loop"]["done"]  # noqa: B018 (a checkpoint without its loop state is corrupt)
+        return state
     except CheckpointError:
         raise
     except Exception as exc:
@@ -503,6 +591,11 @@ def _resume(out: Path, settings: dict[str, Any], trainer: Any) -> dict[str, Any]
             f"{out / 'checkpoint.pt'} cannot be resumed from "
             f"({type(exc).__name__}: {exc}); it may be corrupt"
         ) from None
+
+
+def _resume(out: Path, settings: dict[str, Any], trainer: Any) -> dict[str, Any]:
+    _check_saved_settings(out, settings)
+    return _load_checkpoint(out, trainer)["loop"]
 
 
 def _jsonable(value: Any) -> Any:
