@@ -4,9 +4,18 @@
 same evaluation schedule, evaluation function and transition counting for every method),
 into ``OUT/runs/<env>__<method>__<seed>``, and gathers the cells' learning curves into
 ``OUT/results.json`` (strict JSON: ``solved_return`` is ``null`` for a task without one) with
-the machine, the versions, the command and the seeds, written atomically. A cell
-whose run directory is already finished is read back, not retrained, so an interrupted
-comparison resumes where it stopped.
+the machine, the versions, the command, the seeds and the executor, written atomically.
+A cell whose run directory is already finished is read back here, not retrained, so an
+interrupted comparison resumes where it stopped (an unfinished cell resumes from its
+``checkpoint.pt``).
+
+Each remaining cell is one :class:`~diffsim.controllers.executors.Job` (:func:`run_cell`)
+for an executor: one after another in this process (serial, the default) or as Ray tasks
+(:class:`~diffsim.controllers.executors.RayExecutor`, a local instance or a cluster). A cell
+that raises is listed under ``failed`` with its error and the other cells go on. With equal
+torch thread counts per cell, every deterministic figure (transitions, updates, returns,
+``solved_at`` but its seconds) is the same whatever the executor; seconds, paths, the
+command and ``executor`` differ.
 
 Summary per method (:func:`summarize`): seeds solved; median and range of the transitions
 and training seconds at the first evaluation that reached the task's solved return; the
@@ -23,8 +32,9 @@ from typing import Any, Optional, Union
 
 from diffsim.envs.rollout import resolve_env_id
 
-from .checkpoint import read_json, write_json
-from .training import get_method, train, versions
+from .checkpoint import CheckpointError, read_json, write_json
+from .executors import Executor, Job, SerialExecutor
+from .training import finished_run, get_method, train, versions
 
 RESULT_FORMAT = "diffsim-compare"
 RESULT_VERSION = 1
@@ -33,6 +43,53 @@ RESULT_VERSION = 1
 def cell_dir(out: Path, env_id: str, method: str, seed: int) -> Path:
     """The run directory of one cell."""
     return out / "runs" / f"{env_id.split('/')[-1]}__{method}__{seed}"
+
+
+CURVE_KEYS = ("transitions", "train_seconds", "updates", "eval_return_mean", "eval_return_std")
+"""The evaluation-row columns a cell's ``curve`` keeps."""
+
+
+def cell_record(
+    out: Path, run: Path, method: str, seed: int, rows: list[dict[str, float]], solved_at: Any
+) -> dict[str, Any]:
+    """One cell of ``results.json`` from its run's evaluation rows (and its ``config.json``)."""
+    return {
+        "method": method,
+        "seed": seed,
+        "run_dir": str(run.relative_to(out)),
+        "config": read_json(run / "config.json")["config"],
+        "solved_at": solved_at,
+        "final_return": rows[-1]["eval_return_mean"],
+        "eval_seconds_total": sum(r["eval_seconds"] for r in rows),
+        "curve": {k: [r[k] for r in rows] for k in CURVE_KEYS},
+    }
+
+
+def run_cell(
+    out: str, run: str, env_id: str, method: str, seed: int, progress: bool, **train_kwargs: Any
+) -> dict[str, Any]:
+    """Train one cell into its run directory (resuming from its ``checkpoint.pt`` if there is
+    one) and return its :func:`cell_record`: the job an executor runs for each cell.
+
+    Args:
+        out: The comparison's output directory (absolute: the job may run on another node).
+        run: The cell's run directory (under ``out``).
+        env_id, method, seed: The cell.
+        progress: Show the cell's own progress bar.
+        **train_kwargs: ``config``, ``budget``, ``eval_every``, ``eval_episodes`` for
+            :func:`diffsim.controllers.train` (``stop_when_solved`` is off: comparisons run
+            the whole budget).
+    """
+    result = train(
+        env_id,
+        method=method,
+        seed=seed,
+        out=run,
+        stop_when_solved=False,
+        progress=progress,
+        **train_kwargs,
+    )
+    return cell_record(Path(out), Path(run), method, seed, result.metrics, result.solved_at)
 
 
 def compare(
@@ -45,6 +102,7 @@ def compare(
     eval_episodes: int = 100,
     configs: Optional[dict[str, dict[str, Any]]] = None,
     progress: bool = True,
+    executor: Optional[Executor] = None,
 ) -> dict[str, Any]:
     """Run every method × seed and write ``OUT/results.json`` (see the module docstring).
 
@@ -52,17 +110,37 @@ def compare(
         env: A short name or a registered id of this project.
         methods: Method names (each must be registered; checked before anything runs).
         seeds: A number of seeds (0..N−1) or an explicit list.
-        out: Output directory.
+        out: Output directory (on a cluster: a path every node mounts at the same place).
         budget: Training transitions per cell: one number for every method, or a dict
             ``{method: transitions}`` (methods left out, and ``None``, use their defaults).
         eval_every, eval_episodes: The evaluation schedule, the same for every method.
         configs: Per-method overrides of the tuned configurations.
-        progress: Show progress bars.
+        progress: Show one progress bar over the cells; with an executor that runs the
+            cells in this process (the serial one) each cell's own bar shows under it.
+        executor: Where the cells run (:mod:`diffsim.controllers.executors`; ``None``: a
+            :class:`~diffsim.controllers.executors.SerialExecutor` leaving torch's thread
+            count as it is). The caller keeps ownership (it is not closed here).
+
+    Returns:
+        The result as written to ``results.json``: ``cells`` (the cells that finished,
+        ordered by method, then seed, whatever order they ran in), ``failed`` (``method``,
+        ``seed``, ``run_dir``, ``error`` as ``"Type: message"`` and ``traceback`` of each
+        cell that raised; empty when none did), ``executor`` (its name and options),
+        ``summary`` and the settings.
+
+    Raises:
+        ValueError: no method or no seed, an unknown method, a budget or config for a method
+            not compared, or settings :func:`~diffsim.controllers.train` refuses (all before
+            any cell runs).
     """
+    from tqdm.auto import tqdm
+
     env_id = resolve_env_id(env)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not methods or not seed_list:
         raise ValueError("give at least one method and one seed")
+    if len(set(methods)) != len(methods) or len(set(seed_list)) != len(seed_list):
+        raise ValueError(f"methods and seeds must not repeat, got {methods} and {seed_list}")
     for m in methods:
         get_method(m)  # unknown names fail here, before any training
     budgets = budget if isinstance(budget, dict) else {m: budget for m in methods}
@@ -73,47 +151,63 @@ def compare(
     for name in configs:
         if name not in methods:
             raise ValueError(f"configs given for {name!r}, which is not among {methods}")
+    if executor is None:
+        executor = SerialExecutor()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cells = []
+    root = out.resolve()
     started = time.perf_counter()
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    failed: dict[tuple[str, int], dict[str, Any]] = {}
+    jobs = []
     for method in methods:
         for seed in seed_list:
-            run = cell_dir(out, env_id, method, seed)
-            result = train(
-                env_id,
-                method=method,
-                seed=seed,
-                out=run,
-                config=configs.get(method),
-                budget=budgets.get(method),
-                eval_every=eval_every,
-                eval_episodes=eval_episodes,
-                stop_when_solved=False,
-                progress=progress,
-            )
-            rows = result.metrics
-            cells.append(
-                {
-                    "method": method,
-                    "seed": seed,
-                    "run_dir": str(run.relative_to(out)),
-                    "config": read_json(run / "config.json")["config"],
-                    "solved_at": result.solved_at,
-                    "final_return": rows[-1]["eval_return_mean"],
-                    "eval_seconds_total": sum(r["eval_seconds"] for r in rows),
-                    "curve": {
-                        k: [r[k] for r in rows]
-                        for k in (
-                            "transitions",
-                            "train_seconds",
-                            "updates",
-                            "eval_return_mean",
-                            "eval_return_std",
-                        )
-                    },
-                }
-            )
+            run = cell_dir(root, env_id, method, seed)
+            train_kwargs = {
+                "config": configs.get(method),
+                "budget": budgets.get(method),
+                "eval_every": eval_every,
+                "eval_episodes": eval_episodes,
+            }
+            try:  # a finished cell is read back here, not retrained (resume)
+                loop = finished_run(
+                    run, env_id, method, seed, stop_when_solved=False, **train_kwargs
+                )
+            except CheckpointError as exc:  # another configuration, or a corrupt checkpoint
+                failed[method, seed] = _failure(root, run, method, seed, exc, "")
+                continue
+            if loop is not None:
+                done[method, seed] = cell_record(
+                    root, run, method, seed, loop["rows"], loop["solved_at"]
+                )
+                continue
+            kwargs = {"out": str(root), "run": str(run), "env_id": env_id, "method": method}
+            kwargs.update(seed=seed, progress=progress and executor.in_process, **train_kwargs)
+            jobs.append(Job(f"{method}/{seed}", run_cell, kwargs))
+    cells_bar = tqdm(
+        total=len(methods) * len(seed_list),
+        initial=len(done) + len(failed),
+        unit="cell",
+        desc=f"compare {env_id.split('/')[-1]} ({getattr(executor, 'name', 'executor')})",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    by_key = {job.key: job for job in jobs}
+    try:
+        for outcome in executor.run(jobs):
+            job = by_key[outcome.key]
+            cell = (job.kwargs["method"], job.kwargs["seed"])
+            if outcome.ok:
+                done[cell] = outcome.value
+            else:
+                run = Path(job.kwargs["run"])
+                failed[cell] = _failure(root, run, *cell, outcome.error, outcome.traceback)
+            cells_bar.update(1)
+            cells_bar.set_postfix({"last": outcome.key, "failed": len(failed)})
+    finally:
+        cells_bar.close()
+    order = [(m, s) for m in methods for s in seed_list]
+    describe = getattr(executor, "describe", None)
     result = {
         "format": RESULT_FORMAT,
         "version": RESULT_VERSION,
@@ -126,12 +220,28 @@ def compare(
         "solved_return": _solved_return(env_id),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "machine": versions(),
+        "executor": describe() if describe else {"name": getattr(executor, "name", "?")},
         "wall_seconds": time.perf_counter() - started,
-        "cells": cells,
+        "cells": [done[c] for c in order if c in done],
+        "failed": [failed[c] for c in order if c in failed],
     }
     result["summary"] = summarize(result)
     write_json(out / "results.json", result)
     return result
+
+
+def _failure(
+    out: Path, run: Path, method: str, seed: int, error: Union[str, Exception], trace: str
+) -> dict[str, Any]:
+    if isinstance(error, Exception):
+        error = f"{type(error).__name__}: {error}"
+    return {
+        "method": method,
+        "seed": seed,
+        "run_dir": str(run.relative_to(out)),
+        "error": error,
+        "traceback": trace,
+    }
 
 
 def _solved_return(env_id: str) -> Optional[float]:
@@ -148,13 +258,18 @@ def _stats(values: list[float]) -> Optional[dict[str, float]]:
 
 
 def summarize(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per method: seeds solved, transitions/seconds to solve, final return (see module)."""
+    """Per method: seeds solved, transitions/seconds to solve, final return (see module).
+
+    ``seeds`` counts the cells that finished; ``seeds_failed`` those that raised (the
+    ``failed`` list, absent from results written before it existed).
+    """
     summary = {}
     for method in result["methods"]:
         cells = [c for c in result["cells"] if c["method"] == method]
         solved = [c["solved_at"] for c in cells if c["solved_at"]]
         summary[method] = {
             "seeds": len(cells),
+            "seeds_failed": sum(f["method"] == method for f in result.get("failed", [])),
             "seeds_solved": len(solved),
             "transitions_to_solve": _stats([s["transitions"] for s in solved]),
             "seconds_to_solve": _stats([s["train_seconds"] for s in solved]),
@@ -164,7 +279,8 @@ def summarize(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def format_summary(result: dict[str, Any]) -> str:
-    """The summary table as text (medians with [min, max] across seeds)."""
+    """The summary table as text (medians with [min, max] across the seeds that finished),
+    then one line per failed cell."""
 
     def fmt(stats: Optional[dict[str, float]], spec: str) -> str:
         if stats is None:
@@ -185,6 +301,8 @@ def format_summary(result: dict[str, Any]) -> str:
             f"{fmt(s['transitions_to_solve'], '.0f'):>26}  {fmt(s['seconds_to_solve'], '.2f'):>24}"
             f"  {fmt(s['final_return'], '.1f'):>26}"
         )
+    for f in result.get("failed", []):
+        lines.append(f"failed: {f['method']} seed {f['seed']} ({f['run_dir']}): {f['error']}")
     return "\n".join(lines)
 
 

@@ -90,9 +90,20 @@ class Executor(Protocol):
     """Runs jobs; a context manager that releases its resources on exit."""
 
     name: str
+    in_process: bool
+    """Whether jobs run in the calling process (their output, progress bars included, reaches
+    its terminal)."""
 
     def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
-        """Run every job; yield one outcome per job as each finishes."""
+        """Run every job; yield one outcome per job as each finishes.
+
+        Raises:
+            ValueError: two jobs share a key (before any job runs).
+        """
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """The executor's name and options, as JSON values (recorded in result files)."""
         ...
 
     def close(self) -> None:
@@ -110,16 +121,20 @@ def call_job(fn: Callable[..., Any], kwargs: dict[str, Any], threads: Optional[i
     Args:
         fn: The job's function.
         kwargs: Its keyword arguments.
-        threads: Torch CPU threads for the call (``None``: leave torch's setting).
+        threads: Torch CPU threads for the call (``None``: leave torch's setting); the
+            previous count is restored afterwards, so a serial job leaves the calling
+            process as it found it.
 
     Returns:
         The outcome, without its key (the caller adds it).
     """
     started = time.perf_counter()
+    previous: Optional[int] = None
     try:
         if threads is not None:
             import torch
 
+            previous = torch.get_num_threads()
             torch.set_num_threads(threads)
         value = fn(**kwargs)
     except Exception as exc:  # a failing job is reported, and the others go on
@@ -129,14 +144,23 @@ def call_job(fn: Callable[..., Any], kwargs: dict[str, Any], threads: Optional[i
             traceback=traceback.format_exc(),
             seconds=time.perf_counter() - started,
         )
+    finally:
+        if previous is not None:
+            import torch
+
+            torch.set_num_threads(previous)  # the caller's process keeps its own setting
     return Outcome(key="", value=value, seconds=time.perf_counter() - started)
 
 
-def _check_count(name: str, value: Optional[float], allow_zero: bool = False) -> None:
+def _check_count(
+    name: str, value: Optional[float], allow_zero: bool = False, integer: bool = False
+) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        expected = "an integer" if integer else "a number"
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
     if value < 0 or (value == 0 and not allow_zero):
         expected = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be {expected}, got {value}")
@@ -153,14 +177,22 @@ class SerialExecutor:
     """The jobs one after another, in order, in this process.
 
     Args:
-        threads_per_job: Torch CPU threads each job sets (``None``: leave torch's setting).
+        threads_per_job: Torch CPU threads each job sets (``None``: leave torch's setting);
+            the process's own count is restored after each job.
+
+    Raises:
+        ValueError, TypeError: ``threads_per_job`` not a positive integer.
     """
 
     name = "serial"
+    in_process = True
 
     def __init__(self, threads_per_job: Optional[int] = None):
-        _check_count("threads_per_job", threads_per_job)
+        _check_count("threads_per_job", threads_per_job, integer=True)
         self.threads_per_job = threads_per_job
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "threads_per_job": self.threads_per_job}
 
     def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
         _check_keys(jobs)
@@ -197,10 +229,13 @@ class RayExecutor:
 
     Raises:
         ImportError: Ray is not installed (the message says how to install it).
-        ValueError, TypeError: an argument out of range or of the wrong type.
+        ValueError, TypeError: an argument out of range or of the wrong type (each message
+            names the argument); ``cpus_per_job`` above a local instance's ``num_cpus``, or
+            ``gpus_per_job`` above its GPUs (no job could start; the instance is shut down).
     """
 
     name = "ray"
+    in_process = False
 
     def __init__(
         self,
@@ -211,15 +246,25 @@ class RayExecutor:
         threads_per_job: Optional[int] = None,
         max_retries: int = 2,
     ):
-        _check_count("num_cpus", num_cpus)
+        _check_count("num_cpus", num_cpus, integer=True)
         _check_count("cpus_per_job", cpus_per_job)
         _check_count("gpus_per_job", gpus_per_job, allow_zero=True)
-        _check_count("threads_per_job", threads_per_job)
-        _check_count("max_retries", max_retries, allow_zero=True)
+        _check_count("threads_per_job", threads_per_job, integer=True)
+        _check_count("max_retries", max_retries, allow_zero=True, integer=True)
         if address is not None and num_cpus is not None:
             raise ValueError(
                 f"num_cpus={num_cpus} is for a local instance; with address={address!r} the "
                 "cluster's own resources are used"
+            )
+        if address is not None and (not isinstance(address, str) or not address.strip()):
+            raise ValueError(f"address must be 'auto' or 'HOST:PORT', got {address!r}")
+        local_cpus = (
+            (num_cpus if num_cpus is not None else os.cpu_count() or 1) if address is None else None
+        )
+        if local_cpus is not None and cpus_per_job > local_cpus:
+            raise ValueError(
+                f"cpus_per_job={cpus_per_job} exceeds the local instance's num_cpus="
+                f"{local_cpus}: no job could ever start"
             )
         try:
             import ray
@@ -232,6 +277,8 @@ class RayExecutor:
             threads_per_job if threads_per_job is not None else max(1, int(-(-cpus_per_job // 1)))
         )
         self.max_retries = max_retries
+        self.address = address
+        self.num_cpus = local_cpus
         self._temp_dir: Optional[str] = None
         self._started = False
         if ray.is_initialized():
@@ -241,15 +288,38 @@ class RayExecutor:
             self._temp_dir = tempfile.mkdtemp(
                 prefix="dsray", dir="/tmp" if os.name == "posix" else None
             )
-            ray.init(
-                num_cpus=num_cpus if num_cpus is not None else os.cpu_count(),
-                include_dashboard=False,
-                _temp_dir=self._temp_dir,
-                log_to_driver=False,
-            )
+            try:
+                ray.init(
+                    num_cpus=local_cpus,
+                    include_dashboard=False,
+                    _temp_dir=self._temp_dir,
+                    log_to_driver=False,
+                )
+            except BaseException:
+                self._remove_temp_dir()
+                raise
         else:
             ray.init(address=address, log_to_driver=False)
         self._started = True
+        if address is None and gpus_per_job > 0:
+            gpus = ray.cluster_resources().get("GPU", 0)
+            if gpus < gpus_per_job:
+                self.close()
+                raise ValueError(
+                    f"gpus_per_job={gpus_per_job} but the local instance has {gpus:g} GPU(s): "
+                    "no job could ever start"
+                )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "num_cpus": self.num_cpus,
+            "cpus_per_job": self.cpus_per_job,
+            "gpus_per_job": self.gpus_per_job,
+            "threads_per_job": self.threads_per_job,
+            "max_retries": self.max_retries,
+        }
 
     def run(self, jobs: Sequence[Job]) -> Iterator[Outcome]:
         _check_keys(jobs)
@@ -261,21 +331,29 @@ class RayExecutor:
             retry_exceptions=False,
         )
         pending = {remote.remote(job.fn, job.kwargs, self.threads_per_job): job.key for job in jobs}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            ref = done[0]
-            key = pending.pop(ref)
-            try:
-                out = ray.get(ref)
-            except Exception as exc:  # the worker died more often than max_retries allows
-                yield Outcome(key, error=f"{type(exc).__name__}: {exc}", traceback=str(exc))
-                continue
-            yield Outcome(key, out.value, out.error, out.traceback, out.seconds)
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                ref = done[0]
+                key = pending.pop(ref)
+                try:
+                    out = ray.get(ref)
+                except Exception as exc:  # the worker died more often than max_retries allows
+                    yield Outcome(key, error=f"{type(exc).__name__}: {exc}", traceback=str(exc))
+                    continue
+                yield Outcome(key, out.value, out.error, out.traceback, out.seconds)
+        finally:  # the caller stopped early (an exception, Ctrl-C): nothing keeps running
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
 
     def close(self) -> None:
         if self._started:
             self._ray.shutdown()
             self._started = False
+        self._remove_temp_dir()
+
+    def _remove_temp_dir(self) -> None:
         if self._temp_dir is not None:
             with contextlib.suppress(OSError):
                 shutil.rmtree(self._temp_dir, ignore_errors=True)
