@@ -6,7 +6,7 @@ its help text) and a ``run(args) -> int`` that calls the library; nothing else l
 Start-up is kept short: the parser lists the subcommands from :data:`SUBCOMMANDS` and imports
 a subcommand's module only when that subcommand is given (``diffsim train ...``), so
 ``diffsim --help`` imports none of them, and the light subcommand modules (train, eval,
-compare) import neither torch nor the method modules until they run.
+compare, sweep) import neither torch nor the method modules until they run.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "plot": "draw trajectories, trebuchet shots and learning curves",
     "animate": "a GIF or MP4 of a rollout or a trebuchet shot",
     "bench": "steps/s of the physics (eager, fast) against Gymnasium and gymnax",
+    "sweep": "search a method's hyperparameters, with early stopping (Optuna; serial or Ray)",
 }
 """Subcommand → its one-line help (the module's ``add_parser`` states the same line)."""
 

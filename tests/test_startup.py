@@ -68,6 +68,7 @@ def test_building_the_parser_imports_no_torch_or_method_module():
         ["compare", "--help"],
         ["eval", "--help"],
         ["bench", "--help"],
+        ["sweep", "--help"],
     ],
 )
 def test_help_imports_no_torch_or_method_module(argv):
