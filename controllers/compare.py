@@ -76,7 +76,7 @@ def run_cell(
         run: The cell's run directory (under ``out``).
         env_id, method, seed: The cell.
         progress: Show the cell's own progress bar.
-        **train_kwargs: ``config``, ``budget``, ``eval_every``, ``eval_episodes`` for
+        **train_kwargs: ``config``, ``budget``, ``eval_every``, ``eval_episodes``, ``device`` for
             :func:`diffsim.controllers.train` (``stop_when_solved`` is off: comparisons run
             the whole budget).
     """
@@ -103,6 +103,7 @@ def compare(
     configs: Optional[dict[str, dict[str, Any]]] = None,
     progress: bool = True,
     executor: Optional[Executor] = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Run every method × seed and write ``OUT/results.json`` (see the module docstring).
 
@@ -120,6 +121,8 @@ def compare(
         executor: Where the cells run (:mod:`diffsim.controllers.executors`; ``None``: a
             :class:`~diffsim.controllers.executors.SerialExecutor` leaving torch's thread
             count as it is). The caller keeps ownership (it is not closed here).
+        device: Torch device of every cell's trainer (``"cuda"`` with the Ray executor
+            needs GPUs reserved per job: ``RayExecutor(gpus_per_job=…)``).
 
     Returns:
         The result as written to ``results.json``: ``cells`` (the cells that finished,
@@ -168,6 +171,7 @@ def compare(
                 "budget": budgets.get(method),
                 "eval_every": eval_every,
                 "eval_episodes": eval_episodes,
+                "device": device,
             }
             try:  # a finished cell is read back here, not retrained (resume)
                 loop = finished_run(

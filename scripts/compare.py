@@ -53,6 +53,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_schedule_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of every cell (default: cpu; cuda with --executor ray needs "
+        "--gpus-per-cell)",
+    )
     add_threads_option(p)
     cluster = p.add_argument_group(
         "executor",
@@ -123,6 +129,17 @@ def executor_options(args: argparse.Namespace) -> dict[str, object]:
     ):
         if value is not None and (value < 0 or (value == 0 and least == "positive")):
             raise ValueError(f"{flag} must be {least}, got {value:g}")
+    gpus = args.gpus_per_cell or 0
+    if gpus > 0 and not args.device.startswith("cuda"):
+        raise ValueError(
+            f"--gpus-per-cell {gpus:g} reserves GPUs that --device {args.device} would not "
+            "use; add --device cuda"
+        )
+    if gpus == 0 and args.device.startswith("cuda"):
+        raise ValueError(
+            f"--device {args.device} with --executor ray needs --gpus-per-cell above 0 (Ray "
+            "hides the GPUs from a task that reserves none)"
+        )
     if args.address is not None and args.num_cpus is not None:
         raise ValueError(
             f"--num-cpus {args.num_cpus} is for a local instance; with --address "
@@ -189,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
             eval_episodes=args.eval_episodes,
             progress=not args.quiet,
             executor=executor,
+            device=args.device,
         )
     table = format_summary(result)
     print(table)

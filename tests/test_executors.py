@@ -167,6 +167,8 @@ def test_ray_executor_without_ray_gives_the_install_hint(monkeypatch, tmp_path, 
         (["--executor", "ray", "--address", "auto", "--num-cpus", "2"], "--num-cpus 2 is for a"),
         (["--executor", "ray", "--cpus-per-cell", "0"], "--cpus-per-cell must be positive, got 0"),
         (["--executor", "ray", "--gpus-per-cell", "-1"], "--gpus-per-cell must be non-negative"),
+        (["--executor", "ray", "--gpus-per-cell", "1"], "--gpus-per-cell 1 reserves GPUs that"),
+        (["--executor", "ray", "--device", "cuda"], "--device cuda with --executor ray needs"),
     ],
 )
 def test_compare_refuses_executor_options_that_do_not_apply(extra, words, tmp_path, capsys):
