@@ -508,7 +508,7 @@ def sweep(
     from ._names import default_method
     from .checkpoint import write_json
     from .evaluate import EVAL_EPISODES
-    from .executors import Job, make_executor
+    from .executors import EXECUTORS, Job, make_executor
 
     try:
         import optuna
@@ -528,6 +528,7 @@ def sweep(
     check_choice("objective", objective, OBJECTIVES)
     check_choice("pruner", pruner, PRUNERS)
     check_choice("sampler", sampler, SAMPLERS)
+    check_choice("executor", executor, EXECUTORS)
     _check_int("trials", trials, 1)
     _check_int("seed", seed, 0)
     _check_int("eval_every", eval_every, 1)

@@ -424,6 +424,10 @@ def test_sweep_refuses_bad_arguments_by_name(tmp_path):
         sweep_mod.sweep(
             "cartpole", "bptt", ["lr=uniform(0.1, 1)"], 1, tmp_path / "a", pruner="asha", **kwargs
         )
+    with pytest.raises(ValueError, match=r"unknown executor 'dask'; expected one of: ray, serial"):
+        sweep_mod.sweep(
+            "cartpole", "bptt", ["lr=uniform(0.1, 1)"], 1, tmp_path / "e", executor="dask", **kwargs
+        )
     with pytest.raises(ValueError, match=r"trials must be at least 1, got 0"):
         sweep_mod.sweep("cartpole", "bptt", ["lr=uniform(0.1, 1)"], 0, tmp_path / "b", **kwargs)
     with pytest.raises(ValueError, match=r"lr: both searched \(--space\) and fixed \(--set\)"):
