@@ -238,6 +238,8 @@ def ray_executor(tmp_path_factory):
     saved = os.environ.get("HOME")
     os.environ["HOME"] = str(home)  # Ray's auth token goes here, not to the user's home
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the job functions
+    if ray.is_initialized():  # another module's instance left running would be reused
+        ray.shutdown()
     executor = RayExecutor(num_cpus=2, cpus_per_job=1, max_retries=1)
     session = Path(executor._temp_dir)
     try:
