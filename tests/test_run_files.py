@@ -20,7 +20,9 @@ def _files(directory):
     return sorted(p.name for p in directory.iterdir())
 
 
-def test_every_run_file_goes_through_the_one_atomic_helper(tmp_path, monkeypatch):
+@pytest.fixture
+def atomic_writes(monkeypatch):
+    """The names of the files written through checkpoint.write_atomically, in order."""
     written = []
     real = checkpoint.write_atomically
 
@@ -29,6 +31,11 @@ def test_every_run_file_goes_through_the_one_atomic_helper(tmp_path, monkeypatch
         real(path, write, **kwargs)
 
     monkeypatch.setattr(checkpoint, "write_atomically", recording)
+    return written
+
+
+def test_every_run_file_goes_through_the_one_atomic_helper(tmp_path, atomic_writes):
+    written = atomic_writes
     out = tmp_path / "cp"
     training.train("cartpole", "bptt", out=out, budget=1, eval_episodes=2, progress=False)
     assert set(written) == {"config.json", "metrics.csv", "policy.pt", "checkpoint.pt"}
@@ -288,17 +295,10 @@ def test_eval_of_a_consistent_run_directory_still_works(run_dir, capsys):
     assert "diffsim/CartPole-v1: mean return" in capsys.readouterr().out
 
 
-def test_compare_writes_each_of_its_files_through_the_atomic_helper(tmp_path, monkeypatch):
+def test_compare_writes_each_of_its_files_through_the_atomic_helper(tmp_path, atomic_writes):
     from diffsim.scripts.main import main
 
-    written = []
-    real = checkpoint.write_atomically
-
-    def recording(path, write, **kwargs):
-        written.append(path.name)
-        real(path, write, **kwargs)
-
-    monkeypatch.setattr(checkpoint, "write_atomically", recording)
+    written = atomic_writes
     out = tmp_path / "cmp"
     args = ["compare", "cartpole", "--methods", "bptt", "--seeds", "1", "--out", str(out)]
     args += ["--budget", "300", "--eval-every", "300", "--eval-episodes", "2", "--quiet"]
