@@ -13,10 +13,9 @@ line's help lists) import without torch.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from diffsim._lazy import make_lazy
 
 _ATTRIBUTES: dict[str, str] = {
     "BPTTConfig": "bptt",
@@ -70,33 +69,4 @@ if TYPE_CHECKING:
     from .training import METHODS, TrainResult, train
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name on first access (PEP 562)."""
-    if name in _ATTRIBUTES:
-        value = getattr(importlib.import_module(f"{__name__}.{_ATTRIBUTES[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_ATTRIBUTES})
-
-
-class _Package(types.ModuleType):
-    """This package's module type: ``diffsim.controllers.evaluate`` is the function.
-
-    The function :func:`evaluate` shares its name with its submodule; importing the
-    submodule (``from diffsim.controllers.evaluate import EVAL_SEED``) sets the package
-    attribute to the module, so the attribute is read through this class, which gives the
-    function.
-    """
-
-    def __getattribute__(self, name: str) -> Any:
-        value = super().__getattribute__(name)
-        if name == "evaluate" and isinstance(value, types.ModuleType):
-            return value.evaluate
-        return value
-
-
-sys.modules[__name__].__class__ = _Package
+make_lazy(__name__, _ATTRIBUTES, functions=("evaluate",))

@@ -26,9 +26,10 @@ Raises:
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import make_lazy
 
 __version__ = "0.1.0"
 
@@ -105,19 +106,6 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .pendulum import PendulumParams
 
 
-def __getattr__(name: str) -> Any:
-    """Load a submodule or a public name on first access (PEP 562)."""
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name in _ATTRIBUTES:
-        value = getattr(importlib.import_module(f"{__name__}.{_ATTRIBUTES[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_SUBMODULES, *_ATTRIBUTES})
-
+make_lazy(__name__, _ATTRIBUTES, _SUBMODULES)
 
 from . import envs  # noqa: E402,F401  (registers the Gymnasium ids; imports no torch)

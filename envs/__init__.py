@@ -13,10 +13,9 @@ env's module when it is made) and imports nothing else: the classes below and
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from diffsim._lazy import make_lazy
 
 from .registration import ENV_IDS, register_envs
 
@@ -67,32 +66,4 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name on first access (PEP 562)."""
-    if name in _ATTRIBUTES:
-        value = getattr(importlib.import_module(f"{__name__}.{_ATTRIBUTES[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_ATTRIBUTES})
-
-
-class _Package(types.ModuleType):
-    """This package's module type: ``diffsim.envs.rollout`` is the function.
-
-    The function :func:`rollout` shares its name with its submodule; importing the
-    submodule (``from diffsim.envs.rollout import SHORT_NAMES``) sets the package attribute
-    to the module, so the attribute is read through this class, which gives the function.
-    """
-
-    def __getattribute__(self, name: str) -> Any:
-        value = super().__getattribute__(name)
-        if name == "rollout" and isinstance(value, types.ModuleType):
-            return value.rollout
-        return value
-
-
-sys.modules[__name__].__class__ = _Package
+make_lazy(__name__, _ATTRIBUTES, functions=("rollout",))
