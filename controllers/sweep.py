@@ -594,6 +594,7 @@ def sweep(
             "address": address,
             "cpus_per_job": cpus_per_trial,
             "threads_per_job": threads_per_trial,
+            "preload": ("diffsim.controllers.training",),
         }
         if num_cpus is not None:
             options["num_cpus"] = num_cpus

@@ -151,6 +151,7 @@ def executor_options(args: argparse.Namespace) -> dict[str, object]:
         "cpus_per_job": 1 if args.cpus_per_cell is None else args.cpus_per_cell,
         "gpus_per_job": 0 if args.gpus_per_cell is None else args.gpus_per_cell,
         "threads_per_job": args.threads,
+        "preload": ("diffsim.controllers.training",),
     }
     return options
 
@@ -179,16 +180,16 @@ def run(args: argparse.Namespace) -> int:
     """Run the comparison; 0 when every cell finished, 1 when some failed (reported on
     stderr, everything else written), 2 for a usage error (Ray missing included)."""
     options = executor_options(args)  # usage errors before anything heavy is imported
-    apply_threads(args)
     from diffsim.controllers.executors import RAY_MISSING, make_executor
 
-    try:
+    try:  # a Ray instance starts first, so that its workers warm up while torch loads here
         executor = make_executor(args.executor, **options)
     except ImportError as exc:
         if str(exc) != RAY_MISSING:
             raise
         print(f"diffsim compare: error: {RAY_MISSING}", file=sys.stderr)
         return 2
+    apply_threads(args)
     from diffsim.controllers.checkpoint import write_atomically
     from diffsim.controllers.compare import compare, format_summary
 
