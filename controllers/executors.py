@@ -29,6 +29,8 @@ given: those paths must be on a filesystem that every node mounts at the same pl
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -154,8 +156,6 @@ def call_job(fn: Callable[..., Any], kwargs: dict[str, Any], threads: Optional[i
 
 def _import_modules(modules: tuple[str, ...]) -> None:
     """Import ``modules`` (a worker's warm-up task)."""
-    import importlib
-
     for module in modules:
         importlib.import_module(module)
 
@@ -262,6 +262,9 @@ class RayExecutor:
         _check_count("num_cpus", num_cpus, integer=True)
         if isinstance(preload, str) or not all(isinstance(m, str) for m in preload):
             raise TypeError(f"preload must be a sequence of module names, got {preload!r}")
+        missing = [m for m in preload if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ValueError(f"preload names modules that cannot be found: {', '.join(missing)}")
         _check_count("cpus_per_job", cpus_per_job)
         _check_count("gpus_per_job", gpus_per_job, allow_zero=True)
         _check_count("threads_per_job", threads_per_job, integer=True)
@@ -297,9 +300,10 @@ class RayExecutor:
         self._temp_dir: Optional[str] = None
         self._started = False
         self._warm_refs: list[Any] = []
-        if ray.is_initialized():
-            return  # the caller's instance: used as it is, and left running
-        if address is None:
+        self._ray_was_running = ray.is_initialized()
+        if self._ray_was_running:
+            pass  # the caller's instance: used as it is, and left running
+        elif address is None:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             self._temp_dir = tempfile.mkdtemp(
                 prefix="dsray", dir="/tmp" if os.name == "posix" else None
@@ -316,8 +320,8 @@ class RayExecutor:
                 raise
         else:
             ray.init(address=address, log_to_driver=False)
-        self._started = True
-        if address is None and gpus_per_job > 0:
+        self._started = not self._ray_was_running
+        if self._started and address is None and gpus_per_job > 0:
             gpus = ray.cluster_resources().get("GPU", 0)
             if gpus < gpus_per_job:
                 self.close()

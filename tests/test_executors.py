@@ -338,3 +338,19 @@ def test_the_compare_parser_and_the_executors_module_import_no_ray_or_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "LOADED="
+
+
+def test_ray_preload_warms_one_worker_per_slot_and_refuses_unknown_modules(ray_executor):
+    import ray
+
+    with pytest.raises(ValueError, match="no_such_module_here"):
+        RayExecutor(cpus_per_job=1, preload=("colorsys", "no_such_module_here"))
+    with pytest.raises(TypeError, match="preload"):
+        RayExecutor(cpus_per_job=1, preload="colorsys")
+    warm = RayExecutor(cpus_per_job=1, preload=("colorsys",))  # joins the running instance
+    assert len(warm._warm_refs) == 2  # two CPUs, one per job
+    assert ray.get(warm._warm_refs, timeout=60) == [None, None]
+    warm.close()
+    assert ray.is_initialized()  # the instance it joined is left running
+    jobs = [Job("after", _value_or_raise, {"x": 2})]
+    assert [o.value for o in ray_executor.run(jobs)] == [20]
