@@ -1,4 +1,4 @@
-"""Rewrite the measured-figure blocks of four docs from their committed result files.
+"""Rewrite the measured-figure blocks of five docs from their committed result files.
 
 Usage::
 
@@ -11,6 +11,7 @@ generated, from one JSON file under ``docs/results/``:
 - ``docs/aiming.md`` from ``aiming.json`` (``python -m diffsim.scripts.aiming_bench``);
 - ``docs/trebuchet.md`` from ``trebuchet.json`` (``python scripts/bench_trebuchet.py``);
 - ``docs/envs.md`` from ``speed_cpu.json`` (``diffsim bench``, its env rows);
+- ``docs/scaling.md`` from ``cluster.json`` (``python -m diffsim.scripts.bench_cluster``);
 - ``docs/pendulum_research.md`` from every ``pendulum_research_<run>.json``
   (``python -m diffsim.scripts.research_pendulum``), in named blocks (see :data:`NAMED`).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -308,6 +310,96 @@ def render_pendulum_2019(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(_runs_table(results, PENDULUM_2019_RUNS))
 
 
+def _duration(seconds: float) -> str:
+    """``"42 s"``, ``"17 min"`` or ``"3.2 h"``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def render_scaling(result: dict[str, Any]) -> str:
+    """The measured figures of ``docs/scaling.md``."""
+    best, times = result["best_seconds"], result["seconds"]
+    machine = result["machine"]
+    lines = [
+        f"From `docs/results/cluster.json` (`{result['command']}`), on {machine['cpu']} "
+        f"({machine['cores']} cores), torch {machine['torch']}, Ray {machine.get('ray', '—')}; "
+        f"each figure the best of {result['repeats']} whole-process runs, the variants "
+        "alternating.",
+        "",
+        f"Target comparison: `{result['target']}`.",
+        "",
+        "| variant | arguments | best (s) | all runs (s) |",
+        "|---|---|---|---|",
+    ]
+    for name, args in result["variants"].items():
+        runs = ", ".join(f"{t:.1f}" for t in times[name])
+        lines.append(f"| {name} | `{args}` | {best[name]:.1f} | {runs} |")
+    same = "identical" if result["identical_figures"] else "NOT identical"
+    lines += [
+        "",
+        f"- **Speed-up of the Ray executor over the serial one: {result['speedup']:.2f}×** "
+        "(best against best, Ray's start-up included; the deterministic figures of every run "
+        f"were {same} to the first serial run's); the medians of the runs give "
+        f"{statistics.median(times['serial']) / statistics.median(times['ray']):.2f}×.",
+        f"- Strong scaling, 1 → 2 workers (both Ray): {result['scaling']:.2f}× "
+        f"(parallel efficiency {100 * result['scaling'] / 2:.0f} %).",
+        "- Starting and stopping a local 2-CPU Ray instance: "
+        f"{result['ray_startup_seconds']:.1f} s.",
+        "",
+    ]
+    sweep_best = {name: best[name] for name in result["sweep_variants"]}
+    lines += [
+        f"Sweep: `{result['sweep_target']}`.",
+        "",
+        "| variant | arguments | best (s) | all runs (s) | trials complete / pruned | best lr "
+        "| best final return |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, args in result["sweep_variants"].items():
+        runs = ", ".join(f"{t:.1f}" for t in times[name])
+        first = result["sweeps"][name][0]
+        states = first["states"]
+        params = first["best_params"] or {}
+        lr = ", ".join(f"{v:.3g}" for v in params.values()) or "—"
+        value = "—" if first["best_value"] is None else f"{first['best_value']:.1f}"
+        lines.append(
+            f"| {name} | `{args}` | {sweep_best[name]:.1f} | {runs} | "
+            f"{states.get('complete', 0)} / {states.get('pruned', 0)} | {lr} | {value} |"
+        )
+    full = sweep_best["sweep_no_pruning"]
+    lines += [
+        "",
+        f"- The pruned sweep took {sweep_best['sweep_serial'] / full:.2f}× the time of 16 full "
+        f"trainings one after another serially, {sweep_best['sweep_ray'] / full:.2f}× on Ray "
+        "(start-up included); trial counts and the best trial are the first repeat's.",
+        "",
+    ]
+    est = result["estimates"]
+    lines += [
+        f"Estimates from the committed comparisons' per-cell costs ({est['committed_cells']} "
+        f"cells, {_duration(est['committed_cell_seconds'])} of training and evaluation, "
+        "measured one at a time on this machine), scheduled longest first onto the least "
+        "loaded worker, plus the Ray start-up once:",
+        "",
+        "| workers | " + " | ".join(str(n) for n in est["workers"]) + " |",
+        "|---|" + "---|" * len(est["workers"]),
+        "| the committed benchmark | "
+        + " | ".join(_duration(est["committed_wall_seconds"][str(n)]) for n in est["workers"])
+        + " |",
+        f"| {est['seeds']} seeds of every committed task × method ({est['scaled_cells']:,} "
+        "cells) | "
+        + " | ".join(_duration(est["scaled_wall_seconds"][str(n)]) for n in est["workers"])
+        + " |",
+        "",
+        f"No schedule ends before its longest cell: here {est['longest_cell']['method']} in "
+        f"`{est['longest_cell']['comparison']}`, {_duration(est['longest_cell']['seconds'])}.",
+    ]
+    return "\n".join(lines)
+
+
 NAMED: dict[tuple[str, str], Callable[[dict[str, dict[str, Any]]], str]] = {
     ("docs/pendulum_research.md", "headline"): render_pendulum_headline,
     ("docs/pendulum_research.md", "runs"): render_pendulum_runs,
@@ -320,6 +412,7 @@ DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/aiming.md": ("docs/results/aiming.json", render_aiming),
     "docs/trebuchet.md": ("docs/results/trebuchet.json", render_trebuchet),
     "docs/envs.md": ("docs/results/speed_cpu.json", render_envs),
+    "docs/scaling.md": ("docs/results/cluster.json", render_scaling),
 }
 """Each doc, the result file its block is generated from, and the renderer."""
 
