@@ -1,8 +1,8 @@
 """controllers.executors and ``compare(executor=...)``: serial and Ray give the same figures.
 
 The Ray tests share one local instance of 2 CPUs (module-scoped fixture). Ray writes an auth
-token under ``$HOME/.ray`` when it starts, so HOME points into the test's temporary directory
-while the instance lives; its session files go to the executor's own ``/tmp/dsray*``
+token under ``$HOME/.ray`` when it starts, so HOME points into the session's temporary
+directory (``conftest.ray_home``); its session files go to the executor's own ``/tmp/dsray*``
 directory, which closing removes (checked).
 """
 
@@ -232,11 +232,9 @@ def test_compare_command_reports_a_failing_cell_and_exits_1(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def ray_executor(tmp_path_factory):
-    ray = pytest.importorskip("ray", reason="the ray executor needs Ray (the cluster extra)")
-    home = tmp_path_factory.mktemp("home")
-    saved = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)  # Ray's auth token goes here, not to the user's home
+def ray_executor(ray_home):
+    import ray
+
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the job functions
     if ray.is_initialized():  # another module's instance left running would be reused
         ray.shutdown()
@@ -247,10 +245,6 @@ def ray_executor(tmp_path_factory):
     finally:
         executor.close()
         ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-        if saved is None:
-            del os.environ["HOME"]
-        else:
-            os.environ["HOME"] = saved
     assert not session.exists()  # the session files went with the instance
     assert not ray.is_initialized()
 

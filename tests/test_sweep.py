@@ -297,17 +297,6 @@ def test_best_configuration_reruns_to_the_reported_figure(serial_sweep, tmp_path
     assert curve == [(e["transitions"], e["eval_return_mean"]) for e in trial["evaluations"]]
 
 
-@pytest.fixture
-def ray_home(tmp_path, monkeypatch):
-    """Ray writes ~/.ray/auth_token when it starts: HOME is a temporary directory here."""
-    pytest.importorskip("ray", reason="the ray executor needs Ray (pip install 'diffsim[cluster]')")
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    return home
-
-
 def test_ray_sweep_gives_the_serial_sweeps_trials(serial_sweep, ray_home, tmp_path):
     import ray
 
