@@ -147,3 +147,65 @@ def ready_to_render(env: Any, state: Any) -> bool:
     if state is None:
         raise ResetNeeded(f"{type(env).__name__}: call reset() before render()")
     return True
+
+
+def state_array(value: Any, names: tuple[str, ...], env: str) -> np.ndarray:
+    """Return a state assigned to an env (``env.unwrapped.state = value``) as a fresh
+    float64 array, or raise.
+
+    Args:
+        value: Array-like of exactly ``(len(names),)`` real (integer or floating) finite
+            numbers, in the units of the env's state.
+        names: The state entries' names, for the message (e.g. ``("theta", "theta_dot")``).
+        env: The env's name, for the message.
+
+    Raises:
+        TypeError: for a non-numeric, boolean, complex or object value.
+        ValueError: for the wrong shape or a NaN / infinite entry. Nothing is changed.
+    """
+    expected = f"{len(names)} finite real numbers ({', '.join(names)}), shape ({len(names)},)"
+    try:
+        arr = np.array(value, copy=True)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{env}: state must be {expected}, got {_describe(value)}") from err
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{env}: state must be {expected}, got {_describe(value)}")
+    if arr.shape != (len(names),):
+        raise ValueError(f"{env}: state must be {expected}, got shape {arr.shape}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{env}: state must be {expected}, got {arr.tolist()}")
+    return arr
+
+
+def param_view(
+    attr: str, field: str, doc: str, params_class: str, derived_from: Optional[str] = None
+) -> property:
+    """A read-only property ``attr`` reading ``self.params.<field>`` (Gymnasium's attribute
+    names as views onto an env's parameters).
+
+    Assigning to it raises ``AttributeError`` saying how to change the parameter instead:
+    build the env with other parameters (the observation/action spaces derive from them).
+    ``derived_from`` names the fields a derived value (e.g. ``total_mass``) is computed from,
+    for the message.
+    """
+
+    def get(self: Any) -> Any:
+        return getattr(self.params, field)
+
+    def set_(self: Any, value: Any) -> None:
+        if derived_from is not None:
+            raise AttributeError(
+                f"{type(self).__name__}.{attr} is read-only (params.{field}, computed from "
+                f"{derived_from}); to change it, build the env with other parameters, e.g. "
+                f"{type(self).__name__}(params=env.unwrapped.params.replace(...)) changing "
+                f"{derived_from}"
+            )
+        raise AttributeError(
+            f"{type(self).__name__}.{attr} is read-only (a view onto params.{field}); to change "
+            f"it, build the env with other parameters, e.g. gym.make(id, params="
+            f"{params_class}({field}={value!r})) or "
+            f"{type(self).__name__}(params=env.unwrapped.params.replace({field}={value!r}))"
+        )
+
+    return property(get, set_, doc=doc)

@@ -14,9 +14,17 @@ Spaces:
     action: ``Discrete(2)`` (0 pushes left with −10 N, 1 pushes right with +10 N), or for the
     continuous id ``Box(−1, 1, (1,), float32)``: the force is ``action·force_mag`` N;
     actions beyond ±1 are clipped to ±1.
-Reward: +1 per step, the terminating step included; a step taken after termination warns
-and earns 0 (Gymnasium's behaviour). Termination: ``|x| > 2.4`` m or ``|θ| > 12°``.
+Reward (a Python float, as Gymnasium's): +1 per step, the terminating step included; a step
+taken after termination warns and earns 0 (Gymnasium's behaviour). With
+``sutton_barto_reward=True`` (Gymnasium's option, same meaning): 0 per non-terminating step,
+−1 for the terminating step and for every step after it.
+Termination: ``|x| > 2.4`` m or ``|θ| > 12°``.
 Truncation: by the ``TimeLimit`` wrapper that ``gymnasium.make`` adds (500 steps).
+
+Gymnasium's public attributes (``gravity``, ``masscart``, ``masspole``, ``total_mass``,
+``length``, ``polemass_length``, ``force_mag``, ``tau``, ``kinematics_integrator``,
+``theta_threshold_radians``, ``x_threshold``) are read-only views onto ``params`` (and the
+integrator's name); ``state`` can be assigned, as on Gymnasium's env.
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ from diffsim import cartpole
 from diffsim.integrators import Integrator, get_integrator
 
 from . import _checks, render
+
+_P = "CartPoleParams"
+_STATE_NAMES = ("x", "x_dot", "theta", "theta_dot")
 
 
 def observation_space(params: cartpole.CartPoleParams) -> spaces.Box:
@@ -65,6 +76,19 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
         params: Physical parameters (Gymnasium's by default); Python floats only.
         integrator: ``"euler"`` (Gymnasium's default), ``"semi_implicit_euler"``, ``"rk4"``.
         continuous: Use ``Box(−1, 1, (1,))`` actions instead of ``Discrete(2)``.
+        sutton_barto_reward: Gymnasium's option: reward 0 per non-terminating step and −1 for
+            the terminating one and any later step (default: +1 per step).
+
+    Attributes:
+        state: The current ``(x m, ẋ m/s, θ rad, θ̇ rad/s)``, float64 ``[4]`` (None before
+            reset); read as a read-only view, assigned as any array-like of 4 finite reals
+            (stored as a float64 copy; ``TypeError``/``ValueError`` otherwise, nothing
+            changed). The next :meth:`step` continues from it.
+        gravity, masscart, masspole, total_mass, length, polemass_length, force_mag, tau,
+        x_threshold, theta_threshold_radians: Gymnasium's names, read-only views onto
+            ``params`` (SI units; ``theta_threshold_radians`` is ``params.theta_threshold``).
+            Assigning raises ``AttributeError``: build the env with other ``params``.
+        kinematics_integrator: The integrator's name (``"euler"`` by default), read-only.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -75,6 +99,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
         params: Optional[cartpole.CartPoleParams] = None,
         integrator: Union[str, Integrator] = cartpole.DEFAULT_INTEGRATOR,
         continuous: bool = False,
+        sutton_barto_reward: bool = False,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
@@ -85,6 +110,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
         self.params = float_params(params)
         self.integrator = get_integrator(integrator)
         self.continuous = bool(continuous)
+        self.sutton_barto_reward = bool(sutton_barto_reward)
         self.observation_space = observation_space(self.params)
         if self.continuous:
             self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
@@ -95,10 +121,56 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
         # discrete_to_action of 0 and 1, looked up per step.
         self._forces = tuple(cartpole.discrete_to_action(np.arange(2), np.float64).tolist())
 
+    gravity = _checks.param_view("gravity", "gravity", "Gravity, m/s² (read-only).", _P)
+    masscart = _checks.param_view("masscart", "masscart", "Cart mass, kg (read-only).", _P)
+    masspole = _checks.param_view("masspole", "masspole", "Pole mass, kg (read-only).", _P)
+    total_mass = _checks.param_view(
+        "total_mass",
+        "total_mass",
+        "Cart plus pole mass, kg (read-only).",
+        _P,
+        "masscart and masspole",
+    )
+    length = _checks.param_view("length", "length", "Pole half-length, m (read-only).", _P)
+    polemass_length = _checks.param_view(
+        "polemass_length",
+        "polemass_length",
+        "Pole mass × half-length, kg·m (read-only).",
+        _P,
+        "masspole and length",
+    )
+    force_mag = _checks.param_view("force_mag", "force_mag", "Push force, N (read-only).", _P)
+    tau = _checks.param_view("tau", "tau", "Time step, s (read-only).", _P)
+    x_threshold = _checks.param_view(
+        "x_threshold", "x_threshold", "Termination |x|, m (read-only).", _P
+    )
+    theta_threshold_radians = _checks.param_view(
+        "theta_threshold_radians", "theta_threshold", "Termination |θ|, rad (read-only).", _P
+    )
+
+    @property
+    def kinematics_integrator(self) -> str:
+        """The integrator's name (Gymnasium's attribute; ``"euler"`` by default), read-only."""
+        return self.integrator.name
+
     @property
     def state(self) -> Optional[np.ndarray]:
-        """The current state ``(x, ẋ, θ, θ̇)`` as a float64 copy, or None before reset."""
-        return None if self._state is None else self._state.copy()
+        """The current state ``(x, ẋ, θ, θ̇)``, a read-only float64 view, or None before reset."""
+        if self._state is None:
+            return None
+        view = self._state.view()
+        view.flags.writeable = False
+        return view
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        """Continue from ``value`` (4 finite reals, m, m/s, rad, rad/s; copied as float64).
+
+        Raises:
+            TypeError, ValueError: for a non-real value, the wrong shape or a non-finite
+                entry (nothing changes; the env stays usable).
+        """
+        self._state = _checks.state_array(value, _STATE_NAMES, type(self).__name__)
 
     def _push(self, action: Any) -> float:
         """The checked action as the physics' push in [−1, 1] (a float)."""
@@ -120,7 +192,10 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
         push = self._push(action)
         state = cartpole._step(self._state, push, self.params, self.integrator)
         terminated = bool(cartpole.terminated(state, self.params))
-        reward = float(cartpole.reward(self._state, push, state, self.params))
+        if self.sutton_barto_reward:
+            reward = -1.0 if terminated else 0.0
+        else:
+            reward = float(cartpole.reward(self._state, push, state, self.params))
         self._state = state
         if terminated:
             if self._steps_beyond_terminated is None:
@@ -133,7 +208,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
                         "receive 'terminated = True' -- any further steps are undefined behavior."
                     )
                 self._steps_beyond_terminated += 1
-                reward = 0.0
+                reward = -1.0 if self.sutton_barto_reward else 0.0
         return self._obs(), reward, terminated, False, {}
 
     def _obs(self) -> np.ndarray:
@@ -179,5 +254,12 @@ class CartPoleContinuousEnv(CartPoleEnv):
         render_mode: Optional[str] = None,
         params: Optional[cartpole.CartPoleParams] = None,
         integrator: Union[str, Integrator] = cartpole.DEFAULT_INTEGRATOR,
+        sutton_barto_reward: bool = False,
     ) -> None:
-        super().__init__(render_mode, params, integrator, continuous=True)
+        super().__init__(
+            render_mode,
+            params,
+            integrator,
+            continuous=True,
+            sutton_barto_reward=sutton_barto_reward,
+        )

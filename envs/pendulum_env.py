@@ -8,8 +8,9 @@ gradient is wanted here; NumPy steps one small state several times faster than t
 Spaces:
     observation: ``Box(−[1, 1, 8], [1, 1, 8], (3,), float32)``: ``(cos θ, sin θ, θ̇ rad/s)``.
     action: ``Box(−2, 2, (1,), float32)``, the torque in N·m.
-Reward: ``−(angle_normalize(θ)² + 0.1·θ̇² + 0.001·u²)`` on the pre-step state (at most 0,
-at least about −16.27). Never terminates; ``gymnasium.make`` truncates at 200 steps.
+Reward (an ``np.float64``, as Gymnasium's): ``−(angle_normalize(θ)² + 0.1·θ̇² + 0.001·u²)``
+on the pre-step state (at most 0, at least about −16.27). Never terminates;
+``gymnasium.make`` truncates at 200 steps.
 
 Clipping: ``diffsim/Pendulum-v1`` clips actions beyond ±2 N·m to ±2, as Gymnasium does.
 ``diffsim/Pendulum2019-v1`` (``PendulumParams.variant_2019()``, the Gym.jl pendulum of the
@@ -24,6 +25,9 @@ The action space keeps Box(−2, 2) all the same: it is the scale policies are b
 Precision: the action reaches the physics as float32 (the space's dtype), so the torque term
 is formed in float32 exactly as Gymnasium's (NumPy 2 promotion) while the state stays
 float64; see ``docs/reference_dynamics.md`` (Precision) on how far trajectories then agree.
+
+Gymnasium's public attributes ``max_speed, max_torque, dt, g, m, l`` are read-only views
+onto ``params``; ``state`` can be assigned, as on Gymnasium's env.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from diffsim import pendulum
 from diffsim.integrators import Integrator, get_integrator
 
 from . import _checks, render
+
+_P = "PendulumParams"
 
 
 def observation_space(params: pendulum.PendulumParams) -> spaces.Box:
@@ -91,6 +97,13 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
         clip_actions: Clip actions to the action space (default: ``params.clip_torque``).
 
     Attributes:
+        state: The current ``(θ rad, θ̇ rad/s)``, float64 ``[2]`` (None before reset); read
+            as a read-only view, assigned as any array-like of 2 finite reals (stored as a
+            float64 copy; ``TypeError``/``ValueError`` otherwise, nothing changed). The next
+            :meth:`step` continues from it.
+        max_speed, max_torque, dt, g, m, l: Gymnasium's names, read-only views onto
+            ``params`` (rad/s, N·m, s, m/s², kg, m). Assigning raises ``AttributeError``:
+            build the env with other ``params`` (or ``g=``).
         action_bound: None, or (when neither the env nor the physics clips) the largest
             |torque| in N·m accepted, ``params.torque_bound``.
     """
@@ -120,13 +133,36 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
         self._state: Optional[np.ndarray] = None
         self.last_u: Optional[float] = None
 
+    max_speed = _checks.param_view("max_speed", "max_speed", "Speed clip, rad/s (read-only).", _P)
+    max_torque = _checks.param_view(
+        "max_torque", "max_torque", "Torque bound, N·m (read-only).", _P
+    )
+    dt = _checks.param_view("dt", "dt", "Time step, s (read-only).", _P)
+    g = _checks.param_view("g", "g", "Gravity, m/s² (read-only).", _P)
+    m = _checks.param_view("m", "m", "Mass, kg (read-only).", _P)
+    l = _checks.param_view("l", "l", "Length, m (read-only).", _P)  # noqa: E741 (Gymnasium's)
+
     @property
     def state(self) -> Optional[np.ndarray]:
-        """The current state ``(θ, θ̇)`` as a float64 copy, or None before reset."""
-        return None if self._state is None else self._state.copy()
+        """The current state ``(θ, θ̇)``, a read-only float64 view, or None before reset."""
+        if self._state is None:
+            return None
+        view = self._state.view()
+        view.flags.writeable = False
+        return view
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Apply a torque (N·m, shape (1,)) for ``dt`` seconds.
+    @state.setter
+    def state(self, value: Any) -> None:
+        """Continue from ``value`` (2 finite reals, rad and rad/s; copied as float64).
+
+        Raises:
+            TypeError, ValueError: for a non-real value, the wrong shape or a non-finite
+                entry (nothing changes; the env stays usable).
+        """
+        self._state = _checks.state_array(value, ("theta", "theta_dot"), type(self).__name__)
+
+    def step(self, action: Any) -> tuple[np.ndarray, np.float64, bool, bool, dict[str, Any]]:
+        """Apply a torque (N·m, shape (1,)) for ``dt`` seconds; the reward is an ``np.float64``.
 
         Raises:
             ResetNeeded: before the first :meth:`reset`.
@@ -140,7 +176,7 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
             action, self.action_space, type(self).__name__, self.clip_actions, self.action_bound
         )
         torque = u[0]  # a float32 scalar: the torque term rounds as Gymnasium's
-        reward = -float(pendulum._cost(self._state, torque, self.params))
+        reward = np.float64(-pendulum._cost(self._state, torque, self.params))
         self._state = pendulum._step(self._state, torque, self.params, self.integrator)
         self.last_u = float(u[0])
         return self._obs(), reward, False, False, {}
