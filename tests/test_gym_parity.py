@@ -217,6 +217,7 @@ def test_attributes_follow_the_params():
         (CartPoleEnv(), "gravity", "gravity"),
         (CartPoleEnv(), "theta_threshold_radians", "theta_threshold"),
         (PendulumEnv(), "max_torque", "max_torque"),
+        (CartPoleEnv(), "total_mass", "total_mass"),
     ],
 )
 def test_assigning_an_attribute_says_it_is_read_only(env, attr, field):
