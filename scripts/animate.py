@@ -32,7 +32,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .plot import SYSTEMS, parse_shot
+from .plot import SYSTEM_NAMES, parse_shot, systems
 
 FORMATS = ("gif", "mp4")
 """The animation formats (``mp4`` needs ``ffmpeg`` on PATH)."""
@@ -80,7 +80,7 @@ def _system_clip(
     from .plot import rollout_data
 
     name, what, data = rollout_data(source, policy, steps, 1, 0 if seed is None else seed)
-    spec = SYSTEMS[name]
+    spec = systems()[name]
     end = int(data["ended_at"][0])
     states = data["states"][: (end + 1 if end >= 0 else None), 0]
     if name == "cartpole":
@@ -238,10 +238,10 @@ def clip(
     wrong = _given(shot=shot, target=target, wind=wind)
     if wrong:
         raise ValueError(f"{wrong} to a trebuchet shot, not to {source}")
-    if not path.is_dir() and str(source) not in SYSTEMS and "/" not in str(source):
+    if not path.is_dir() and str(source) not in SYSTEM_NAMES and "/" not in str(source):
         from diffsim._validation import check_choice
 
-        check_choice("system", str(source), [*SYSTEMS, TREBUCHET])
+        check_choice("system", str(source), [*SYSTEM_NAMES, TREBUCHET])
     return _system_clip(source, policy, steps, seed, fps)
 
 
@@ -345,7 +345,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "source",
         metavar="ENV|RUN_DIR",
-        help=f"a system ({', '.join([*SYSTEMS, TREBUCHET])}) or a run directory",
+        help=f"a system ({', '.join([*SYSTEM_NAMES, TREBUCHET])}) or a run directory",
     )
     p.add_argument(
         "--policy",

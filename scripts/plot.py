@@ -20,6 +20,7 @@ Every command prints the path it wrote. The figures come from :mod:`diffsim.scri
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,10 +29,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
-import torch
-
-from .. import cartpole, pendulum
-from .._validation import check_choice
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -57,51 +54,64 @@ class _System:
     limit_label: str = "termination threshold"
     action_limit_label: str = "action bound"
 
+    dt_field: str = "dt"
+    """The parameters' field holding the time step (CartPole's is ``tau``)."""
+
     @property
     def dt(self) -> float:
         """The time step, s."""
-        return float(self.params.tau if self.module is cartpole else self.params.dt)
+        return float(getattr(self.params, self.dt_field))
 
 
 _PENDULUM_LABELS = ("θ from upright (rad)", "θ̇ (rad/s)")
 
-SYSTEMS = {
-    "cartpole": _System(
-        cartpole,
-        cartpole.CartPoleParams(),
-        ("x (m)", "ẋ (m/s)", "θ from upright (rad)", "θ̇ (rad/s)"),
-        "push (−1…1, ×10 N)",
-        1.0,
-        limits=(2.4, None, cartpole.CartPoleParams().theta_threshold, None),
-        default_steps=500,
-        view_seconds=1.0,
-        limit_label="termination threshold (±2.4 m, ±12°)",
-        action_limit_label="push bounds (±1 = ±10 N)",
-    ),
-    "pendulum": _System(
-        pendulum,
-        pendulum.PendulumParams(),
-        _PENDULUM_LABELS,
-        "torque (N·m)",
-        2.0,
-        phase=(0, 1),
-        angles=(0,),
-        phase_goal="upright at rest",
-        action_limit_label="torque bounds (±2 N·m)",
-    ),
-    "pendulum-2019": _System(
-        pendulum,
-        pendulum.PendulumParams.variant_2019(),
-        _PENDULUM_LABELS,
-        "torque (N·m)",
-        2.0,
-        phase=(0, 1),
-        angles=(0,),
-        phase_goal="upright at rest",
-        action_limit_label="torque bounds (±2 N·m)",
-    ),
-}
-"""The systems ``plot trajectory`` and ``animate`` roll out by name."""
+SYSTEM_NAMES = ("cartpole", "pendulum", "pendulum-2019")
+"""The systems ``plot trajectory`` and ``animate`` roll out by name (see :func:`systems`)."""
+
+
+@functools.lru_cache(maxsize=1)
+def systems() -> dict[str, _System]:
+    """The systems of :data:`SYSTEM_NAMES`, each with its physics module and parameters (built
+    on first use: the command line's ``--help`` imports no torch)."""
+    from .. import cartpole, pendulum
+
+    return {
+        "cartpole": _System(
+            cartpole,
+            cartpole.CartPoleParams(),
+            ("x (m)", "ẋ (m/s)", "θ from upright (rad)", "θ̇ (rad/s)"),
+            "push (−1…1, ×10 N)",
+            1.0,
+            limits=(2.4, None, cartpole.CartPoleParams().theta_threshold, None),
+            default_steps=500,
+            view_seconds=1.0,
+            dt_field="tau",
+            limit_label="termination threshold (±2.4 m, ±12°)",
+            action_limit_label="push bounds (±1 = ±10 N)",
+        ),
+        "pendulum": _System(
+            pendulum,
+            pendulum.PendulumParams(),
+            _PENDULUM_LABELS,
+            "torque (N·m)",
+            2.0,
+            phase=(0, 1),
+            angles=(0,),
+            phase_goal="upright at rest",
+            action_limit_label="torque bounds (±2 N·m)",
+        ),
+        "pendulum-2019": _System(
+            pendulum,
+            pendulum.PendulumParams.variant_2019(),
+            _PENDULUM_LABELS,
+            "torque (N·m)",
+            2.0,
+            phase=(0, 1),
+            angles=(0,),
+            phase_goal="upright at rest",
+            action_limit_label="torque bounds (±2 N·m)",
+        ),
+    }
 
 
 def _check_positive(**values: int) -> None:
@@ -116,7 +126,7 @@ def simulate_system(
     """Roll out ``starts`` initial states of a named system under a simple policy.
 
     Args:
-        name: One of :data:`SYSTEMS`.
+        name: One of :data:`SYSTEM_NAMES`.
         policy: ``"zero"`` (no force or torque) or ``"random"`` (uniform in the action box).
         steps: Steps to simulate (default: the env's time limit).
         starts: Initial states, drawn from the system's reset distribution.
@@ -126,9 +136,13 @@ def simulate_system(
         times ``[T+1]`` (s), states ``[T+1, K, n]``, actions ``[T, K]`` and ``ended_at``
         (per start, the index of the terminating state, or -1).
     """
-    check_choice("system", name, SYSTEMS)
+    import torch
+
+    from .._validation import check_choice
+
+    check_choice("system", name, SYSTEM_NAMES)
     check_choice("policy", policy, POLICIES)
-    spec = SYSTEMS[name]
+    spec = systems()[name]
     steps = spec.default_steps if steps is None else steps
     _check_positive(steps=steps, starts=starts)
     g = torch.Generator().manual_seed(seed)
@@ -173,6 +187,9 @@ def simulate_run(
 
     The data are as :func:`simulate_system`'s, ``seed`` seeding the initial states.
     """
+    import torch
+
+    from diffsim import cartpole
     from diffsim.envs.rollout import get_task, rollout
 
     agent = _load_agent(Path(run_dir))
@@ -273,7 +290,7 @@ def trajectory(
     ended (CartPole) or its initial angle (Pendulum); the title says what part is shown.
 
     Args:
-        target: A system name (:data:`SYSTEMS`) or a run directory.
+        target: A system name (:data:`SYSTEM_NAMES`) or a run directory.
         policy: ``"zero"`` or ``"random"``, for a named system only.
         steps: Steps to simulate and draw (default: the episode, of which the first
             seconds are drawn).
@@ -289,7 +306,7 @@ def trajectory(
     from .plots import trajectory_figure
 
     name, what, data = rollout_data(target, policy, steps, starts, seed)
-    spec = SYSTEMS[name]
+    spec = systems()[name]
     total = len(data["actions"])
     shown = total
     if steps is None and not full and spec.view_seconds is not None:
@@ -608,7 +625,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     t = kinds.add_parser("trajectory", help="states and actions against time")
     t.add_argument(
-        "target", metavar="ENV|RUN_DIR", help=f"a system ({', '.join(SYSTEMS)}) or a run directory"
+        "target",
+        metavar="ENV|RUN_DIR",
+        help=f"a system ({', '.join(SYSTEM_NAMES)}) or a run directory",
     )
     t.add_argument(
         "--policy",

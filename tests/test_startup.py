@@ -69,6 +69,9 @@ def test_building_the_parser_imports_no_torch_or_method_module():
         ["eval", "--help"],
         ["bench", "--help"],
         ["sweep", "--help"],
+        ["plot", "--help"],
+        ["plot", "trajectory", "--help"],
+        ["animate", "--help"],
     ],
 )
 def test_help_imports_no_torch_or_method_module(argv):
