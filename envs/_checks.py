@@ -178,6 +178,34 @@ def state_array(value: Any, names: tuple[str, ...], env: str) -> np.ndarray:
     return arr
 
 
+def state_property(names: tuple[str, ...], units: str) -> property:
+    """The ``state`` property of a single env: reading gives a read-only float64 view of
+    ``self._state`` (None before reset); assigning goes through :func:`state_array`, so the
+    next step continues from the new state.
+
+    Args:
+        names: The state entries' names (e.g. ``("theta", "theta_dot")``).
+        units: Their units, for the docstring (e.g. ``"rad, rad/s"``).
+    """
+
+    def get(self: Any) -> Optional[np.ndarray]:
+        if self._state is None:
+            return None
+        view = self._state.view()
+        view.flags.writeable = False
+        return view
+
+    def set(self: Any, value: Any) -> None:
+        self._state = state_array(value, names, type(self).__name__)
+
+    doc = (
+        f"The current state ({', '.join(names)}; {units}): a read-only float64 view, or None "
+        f"before reset. Assign {len(names)} finite reals to continue from them (TypeError / "
+        "ValueError otherwise, with nothing changed)."
+    )
+    return property(get, set, doc=doc)
+
+
 def param_view(
     attr: str, field: str, doc: str, params_class: str, derived_from: Optional[str] = None
 ) -> property:

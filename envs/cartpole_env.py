@@ -153,24 +153,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Union[int, np.ndarray]]):
         """The integrator's name (Gymnasium's attribute; ``"euler"`` by default), read-only."""
         return self.integrator.name
 
-    @property
-    def state(self) -> Optional[np.ndarray]:
-        """The current state ``(x, ẋ, θ, θ̇)``, a read-only float64 view, or None before reset."""
-        if self._state is None:
-            return None
-        view = self._state.view()
-        view.flags.writeable = False
-        return view
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        """Continue from ``value`` (4 finite reals, m, m/s, rad, rad/s; copied as float64).
-
-        Raises:
-            TypeError, ValueError: for a non-real value, the wrong shape or a non-finite
-                entry (nothing changes; the env stays usable).
-        """
-        self._state = _checks.state_array(value, _STATE_NAMES, type(self).__name__)
+    state = _checks.state_property(_STATE_NAMES, "m, m/s, rad, rad/s")
 
     def _push(self, action: Any) -> float:
         """The checked action as the physics' push in [−1, 1] (a float)."""

@@ -142,24 +142,7 @@ class PendulumEnv(gym.Env[np.ndarray, np.ndarray]):
     m = _checks.param_view("m", "m", "Mass, kg (read-only).", _P)
     l = _checks.param_view("l", "l", "Length, m (read-only).", _P)  # noqa: E741 (Gymnasium's)
 
-    @property
-    def state(self) -> Optional[np.ndarray]:
-        """The current state ``(θ, θ̇)``, a read-only float64 view, or None before reset."""
-        if self._state is None:
-            return None
-        view = self._state.view()
-        view.flags.writeable = False
-        return view
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        """Continue from ``value`` (2 finite reals, rad and rad/s; copied as float64).
-
-        Raises:
-            TypeError, ValueError: for a non-real value, the wrong shape or a non-finite
-                entry (nothing changes; the env stays usable).
-        """
-        self._state = _checks.state_array(value, ("theta", "theta_dot"), type(self).__name__)
+    state = _checks.state_property(("theta", "theta_dot"), "rad, rad/s")
 
     def step(self, action: Any) -> tuple[np.ndarray, np.float64, bool, bool, dict[str, Any]]:
         """Apply a torque (N·m, shape (1,)) for ``dt`` seconds; the reward is an ``np.float64``.
