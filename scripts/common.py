@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 
 def env_help() -> str:
@@ -54,3 +55,19 @@ def apply_threads(args: argparse.Namespace) -> None:
     if args.threads < 1:
         raise ValueError(f"--threads must be positive, got {args.threads}")
     torch.set_num_threads(args.threads)
+
+
+def with_default_method(
+    run: Callable[[argparse.Namespace], int], dest: str = "method"
+) -> Callable[[argparse.Namespace], int]:
+    """``run`` with ``args.<dest>`` resolved first: ``None`` (the option not given) becomes the
+    task's default method (:func:`diffsim.controllers._names.default_method`)."""
+
+    def resolved(args: argparse.Namespace) -> int:
+        if getattr(args, dest) is None:
+            from diffsim.controllers._names import default_method
+
+            setattr(args, dest, default_method(args.env))
+        return run(args)
+
+    return resolved

@@ -22,10 +22,16 @@ import sys
 from pathlib import Path
 from typing import Union
 
-from diffsim.controllers._names import METHOD_NAMES, default_method, defaults_help
+from diffsim.controllers._names import METHOD_NAMES, defaults_help
 from diffsim.controllers.executors import EXECUTORS  # stdlib only: the help stays light
 
-from .common import add_schedule_options, add_threads_option, apply_threads, env_help
+from .common import (
+    add_schedule_options,
+    add_threads_option,
+    apply_threads,
+    env_help,
+    with_default_method,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -96,7 +102,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="ray only, local instance only: its CPUs (default: this machine's cores)",
     )
-    p.set_defaults(func=_run_with_default_methods)
+    p.set_defaults(func=with_default_method(run, "methods"))
 
 
 _RAY_ONLY = {
@@ -154,13 +160,6 @@ def executor_options(args: argparse.Namespace) -> dict[str, object]:
         "preload": ("diffsim.controllers.training",),
     }
     return options
-
-
-def _run_with_default_methods(args: argparse.Namespace) -> int:
-    """:func:`run` with ``args.methods`` resolved: no ``--methods`` means the task's default."""
-    if args.methods is None:
-        args.methods = default_method(args.env)
-    return run(args)
 
 
 def parse_budget(text: str) -> Union[int, dict[str, int]]:

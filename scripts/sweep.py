@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from diffsim.controllers._names import METHOD_NAMES, default_method, defaults_help
+from diffsim.controllers._names import METHOD_NAMES, defaults_help
 from diffsim.controllers.sweep import OBJECTIVES, PRUNERS, SAMPLERS  # light: no torch, no optuna
 
-from .common import add_schedule_options, env_help
+from .common import add_schedule_options, env_help, with_default_method
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -130,13 +130,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="the sweep's directory")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run_with_default_method)
-
-
-def _run_with_default_method(args: argparse.Namespace) -> int:
-    if args.method is None:
-        args.method = default_method(args.env)
-    return run(args)
+    p.set_defaults(func=with_default_method(run))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,9 +20,15 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from diffsim.controllers._names import METHOD_NAMES, default_method, defaults_help
+from diffsim.controllers._names import METHOD_NAMES, defaults_help
 
-from .common import add_schedule_options, add_threads_option, apply_threads, env_help
+from .common import (
+    add_schedule_options,
+    add_threads_option,
+    apply_threads,
+    env_help,
+    with_default_method,
+)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -96,14 +102,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_option(p)
-    p.set_defaults(func=_run_with_default_method)
-
-
-def _run_with_default_method(args: argparse.Namespace) -> int:
-    """:func:`run` with ``args.method`` resolved: no ``--method`` means the task's default."""
-    if args.method is None:
-        args.method = default_method(args.env)
-    return run(args)
+    p.set_defaults(func=with_default_method(run))
 
 
 def run(args: argparse.Namespace) -> int:
