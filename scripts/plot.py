@@ -23,7 +23,7 @@ import argparse
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional, Union
@@ -75,6 +75,17 @@ def systems() -> dict[str, _System]:
     on first use: the command line's ``--help`` imports no torch)."""
     from .. import cartpole, pendulum
 
+    swing = _System(
+        pendulum,
+        pendulum.PendulumParams(),
+        _PENDULUM_LABELS,
+        "torque (N·m)",
+        2.0,
+        phase=(0, 1),
+        angles=(0,),
+        phase_goal="upright at rest",
+        action_limit_label="torque bounds (±2 N·m)",
+    )
     return {
         "cartpole": _System(
             cartpole,
@@ -89,28 +100,8 @@ def systems() -> dict[str, _System]:
             limit_label="termination threshold (±2.4 m, ±12°)",
             action_limit_label="push bounds (±1 = ±10 N)",
         ),
-        "pendulum": _System(
-            pendulum,
-            pendulum.PendulumParams(),
-            _PENDULUM_LABELS,
-            "torque (N·m)",
-            2.0,
-            phase=(0, 1),
-            angles=(0,),
-            phase_goal="upright at rest",
-            action_limit_label="torque bounds (±2 N·m)",
-        ),
-        "pendulum-2019": _System(
-            pendulum,
-            pendulum.PendulumParams.variant_2019(),
-            _PENDULUM_LABELS,
-            "torque (N·m)",
-            2.0,
-            phase=(0, 1),
-            angles=(0,),
-            phase_goal="upright at rest",
-            action_limit_label="torque bounds (±2 N·m)",
-        ),
+        "pendulum": swing,
+        "pendulum-2019": replace(swing, params=pendulum.PendulumParams.variant_2019()),
     }
 
 
