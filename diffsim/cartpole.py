@@ -59,6 +59,7 @@ from ._array import Array, ops, rand, scalars
 from ._params import Params
 from ._validation import Scalar, checked_step, stack_components
 from .integrators import Integrator
+from .systems import System, option_number
 
 STATE_NAMES = ("x", "x_dot", "theta", "theta_dot")
 """Names of the state entries, in order."""
@@ -274,3 +275,105 @@ def sample_initial(
     shape = (batch_shape,) if isinstance(batch_shape, int) else tuple(batch_shape)
     u = rand((*shape, STATE_SIZE), generator, dtype, device)
     return low + (high - low) * u
+
+
+def _reset_bounds(options: Optional[dict]) -> tuple[float, float]:
+    """Gymnasium's ``reset(options={"low": ..., "high": ...})`` bounds (±0.05 by default)."""
+    low = option_number(options, "low", -0.05)
+    high = option_number(options, "high", 0.05)
+    if low > high:
+        raise ValueError(f"reset options: low ({low}) must not exceed high ({high})")
+    return low, high
+
+
+def reset_state(np_random: np.random.Generator, options: Optional[dict] = None) -> np.ndarray:
+    """Gymnasium's single-env reset draw: ``np_random.uniform(low, high, size=(4,))``."""
+    low, high = _reset_bounds(options)
+    return np_random.uniform(low=low, high=high, size=(STATE_SIZE,))
+
+
+def reset_batch(
+    np_random: np.random.Generator, count: int, options: Optional[dict] = None
+) -> np.ndarray:
+    """Gymnasium's ``CartPoleVectorEnv`` draw: ``uniform(low, high, size=(4, count))``."""
+    low, high = _reset_bounds(options)
+    return np_random.uniform(low=low, high=high, size=(STATE_SIZE, count))
+
+
+def balance_loss(states: Any, alive: Any, params: Optional[CartPoleParams] = None) -> Any:
+    """The differentiable stand-in for CartPole's return, per element ``[B]``.
+
+    ``sum_t alive[t] · ((x_{t+1} / x_threshold)² + (θ_{t+1} / θ_threshold)²)`` over the
+    states ``[T+1, B, 4]`` after each step: the squared distance from the upright centred
+    state, in units of the termination thresholds, while the episode runs. The +1 reward
+    per step is piecewise constant in the policy (no gradient); this cost is smooth and is
+    lowest where the episode lasts.
+    """
+    params = DEFAULT_PARAMS if params is None else params
+    x, _, theta, _ = unpack(states[1:])
+    cost = (x / params.x_threshold) ** 2 + (theta / params.theta_threshold) ** 2
+    return (cost * alive).sum(0)
+
+
+def _env_reward(state, action, next_state, terminated, params, options):
+    """Gymnasium's reward under the ``sutton_barto_reward`` option (see :data:`SYSTEM`):
+    0 per step, −1 at termination; else :func:`reward`."""
+    if not options.get("sutton_barto_reward", False):
+        return reward(state, action, next_state, params)
+    if isinstance(terminated, (bool, np.bool_)):
+        return -1.0 if terminated else 0.0
+    if isinstance(terminated, torch.Tensor):
+        return torch.where(terminated, -1.0, 0.0).to(next_state.dtype)
+    return np.where(terminated, -1.0, 0.0)
+
+
+def _after_termination_reward(options: dict) -> float:
+    return -1.0 if options.get("sutton_barto_reward", False) else 0.0
+
+
+def _observation_high(params: CartPoleParams) -> tuple[float, ...]:
+    return (2 * float(params.x_threshold), math.inf, 2 * float(params.theta_threshold), math.inf)
+
+
+def _push_bounds(params: CartPoleParams) -> tuple[float, float]:
+    return (-1.0, 1.0)
+
+
+SYSTEM = System(
+    name="cartpole",
+    title="CartPole",
+    module=__name__,
+    state_names=STATE_NAMES,
+    state_units=STATE_UNITS,
+    observation_names=STATE_NAMES,
+    params_type=CartPoleParams,
+    default_params=DEFAULT_PARAMS,
+    dt_field="tau",
+    default_integrator=DEFAULT_INTEGRATOR,
+    action_unit="push in [-1, 1] (force = push · force_mag N)",
+    action_bounds=_push_bounds,
+    discrete_actions=(-1.0, 1.0),
+    step=step,
+    step_unchecked=_step,
+    reward=reward,
+    terminated=terminated,
+    observe=observe,
+    observation_high=_observation_high,
+    sample_initial=sample_initial,
+    reset_state=reset_state,
+    reset_batch=reset_batch,
+    reward_type=float,
+    vector_reward_dtype="float32",
+    env_options={"sutton_barto_reward": False},
+    env_reward=_env_reward,
+    after_termination_reward=_after_termination_reward,
+    training_loss=balance_loss,
+    render="diffsim.envs.render:cartpole_frame",
+    render_fps=50,
+)
+"""CartPole's :class:`~diffsim.systems.System` description (registered as ``"cartpole"``).
+
+Gymnasium's options: ``sutton_barto_reward`` (reward 0 per step, −1 at termination and
+after it). Steps taken after termination warn and pay 0 (−1 with that option), as Gymnasium's
+env does. Vector rewards are float32, as Gymnasium's ``CartPoleVectorEnv``'s.
+"""

@@ -67,6 +67,7 @@ from ._validation import (
     stack_components,
 )
 from .integrators import Integrator
+from .systems import System, option_number
 
 STATE_NAMES = ("theta", "theta_dot")
 """Names of the state entries, in order."""
@@ -326,3 +327,67 @@ def sample_initial(
     else:
         high = torch.tensor([max_angle, max_speed], dtype=u.dtype, device=u.device)
     return (2 * u - 1) * high
+
+
+def reset_state(np_random: np.random.Generator, options: Optional[dict] = None) -> np.ndarray:
+    """Gymnasium's reset draw: θ ~ U(−x_init, x_init), θ̇ ~ U(−y_init, y_init), with
+    ``reset(options={"x_init": π, "y_init": 1.0})`` (Gymnasium's defaults)."""
+    x = option_number(options, "x_init", math.pi)
+    y = option_number(options, "y_init", 1.0)
+    high = np.array([x, y])
+    return np_random.uniform(low=-high, high=high)
+
+
+def _apply_options(params: PendulumParams, options: dict) -> PendulumParams:
+    """Gymnasium's constructor option ``g`` (gravity, m/s²) replaces ``params.g``."""
+    if "g" not in options:
+        return params
+    return dataclasses.replace(params, g=option_number(options, "g", 10.0))
+
+
+def _observation_high(params: PendulumParams) -> tuple[float, ...]:
+    return (1.0, 1.0, float(params.max_speed))
+
+
+def _torque_bounds(params: PendulumParams) -> tuple[float, float]:
+    return (-float(params.max_torque), float(params.max_torque))
+
+
+def _torque_limit(params: PendulumParams) -> Optional[float]:
+    return None if params.clip_torque else float(params.torque_bound)
+
+
+SYSTEM = System(
+    name="pendulum",
+    title="Pendulum",
+    module=__name__,
+    state_names=STATE_NAMES,
+    state_units=STATE_UNITS,
+    observation_names=("cos_theta", "sin_theta", "theta_dot"),
+    params_type=PendulumParams,
+    default_params=DEFAULT_PARAMS,
+    dt_field="dt",
+    default_integrator=DEFAULT_INTEGRATOR,
+    action_unit="N·m",
+    action_bounds=_torque_bounds,
+    action_limit=_torque_limit,
+    step=step,
+    step_unchecked=_step,
+    reward=reward,
+    terminated=terminated,
+    observe=observe,
+    observation_high=_observation_high,
+    sample_initial=sample_initial,
+    reset_state=reset_state,
+    reward_type=np.float64,
+    vector_reward_dtype="float64",
+    env_options={"g": 10.0},
+    apply_options=_apply_options,
+    render="diffsim.envs.render:pendulum_frame",
+    render_fps=30,
+)
+"""Pendulum's :class:`~diffsim.systems.System` description (registered as ``"pendulum"``).
+
+Gymnasium's option ``g`` sets gravity. Gymnasium has no vector Pendulum: the vector adapter
+seeds one generator per sub-env, as ``make_vec(..., vectorization_mode="sync")`` does.
+"""
