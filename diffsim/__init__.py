@@ -7,6 +7,8 @@ Physics lives in one module per system, as pure batched functions over tensors:
 - :mod:`diffsim.trebuchet` — the 2019 post's trebuchet (a one-shot aiming task).
 - :mod:`diffsim.integrators` — explicit Euler, semi-implicit Euler and RK4, by name.
 - :mod:`diffsim.fast` — the opt-in compiled path (compiled steps, CUDA graphs).
+- :mod:`diffsim.systems` — the one description of each system (:class:`System`) and the
+  registry of systems and tasks by name (``docs/systems.md``: adding a system of your own).
 
 The physics takes torch tensors (gradients, GPU) or NumPy arrays (no gradients; several
 times faster for one small state) and returns the input's library.
@@ -68,6 +70,7 @@ _SUBMODULES = (
     "integrators",
     "pendulum",
     "scripts",
+    "systems",
     "trebuchet",
 )
 """Submodules loaded on first attribute access (``diffsim.cartpole``)."""
@@ -80,6 +83,11 @@ _ATTRIBUTES: dict[str, str] = {
     "get_integrator": "integrators",
     "NonFiniteError": "_debug",
     "debug_checks": "_debug",
+    "Params": "_params",
+    "System": "systems",
+    "TaskSpec": "systems",
+    "get_system": "systems",
+    "register_system": "systems",
 }
 """Public names of the package and the submodule each is loaded from on first use."""
 
@@ -88,22 +96,30 @@ __all__ = [
     "CartPoleParams",
     "Integrator",
     "NonFiniteError",
+    "Params",
     "PendulumParams",
+    "System",
+    "TaskSpec",
     "__version__",
     "cartpole",
     "debug_checks",
     "fast",
     "get_integrator",
+    "get_system",
     "integrators",
     "pendulum",
+    "register_system",
+    "systems",
 ]
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
-    from . import cartpole, fast, integrators, pendulum
+    from . import cartpole, fast, integrators, pendulum, systems
     from ._debug import NonFiniteError, debug_checks
+    from ._params import Params
     from .cartpole import CartPoleParams
     from .integrators import INTEGRATORS, Integrator, get_integrator
     from .pendulum import PendulumParams
+    from .systems import System, TaskSpec, get_system, register_system
 
 
 make_lazy(__name__, _ATTRIBUTES, _SUBMODULES)
