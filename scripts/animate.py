@@ -1,19 +1,24 @@
 """``diffsim animate ENV|RUN_DIR``: a GIF (or MP4) of a rollout or a trebuchet shot.
 
-The frames are drawn by the environments' own ``rgb_array`` renderer
-(:mod:`diffsim.envs.render`), so an animation and ``env.render()`` never disagree.
+The frames are drawn by each system's own frame function (:attr:`System.render
+<diffsim.systems.System.render>`, loaded by ``System.renderer()``), the one its envs'
+``rgb_array`` rendering draws, so an animation and ``env.render()`` never disagree.
 
-- ``cartpole``, ``pendulum``, ``pendulum-2019``: a rollout from the reset distribution
-  (``--seed``) with a ``zero`` or ``random`` policy (``--policy``), one frame per step,
-  ending at termination or after ``--steps`` steps (default: the env's time limit); the
-  same rollout as ``diffsim plot trajectory`` with the same options.
-- A run directory of CartPole or Pendulum: its trained policy, deterministically.
+- A task of a registered stepping system by its short name (``cartpole``,
+  ``cartpole-continuous``, ``pendulum``, ``pendulum-2019``, and any system registered since):
+  a rollout from the reset distribution (``--seed``) with a ``zero`` or ``random`` policy
+  (``--policy``), one frame per step, ending at termination or after ``--steps`` steps
+  (default: the env's time limit); the same rollout as ``diffsim plot trajectory`` with the
+  same options. Frame ``k`` is drawn from state ``k`` and the action that led to it (none for
+  the first). A system without a frame function is an error (``plot trajectory`` draws it).
+- A run directory of such a task: its trained policy, deterministically.
 - ``trebuchet``: one shot, ``--shot WIND,ANGLE,WEIGHT`` (m/s, degrees, lb; default the
   post's -2,45,200), from the start to the landing, frames every 1/``--fps`` s of the shot:
   a close-up of the machine on the left, the env's whole scene on the right.
 - A run directory of the trebuchet aiming network: the shot it chooses for ``--target``
   and ``--wind`` (default: a task drawn from the env's distribution with ``--seed``).
 
+A rollout plays in real time by default: one frame per step at 1/dt frames per second.
 GIF is written with Pillow (installed with matplotlib); MP4 needs ``ffmpeg`` on PATH.
 Identical consecutive frames are stored once in a GIF, their durations summed; the last
 frame is held for a second before the animation loops.
@@ -25,18 +30,17 @@ import argparse
 import math
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
-from .plot import SYSTEM_NAMES, parse_shot, systems
+from .plot import TREBUCHET, parse_shot, task_names
 
 FORMATS = ("gif", "mp4")
 """The animation formats (``mp4`` needs ``ffmpeg`` on PATH)."""
-TREBUCHET = "trebuchet"
 DEFAULT_SHOT = (-2.0, 45.0, 200.0)
 """The shot animated by default: the 2019 post's (wind m/s, angle degrees, weight lb)."""
 TREBUCHET_FPS = 25.0
@@ -68,6 +72,32 @@ def _given(**options: object) -> str:
     return " and ".join(names) + (" applies" if len(names) == 1 else " apply")
 
 
+def frame_function(name: str) -> Callable[..., np.ndarray]:
+    """The frame function of a task's system: ``(state float64 [n], params, last_action or
+    None) -> uint8 [H, W, 3]`` (:meth:`diffsim.systems.System.renderer`).
+
+    Raises:
+        ValueError: an unknown task, a system without a renderer (``System.render`` is
+            None), or a ``System.render`` entry that does not load.
+    """
+    from .plot import system_view
+
+    system = system_view(name).system
+    if system.render is None:
+        raise ValueError(
+            f"cannot animate {name}: the {system.title} system has no frame function "
+            "(System.render is None); `diffsim plot trajectory "
+            f"{name}` draws its trajectory"
+        )
+    try:
+        return system.renderer()
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(
+            f"cannot animate {name}: the {system.title} system's frame function "
+            f"{system.render!r} does not load ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
 def _system_clip(
     source: Union[str, Path],
     policy: Optional[str],
@@ -75,19 +105,21 @@ def _system_clip(
     seed: Optional[int],
     fps: Optional[float],
 ) -> Clip:
-    from diffsim.envs import render
+    from .plot import rollout_data, system_view
 
-    from .plot import rollout_data
-
+    if not Path(source).is_dir() and str(source) in task_names():
+        frame_function(str(source))  # a system that cannot be drawn fails before simulating
     name, what, data = rollout_data(source, policy, steps, 1, 0 if seed is None else seed)
-    spec = systems()[name]
+    view = system_view(name)
+    draw = frame_function(name)
     end = int(data["ended_at"][0])
     states = data["states"][: (end + 1 if end >= 0 else None), 0]
-    if name == "cartpole":
-        frames = [render.render_cartpole(s, float(spec.params.length)) for s in states]
-    else:
-        frames = [render.render_pendulum(s, float(spec.params.l)) for s in states]
-    rate = 1.0 / spec.dt if fps is None else fps
+    actions = data["actions"][:, 0]
+    frames = [
+        draw(states[k], view.params, None if k == 0 else float(actions[k - 1]))
+        for k in range(len(states))
+    ]
+    rate = 1.0 / view.dt if fps is None else fps
     return Clip(np.stack(frames), rate, f"{name}: {what}")
 
 
@@ -167,6 +199,14 @@ def _trebuchet_clip(
     return Clip(np.stack(frames), rate, title)
 
 
+def _rollout_titles() -> str:
+    """``"CartPole and Pendulum"``: the titles of the registered stepping systems."""
+    from diffsim.systems import get_system, system_names
+
+    titles = [get_system(name).title for name in system_names()]
+    return ", ".join(titles[:-1]) + " and " + titles[-1] if len(titles) > 1 else "".join(titles)
+
+
 def clip(
     source: Union[str, Path],
     *,
@@ -181,19 +221,21 @@ def clip(
     """The frames of an animation and their playback rate (see the module docstring).
 
     Args:
-        source: ``cartpole``, ``pendulum``, ``pendulum-2019``, ``trebuchet`` or a run directory.
-        policy: ``"zero"`` (default) or ``"random"``, for a named CartPole or Pendulum.
-        steps: Steps to simulate, CartPole and Pendulum (default: the env's time limit).
+        source: A task name (:func:`diffsim.scripts.plot.task_names`: ``cartpole``,
+            ``pendulum``, ...), ``trebuchet`` or a run directory.
+        policy: ``"zero"`` (default) or ``"random"``, for a named task.
+        steps: Steps to simulate, for a rollout (default: the env's time limit).
         seed: Seeds the initial state and random policy, or the aiming network's task.
-        fps: Frames per second (default: real time, 1/dt for CartPole and Pendulum; 25 for a
-            shot, whose frames are taken every 1/fps s, so it always plays in real time).
+        fps: Frames per second (default: real time, 1/dt for a rollout; 25 for a shot,
+            whose frames are taken every 1/fps s, so it always plays in real time).
         shot: ``(wind m/s, angle degrees, weight lb)`` for ``trebuchet``.
         target: Target distance, m: marked in a shot, and aimed at by an aiming network.
         wind: Wind, m/s, for an aiming network.
 
     Raises:
-        ValueError: an option that does not apply to ``source`` (it is not ignored), or an
-            unknown system; FileNotFoundError: a missing run directory.
+        ValueError: an option that does not apply to ``source`` (it is not ignored), an
+            unknown name (the message lists the valid ones), or a system without a frame
+            function; FileNotFoundError: a missing run directory.
     """
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"--fps must be positive, got {fps}")
@@ -207,7 +249,7 @@ def clip(
         wrong = _given(policy=policy, steps=steps)
         if wrong:
             raise ValueError(
-                f"{wrong} to CartPole and Pendulum; a trebuchet shot runs "
+                f"{wrong} to {_rollout_titles()}; a trebuchet shot runs "
                 "from the start to its landing (--fps sets how many frames it gets)"
             )
         if aiming:
@@ -238,10 +280,11 @@ def clip(
     wrong = _given(shot=shot, target=target, wind=wind)
     if wrong:
         raise ValueError(f"{wrong} to a trebuchet shot, not to {source}")
-    if not path.is_dir() and str(source) not in SYSTEM_NAMES and "/" not in str(source):
+    names = task_names()
+    if not path.is_dir() and str(source) not in names and "/" not in str(source):
         from diffsim._validation import check_choice
 
-        check_choice("system", str(source), [*SYSTEM_NAMES, TREBUCHET])
+        check_choice("system", str(source), [*names, TREBUCHET])
     return _system_clip(source, policy, steps, seed, fps)
 
 
@@ -345,16 +388,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "source",
         metavar="ENV|RUN_DIR",
-        help=f"a system ({', '.join([*SYSTEM_NAMES, TREBUCHET])}) or a run directory",
+        help=f"a system's task ({', '.join([*task_names(), TREBUCHET])}) or a run directory",
     )
     p.add_argument(
         "--policy",
         choices=("zero", "random"),
         default=None,
-        help="CartPole/Pendulum by name: zero or random actions (default: zero)",
+        help="a named task: zero or random actions (default: zero)",
     )
     p.add_argument(
-        "--steps", type=int, default=None, help="CartPole/Pendulum: steps (default: time limit)"
+        "--steps", type=int, default=None, help="a rollout's steps (default: the time limit)"
     )
     p.add_argument(
         "--seed",

@@ -6,9 +6,12 @@ Every figure counts batch elements: steps/s = batch × steps ÷ seconds, and is 
 the least time estimates the undisturbed cost; compare ratios taken in the same run).
 Measurements (each is a row of the JSON ``results``):
 
-- ``step``: open-loop stepping of ``cartpole`` and ``pendulum`` (float32, actions drawn
-  beforehand, no gradient) for ``--steps`` steps at each batch. ``eager`` loops over the
-  unchecked step; ``fast`` runs blocks of 8 steps compiled into one kernel
+- ``step``: open-loop stepping of each registered system (``cartpole``, ``pendulum`` and any
+  system registered since; ``--systems`` picks some) in float32, actions drawn beforehand
+  uniformly in the system's action box (:attr:`System.action_bounds
+  <diffsim.systems.System.action_bounds>`), no gradient, for ``--steps`` steps at each
+  batch. ``eager`` loops over the unchecked step (``System.step_unchecked``); ``fast``
+  runs blocks of 8 steps compiled into one kernel
   (:func:`diffsim.fast.compile_block`). The first call's time (compilation included) is
   recorded as ``first_call_s``.
 - ``bptt``: one BPTT iteration on CartPole as the trainer runs it: an MLP policy 4-64-64-1
@@ -16,13 +19,16 @@ Measurements (each is a row of the JSON ``results``):
   masking, the balance loss, forward and backward. ``eager``; ``fast`` (the compiled
   per-step transition of ``rollout(fast=True)``, and on a GPU the whole iteration replayed
   as one CUDA graph); ``graph`` (GPU only: the eager iteration captured in a CUDA graph).
-- ``gymnax``: gymnax's ``CartPole-v1`` / ``Pendulum-v1`` ``step_env`` under
-  ``jit(scan(vmap))`` on JAX's default device, same batches and steps, when ``import
-  gymnax`` works (otherwise a note says why it was skipped).
-- ``env``: Gymnasium's ``CartPole-v1`` / ``Pendulum-v1`` and this project's envs as users
-  get them (``gymnasium.make``: one env; ``make_vec`` at ``--num-envs``: Gymnasium's NumPy
-  vector CartPole, its ``SyncVectorEnv`` Pendulum, diffsim's vector envs on NumPy and with
-  ``fast=True``); CPU, random actions drawn beforehand.
+- ``gymnax``: gymnax's ``step_env`` of the same task (``CartPole-v1`` / ``Pendulum-v1``: the
+  system's first task with a Gymnasium counterpart, :attr:`TaskSpec.gymnasium_id
+  <diffsim.systems.TaskSpec.gymnasium_id>`, under that id) under ``jit(scan(vmap))`` on
+  JAX's default device, same batches and steps, when ``import gymnax`` works (otherwise a
+  note says why it was skipped).
+- ``env``: each system's first registered task (``diffsim/CartPole-v1``,
+  ``diffsim/Pendulum-v1``) and its Gymnasium counterpart (``CartPole-v1``, ``Pendulum-v1``)
+  as users get them (``gymnasium.make``: one env; ``make_vec`` at ``--num-envs``:
+  Gymnasium's NumPy vector CartPole, its ``SyncVectorEnv`` Pendulum, diffsim's vector envs
+  on NumPy and with ``fast=True``); CPU, random actions drawn beforehand.
 
 The printed tables give each figure's ratio to its Gymnasium or gymnax counterpart.
 ``--quick`` shrinks everything for a smoke run (seconds, plus compilation). See
@@ -39,10 +45,11 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from .. import systems as registry
 from .._machine import machine_info
 from .common import add_threads_option, apply_threads
 
@@ -51,12 +58,69 @@ if TYPE_CHECKING:
 
 __all__ = ["machine_info", "run_bench", "format_table"]
 
-SYSTEMS = ("cartpole", "pendulum")
 PATHS = ("eager", "fast", "graph")
 BLOCK = 8
 """Steps fused in one compiled kernel for the ``fast`` stepping path."""
-GYM_IDS = {"cartpole": "CartPole-v1", "pendulum": "Pendulum-v1"}
-DIFFSIM_IDS = {"cartpole": "diffsim/CartPole-v1", "pendulum": "diffsim/Pendulum-v1"}
+
+
+def bench_systems() -> tuple[str, ...]:
+    """The systems benchmarked by default: every registered stepping system, in
+    registration order (read from :mod:`diffsim.systems`, without importing the physics)."""
+    return tuple(registry.system_names())
+
+
+def check_systems(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` as a tuple, each a registered system.
+
+    Raises:
+        ValueError: for any other name (the message lists the registered ones).
+    """
+    valid = bench_systems()
+    bad = [s for s in names if s not in valid]
+    if bad:
+        raise ValueError(f"unknown system(s) {bad}; expected some of: {', '.join(valid)}")
+    return tuple(names)
+
+
+def primary_task(system: str) -> registry.TaskSpec:
+    """The system's first registered task (``diffsim/CartPole-v1`` for ``cartpole``)."""
+    for task in registry.task_specs().values():
+        if task.system == system:
+            return task
+    raise ValueError(f"the system {system!r} has no registered task")
+
+
+def gymnasium_id(system: str) -> Optional[str]:
+    """The Gymnasium id of the system's first task that has one (``CartPole-v1``), or None."""
+    for task in registry.task_specs().values():
+        if task.system == system and task.gymnasium_id:
+            return task.gymnasium_id
+    return None
+
+
+def system_of(env_id: str) -> str:
+    """The system of a registered id or short name, or of a Gymnasium id that a registered
+    task names as its counterpart (``CartPole-v1`` → ``cartpole``).
+
+    Raises:
+        ValueError: for an id neither names (the message lists the registered ones).
+    """
+    for task in registry.task_specs().values():
+        if task.gymnasium_id == env_id:
+            return task.system
+    return registry.get_task_spec(env_id).system
+
+
+def __getattr__(name: str) -> Any:
+    # The name tables of earlier versions, now read from the registry on each access.
+    if name == "SYSTEMS":
+        return bench_systems()
+    if name == "GYM_IDS":
+        return {s: gymnasium_id(s) for s in bench_systems() if gymnasium_id(s)}
+    if name == "DIFFSIM_IDS":
+        return {s: primary_task(s).env_id for s in bench_systems()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 FULL = dict(
     batches=(1, 1024, 4096, 65536),
@@ -129,28 +193,47 @@ def _rate(chunk: Callable[[], int], repeats: int, min_time: float) -> float:
 def bench_step(
     system: str, batch: int, steps: int, path: str, device: str, repeats: int
 ) -> dict[str, Any]:
-    """One ``step`` row: open-loop stepping of ``system`` (see the module docstring)."""
+    """One ``step`` row: open-loop stepping of a registered system (module docstring).
+
+    Args:
+        system: A registered system's name (:func:`bench_systems`).
+        batch, steps: States stepped together, and steps.
+        path: ``"eager"`` (``System.step_unchecked`` in a Python loop over the steps) or
+            ``"fast"`` (:func:`diffsim.fast.compile_block`).
+        device: A torch device.
+        repeats: Timed calls after the first (the least time is kept).
+
+    Raises:
+        ValueError: an unknown system or path.
+    """
     import torch
 
     from .. import fast
+    from ..integrators import get_integrator
 
-    module, params, integrator = fast.resolve(system, None, None)
+    check_systems([system])
+    description = registry.get_system(system)
+    params = description.default_params
+    integrator = get_integrator(description.default_integrator)
     dev = torch.device(device)
     g = torch.Generator(device=dev).manual_seed(0)
-    state0 = fast.component_major(module.sample_initial(batch, generator=g, device=dev))
-    scale = 1.0 if system == "cartpole" else 2.0
-    actions = (torch.rand((steps, batch), generator=g, device=dev) * 2 - 1) * scale
+    state0 = fast.component_major(
+        torch.as_tensor(description.sample_initial(batch, generator=g, device=dev), device=dev)
+    )
+    low, high = (float(v) for v in description.action_bounds(params))
+    actions = low + (high - low) * torch.rand((steps, batch), generator=g, device=dev)
+    step_unchecked = description.step_unchecked
 
     if path == "eager":
 
         def run() -> torch.Tensor:
             state = state0
             for t in range(steps):
-                state = module._step(state, actions[t], params, integrator)
+                state = step_unchecked(state, actions[t], params, integrator)
             return state
 
     elif path == "fast":
-        block, step = fast.compile_block(module, block=BLOCK), fast.compile_step(module)
+        block, step = fast.compile_block(system, block=BLOCK), fast.compile_step(system)
 
         def run() -> torch.Tensor:
             return fast.step_open_loop(block, step, state0, actions, BLOCK)
@@ -245,20 +328,32 @@ def gymnax_status() -> dict[str, Any]:
 
 
 def bench_gymnax(system: str, batch: int, steps: int, repeats: int) -> dict[str, Any]:
-    """One ``gymnax`` row: ``step_env`` of gymnax's env under ``jit(scan(vmap))``."""
+    """One ``gymnax`` row: ``step_env`` of gymnax's env under ``jit(scan(vmap))``, the env
+    named by the system's Gymnasium id (:func:`gymnasium_id`), with random actions of the
+    task's kind (discrete indices, or uniform in the action box).
+
+    Raises:
+        ValueError: a system without a Gymnasium counterpart.
+    """
     import gymnax
     import jax
     import jax.numpy as jnp
     import torch
 
-    env, env_params = gymnax.make(GYM_IDS[system])
+    gym_id = gymnasium_id(system)
+    if gym_id is None:
+        raise ValueError(f"the system {system!r} has no task with a Gymnasium id for gymnax")
+    task = next(t for t in registry.task_specs().values() if t.system == system and t.gymnasium_id)
+    description = registry.get_system(system)
+    env, env_params = gymnax.make(gym_id)
     key = jax.random.PRNGKey(0)
     keys = jax.random.split(key, batch)
     _, state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
-    if system == "cartpole":
-        actions = jax.random.randint(key, (steps, batch), 0, 2)
+    if task.discrete:
+        actions = jax.random.randint(key, (steps, batch), 0, len(description.discrete_actions))
     else:
-        actions = jax.random.uniform(key, (steps, batch), minval=-2.0, maxval=2.0)
+        low, high = (float(v) for v in description.action_bounds(registry.task_params(task)))
+        actions = jax.random.uniform(key, (steps, batch), minval=low, maxval=high)
     step = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))
 
     def body(carry, action):
@@ -337,7 +432,7 @@ def bench_env(
     return {
         "kind": "env",
         "id": env_id,
-        "system": "cartpole" if "CartPole" in env_id else "pendulum",
+        "system": system_of(env_id),
         "impl": "diffsim" if env_id.startswith("diffsim/") else "gymnasium",
         "mode": mode,
         "vectorization": how,
@@ -362,7 +457,7 @@ def _attempt(rows: list, errors: list, what: str, fn: Callable[..., dict], *args
 def run_bench(
     devices: tuple[str, ...] = ("cpu",),
     paths: tuple[str, ...] = ("eager", "fast"),
-    systems: tuple[str, ...] = SYSTEMS,
+    systems: Optional[tuple[str, ...]] = None,
     quick: bool = False,
     num_envs: int = 1024,
     measure_envs: bool = True,
@@ -371,7 +466,12 @@ def run_bench(
     steps: Optional[int] = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run every measurement; returns the result dictionary (see the module docstring)."""
+    """Run every measurement; returns the result dictionary (see the module docstring).
+
+    ``systems`` defaults to every registered system (:func:`bench_systems`); an unknown one
+    is a ValueError listing the registered ones.
+    """
+    systems = check_systems(bench_systems() if systems is None else systems)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     sizes = dict(QUICK if quick else FULL)
     if steps is not None:
@@ -403,7 +503,7 @@ def run_bench(
     gymnax = gymnax_status() if measure_gymnax else {"available": False, "note": "not asked"}
     if gymnax["available"]:
         jax_batches = batches or sizes["gpu_batches" if gymnax["jax_gpu"] else "batches"]
-        for system in systems:
+        for system in (s for s in systems if gymnasium_id(s) is not None):
             for batch in jax_batches:
                 what = f"gymnax {system} batch {batch}"
                 say(what)
@@ -413,11 +513,13 @@ def run_bench(
     if measure_envs:
         env_jobs = []
         for system in systems:
+            reference, ours = gymnasium_id(system), primary_task(system).env_id
             for mode in ("single", "vector"):
-                env_jobs.append((GYM_IDS[system], mode, {}))
-                env_jobs.append((DIFFSIM_IDS[system], mode, {}))
+                if reference is not None:
+                    env_jobs.append((reference, mode, {}))
+                env_jobs.append((ours, mode, {}))
             if "fast" in paths:
-                env_jobs.append((DIFFSIM_IDS[system], "vector", {"fast": True}))
+                env_jobs.append((ours, "vector", {"fast": True}))
         for env_id, mode, kwargs in env_jobs:
             what = f"env {env_id} {mode}{' fast' if kwargs else ''}"
             say(what)
@@ -593,7 +695,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated paths among eager, fast, graph (graph: GPU BPTT only; default: all)",
     )
     p.add_argument(
-        "--systems", type=_csv(str), default=SYSTEMS, help="cartpole,pendulum (default: both)"
+        "--systems",
+        type=_csv(str),
+        default=None,
+        help=f"comma-separated registered systems among {','.join(bench_systems())} (default: all)",
     )
     p.add_argument(
         "--batches",
@@ -652,9 +757,7 @@ def run(args: argparse.Namespace) -> int:
     bad = [p for p in args.paths if p not in PATHS]
     if bad:
         raise ValueError(f"unknown path(s) {bad}; expected some of: {', '.join(PATHS)}")
-    bad = [s for s in args.systems if s not in SYSTEMS]
-    if bad:
-        raise ValueError(f"unknown system(s) {bad}; expected some of: {', '.join(SYSTEMS)}")
+    systems = check_systems(bench_systems() if args.systems is None else args.systems)
     if (args.steps is not None and args.steps < 1) or any(b < 1 for b in args.batches or ()):
         raise ValueError("--steps and --batches must be positive")
     apply_threads(args)
@@ -664,7 +767,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_bench(
         devices=tuple(devices),
         paths=tuple(args.paths),
-        systems=tuple(args.systems),
+        systems=systems,
         quick=args.quick,
         num_envs=args.num_envs,
         measure_envs=not args.no_envs,

@@ -1,10 +1,12 @@
 """``diffsim plot``: pictures of what the physics and the controllers do.
 
-``diffsim plot trajectory ENV`` rolls out a named system from its reset distribution with a
-simple policy (``zero`` or ``random``); ``diffsim plot trajectory RUN_DIR`` rolls out the
-trained policy of a run directory (deterministically) on the system it was trained on.
-Either draws the states and actions against time, with the termination marked (CartPole)
-and a phase portrait (Pendulum).
+``diffsim plot trajectory ENV`` rolls out a registered task (its short name, e.g.
+``cartpole``) from its reset distribution with a simple policy (``zero`` or ``random``);
+``diffsim plot trajectory RUN_DIR`` rolls out the trained policy of a run directory
+(deterministically) on the task it was trained on. Either draws the states and actions
+against time, with the termination limits marked and, for a two-entry state, a phase
+portrait. What is drawn is read from the system's description
+(:class:`diffsim.systems.System`), so a newly registered system is drawn as the built-in ones.
 
 ``diffsim plot shot --shot WIND,ANGLE,WEIGHT ...`` draws trebuchet shots (m/s, degrees,
 lb): the machine at its stage boundaries and the flights; ``diffsim plot shot RUN_DIR
@@ -20,89 +22,301 @@ Every command prints the path it wrote. The figures come from :mod:`diffsim.scri
 from __future__ import annotations
 
 import argparse
-import functools
 import math
+import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
+from .. import systems as registry
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from diffsim.systems import System, TaskSpec
+
 POLICIES = ("zero", "random")
-"""The simple policies of ``plot trajectory ENV``: no action, or uniform in the action box."""
+"""The simple policies of ``plot trajectory ENV``: no action (0), or uniform random actions
+(in the action box :attr:`System.action_bounds`; among :attr:`System.discrete_actions` for a
+discrete-action task)."""
+DEFAULT_STEPS = 200
+"""Steps simulated by default for a task without a time limit."""
+DISCRETE_VIEW_STEPS = 50
+"""How many steps of a discrete-action task's episode ``plot trajectory`` draws by default
+(CartPole: the first 1 s of 10 s), where the pushes of a bang-bang policy, one decision per
+step, can still be told apart; other tasks are drawn whole."""
+TREBUCHET = "trebuchet"
+"""The trebuchet's system name: a one-shot task without a trajectory in time (``plot shot``)."""
+
+PROBE_RANGE = (1e-6, 1e6)
+"""The magnitudes, in each state entry's unit, searched for a termination limit
+(:func:`termination_limits`)."""
+PROBE_POINTS = 1201
+"""Points of the geometric grid over :data:`PROBE_RANGE`."""
+PROBE_BISECTIONS = 64
+"""Bisection steps refining a grid crossing to the last non-terminating value (to float64
+resolution)."""
+
+
+def task_names() -> tuple[str, ...]:
+    """The names ``plot trajectory`` and ``animate`` roll out: the short names of the tasks of
+    the registered stepping systems (those with a :class:`~diffsim.systems.System`; not the
+    trebuchet, whose one-shot task has ``plot shot``), in registration order.
+
+    Reads only :mod:`diffsim.systems` (standard library): no physics or torch is imported.
+    """
+    stepping = set(registry.system_names())
+    return tuple(t.short_name for t in registry.task_specs().values() if t.system in stepping)
+
+
+def __getattr__(name: str) -> Any:
+    # SYSTEM_NAMES is computed on each access, so that it follows the registry.
+    if name == "SYSTEM_NAMES":
+        return task_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+SYSTEM_NAMES: tuple[str, ...]
+"""The names ``plot trajectory`` and ``animate`` roll out: :func:`task_names`, read from the
+registry on each access (kept for compatibility)."""
+
+
+# --- what a trajectory draws, from the System ---------------------------------------------
+
+_GREEK = {
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ε",
+    "eta": "η",
+    "theta": "θ",
+    "kappa": "κ",
+    "lambda": "λ",
+    "mu": "μ",
+    "nu": "ν",
+    "xi": "ξ",
+    "rho": "ρ",
+    "sigma": "σ",
+    "tau": "τ",
+    "phi": "φ",
+    "chi": "χ",
+    "psi": "ψ",
+    "omega": "ω",
+}
+_DERIVATIVES = (("_ddot", "\u0308", 2), ("_dot", "\u0307", 1))
+
+
+def state_symbol(name: str) -> str:
+    """The symbol of a state entry named as the physics modules name them.
+
+    A Greek letter's name becomes the letter (``theta`` → ``θ``); a ``_dot`` (``_ddot``)
+    suffix is a time derivative, a dot (two dots) over a one-letter symbol (``x_dot`` → ``ẋ``,
+    ``theta_dot`` → ``θ̇``) and ``d…/dt`` over a longer one (``pos_dot`` → ``dpos/dt``).
+    """
+    order, mark = 0, ""
+    for suffix, dots, k in _DERIVATIVES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name, order, mark = name[: -len(suffix)], k, dots
+            break
+    base = _GREEK.get(name, name)
+    if order == 0:
+        return base
+    if len(base) == 1:
+        return unicodedata.normalize("NFC", base + mark)
+    return f"d{base}/dt" if order == 1 else f"d²{base}/dt²"
+
+
+def state_labels(system: System) -> tuple[str, ...]:
+    """Axis labels ``"symbol (unit)"`` of the state entries (:func:`state_symbol`)."""
+    return tuple(
+        f"{state_symbol(n)} ({u})" if u else state_symbol(n)
+        for n, u in zip(system.state_names, system.state_units)
+    )
+
+
+Limit = Optional[tuple[Optional[float], Optional[float]]]
+"""Per state entry, ``(low, high)``: the last values, below and above 0, at which the system
+does not terminate (None on a side without a limit); None for an entry without either."""
+
+
+def termination_limits(system: System, params: Any = None) -> tuple[Limit, ...]:
+    """Where the system's termination depends on each state entry alone.
+
+    From the zero state, each entry is moved alone away from 0, both ways, over the
+    magnitudes of :data:`PROBE_RANGE` (a geometric grid of :data:`PROBE_POINTS`, in the
+    entry's unit); the first value at which ``system.terminated`` is true is refined by
+    bisection to the last value at which it is not (float64). CartPole gives
+    ``(±x_threshold, None, ±theta_threshold, None)``; a system that never terminates (the
+    pendulum), all None, as does one whose zero state already terminates. A termination that
+    depends on entries only jointly, or only beyond the first limit found, is not seen.
+
+    Args:
+        system: The description (its ``terminated`` is called on float64 NumPy states).
+        params: Its parameters (the defaults if None).
+
+    Returns:
+        One :data:`Limit` per state entry.
+    """
+    params = system.default_params if params is None else params
+    n = system.state_size
+
+    def terminates(magnitudes: np.ndarray) -> np.ndarray:
+        """``[2n, k]`` magnitudes → bool ``[2n, k]``: row ``2i`` moves entry ``i`` up, ``2i+1``
+        down, from the zero state."""
+        rows, k = magnitudes.shape
+        states = np.zeros((rows, k, n))
+        entry = np.repeat(np.arange(n), 2)
+        sign = np.tile([1.0, -1.0], n)
+        states[np.arange(rows)[:, None], np.arange(k)[None, :], entry[:, None]] = (
+            sign[:, None] * magnitudes
+        )
+        return np.broadcast_to(np.asarray(system.terminated(states, params), dtype=bool), (rows, k))
+
+    if bool(np.asarray(system.terminated(np.zeros((1, n)), params), dtype=bool).any()):
+        return (None,) * n
+    grid = np.geomspace(*PROBE_RANGE, PROBE_POINTS)
+    hit = terminates(np.broadcast_to(grid, (2 * n, len(grid))))
+    found = hit.any(1)
+    first = hit.argmax(1)
+    hi = grid[first]
+    lo = np.where(first > 0, grid[np.maximum(first - 1, 0)], 0.0)
+    for _ in range(PROBE_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        ends = terminates(mid[:, None])[:, 0]
+        hi, lo = np.where(ends, mid, hi), np.where(ends, lo, mid)
+    limits: list[Limit] = []
+    for i in range(n):
+        up = float(lo[2 * i]) if found[2 * i] else None
+        down = -float(lo[2 * i + 1]) if found[2 * i + 1] else None
+        limits.append(None if up is None and down is None else (down, up))
+    return tuple(limits)
+
+
+def _amount(value: float, unit: str) -> str:
+    """``2.4 m``; an angle in degrees (``12°``)."""
+    if unit == "rad":
+        return f"{math.degrees(value):.4g}°"
+    return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
+
+
+def _range_text(low: Optional[float], high: Optional[float], unit: str) -> str:
+    """``±2.4 m`` (symmetric), ``-1 … 3 m``, ``≤ 3 m`` or ``≥ -1 m``."""
+    if low is not None and high is not None:
+        if math.isclose(-low, high, rel_tol=1e-9):
+            return f"±{_amount(high, unit)}"
+        if unit == "rad":
+            return f"{_amount(low, unit)} … {_amount(high, unit)}"
+        return f"{low:.4g} … {_amount(high, unit)}"
+    return f"≤ {_amount(high, unit)}" if high is not None else f"≥ {_amount(low, unit)}"  # type: ignore[arg-type]
+
+
+def _short_action_unit(system: System) -> str:
+    """The action's unit without its parenthesised explanation (``"push in [-1, 1]"``)."""
+    return system.action_unit.split(" (")[0].strip()
 
 
 @dataclass(frozen=True)
-class _System:
-    module: ModuleType
+class SystemView:
+    """What ``plot trajectory`` and ``animate`` draw of one task, derived from its System.
+
+    Attributes:
+        task: The task (:class:`diffsim.systems.TaskSpec`).
+        system: Its system's description.
+        params: The task's parameters (:func:`diffsim.systems.task_params`).
+        labels: Per state entry, ``"symbol (unit)"`` (:func:`state_labels`).
+        action_label: ``"action (unit)"``, the unit from :attr:`System.action_unit`.
+        action_bounds: :attr:`System.action_bounds` under ``params``, the dotted lines.
+        limits: :func:`termination_limits`, the dashed lines (None where the system never
+            terminates on any entry alone).
+        angles: The entries drawn wrapped to [−π, π): those in ``rad`` that the termination
+            does not bound (a bounded angle, CartPole's θ, stays inside its limits).
+        phase: ``(0, 1)`` for a two-entry state (a coordinate and its rate): the phase
+            portrait; None otherwise.
+        phase_goal: The phase portrait's starred origin (``"θ = θ̇ = 0"``).
+        default_steps: Steps simulated by default: the time limit (:data:`DEFAULT_STEPS`
+            without one).
+        view_steps: Steps drawn by default: :data:`DISCRETE_VIEW_STEPS` for a
+            discrete-action task, None (all) otherwise.
+        limit_label, action_limit_label: The legend entries of the dashed and dotted lines.
+    """
+
+    task: TaskSpec
+    system: System
     params: Any
     labels: tuple[str, ...]
     action_label: str
-    action_scale: float
-    limits: Optional[tuple[Optional[float], ...]] = None
-    phase: Optional[tuple[int, int]] = None
-    angles: tuple[int, ...] = ()
-    phase_goal: Optional[str] = None
-    default_steps: int = 200
-    view_seconds: Optional[float] = None
-    """What ``plot trajectory`` shows by default: the first seconds (``None``: the episode)."""
-    limit_label: str = "termination threshold"
-    action_limit_label: str = "action bound"
+    action_bounds: tuple[float, float]
+    limits: Optional[tuple[Limit, ...]]
+    angles: tuple[int, ...]
+    phase: Optional[tuple[int, int]]
+    phase_goal: Optional[str]
+    default_steps: int
+    view_steps: Optional[int]
+    limit_label: str
+    action_limit_label: str
 
-    dt_field: str = "dt"
-    """The parameters' field holding the time step (CartPole's is ``tau``)."""
+    @property
+    def name(self) -> str:
+        """The task's short name."""
+        return self.task.short_name
 
     @property
     def dt(self) -> float:
         """The time step, s."""
-        return float(getattr(self.params, self.dt_field))
+        return self.system.dt(self.params)
 
 
-_PENDULUM_LABELS = ("θ from upright (rad)", "θ̇ (rad/s)")
+def system_view(name: str) -> SystemView:
+    """The :class:`SystemView` of a task of a registered stepping system.
 
-SYSTEM_NAMES = ("cartpole", "pendulum", "pendulum-2019")
-"""The systems ``plot trajectory`` and ``animate`` roll out by name (see :func:`systems`)."""
+    Args:
+        name: One of :func:`task_names`.
 
+    Raises:
+        ValueError: for any other name (the message lists the valid ones).
+    """
+    from .._validation import check_choice
 
-@functools.lru_cache(maxsize=1)
-def systems() -> dict[str, _System]:
-    """The systems of :data:`SYSTEM_NAMES`, each with its physics module and parameters (built
-    on first use: the command line's ``--help`` imports no torch)."""
-    from .. import cartpole, pendulum
-
-    swing = _System(
-        pendulum,
-        pendulum.PendulumParams(),
-        _PENDULUM_LABELS,
-        "torque (N·m)",
-        2.0,
-        phase=(0, 1),
-        angles=(0,),
-        phase_goal="upright at rest",
-        action_limit_label="torque bounds (±2 N·m)",
+    check_choice("system", name, task_names())
+    task = registry.get_task_spec(name)
+    system = registry.get_system(task.system)
+    params = registry.task_params(task)
+    found = termination_limits(system, params)
+    limits = found if any(v is not None for v in found) else None
+    units = system.state_units
+    angles = tuple(i for i, u in enumerate(units) if u == "rad" and found[i] is None)
+    symbols = [state_symbol(s) for s in system.state_names]
+    low, high = (float(v) for v in system.action_bounds(params))
+    unit = _short_action_unit(system)
+    bounds = _range_text(low, high, unit if unit and " " not in unit else "")
+    limit_parts = [_range_text(*v, units[i]) for i, v in enumerate(found) if v is not None]
+    return SystemView(
+        task=task,
+        system=system,
+        params=params,
+        labels=state_labels(system),
+        action_label=f"action ({unit})" if unit else "action",
+        action_bounds=(low, high),
+        limits=limits,
+        angles=angles,
+        phase=(0, 1) if system.state_size == 2 else None,
+        phase_goal=f"{symbols[0]} = {symbols[1]} = 0" if system.state_size == 2 else None,
+        default_steps=task.max_episode_steps or DEFAULT_STEPS,
+        view_steps=DISCRETE_VIEW_STEPS if task.discrete else None,
+        limit_label="termination threshold"
+        + (f" ({', '.join(limit_parts)})" if limit_parts else ""),
+        action_limit_label=f"action bounds ({bounds})",
     )
-    return {
-        "cartpole": _System(
-            cartpole,
-            cartpole.CartPoleParams(),
-            ("x (m)", "ẋ (m/s)", "θ from upright (rad)", "θ̇ (rad/s)"),
-            "push (−1…1, ×10 N)",
-            1.0,
-            limits=(2.4, None, cartpole.CartPoleParams().theta_threshold, None),
-            default_steps=500,
-            view_seconds=1.0,
-            dt_field="tau",
-            limit_label="termination threshold (±2.4 m, ±12°)",
-            action_limit_label="push bounds (±1 = ±10 N)",
-        ),
-        "pendulum": swing,
-        "pendulum-2019": replace(swing, params=pendulum.PendulumParams.variant_2019()),
-    }
+
+
+def systems() -> dict[str, SystemView]:
+    """The :class:`SystemView` of every name of :func:`task_names` (built on each call, from
+    the registry as it is then; loads every registered system's physics)."""
+    return {name: system_view(name) for name in task_names()}
 
 
 def _check_positive(**values: int) -> None:
@@ -114,44 +328,56 @@ def _check_positive(**values: int) -> None:
 def simulate_system(
     name: str, policy: str = "zero", steps: Optional[int] = None, starts: int = 1, seed: int = 0
 ) -> dict[str, np.ndarray]:
-    """Roll out ``starts`` initial states of a named system under a simple policy.
+    """Roll out ``starts`` initial states of a named task under a simple policy.
+
+    The system's checked step (:attr:`System.step`) under the task's parameters, in float64.
 
     Args:
-        name: One of :data:`SYSTEM_NAMES`.
-        policy: ``"zero"`` (no force or torque) or ``"random"`` (uniform in the action box).
-        steps: Steps to simulate (default: the env's time limit).
+        name: One of :func:`task_names`.
+        policy: ``"zero"`` (action 0) or ``"random"`` (uniform in the action box; uniform
+            among the discrete actions for a discrete-action task).
+        steps: Steps to simulate (default: the task's time limit).
         starts: Initial states, drawn from the system's reset distribution.
         seed: Seeds the initial states and the random policy.
 
     Returns:
         times ``[T+1]`` (s), states ``[T+1, K, n]``, actions ``[T, K]`` and ``ended_at``
-        (per start, the index of the terminating state, or -1).
+        (per start, the index of the first terminating state, or -1).
+
+    Raises:
+        ValueError: an unknown name or policy, or ``steps``/``starts`` below 1.
     """
     import torch
 
     from .._validation import check_choice
 
-    check_choice("system", name, SYSTEM_NAMES)
+    view = system_view(name)
     check_choice("policy", policy, POLICIES)
-    spec = systems()[name]
-    steps = spec.default_steps if steps is None else steps
+    system, params = view.system, view.params
+    steps = view.default_steps if steps is None else steps
     _check_positive(steps=steps, starts=starts)
     g = torch.Generator().manual_seed(seed)
-    state = spec.module.sample_initial(starts, generator=g, dtype=torch.float64)
+    state = torch.as_tensor(
+        system.sample_initial(starts, generator=g, dtype=torch.float64), dtype=torch.float64
+    )
+    choices = torch.tensor(system.discrete_actions, dtype=torch.float64)
+    low, high = view.action_bounds
     states, actions = [state], []
     ended = torch.full((starts,), -1)
     for t in range(steps):
         if policy == "zero":
             a = torch.zeros(starts, dtype=torch.float64)
+        elif view.task.discrete:
+            a = choices[torch.randint(len(choices), (starts,), generator=g)]
         else:
-            a = (torch.rand(starts, generator=g, dtype=torch.float64) * 2 - 1) * spec.action_scale
-        state = spec.module.step(state, a, spec.params)
+            a = low + (high - low) * torch.rand(starts, generator=g, dtype=torch.float64)
+        state = system.step(state, a, params)
         states.append(state)
         actions.append(a)
-        done = spec.module.terminated(state, spec.params) & (ended < 0)
+        done = torch.as_tensor(system.terminated(state, params)) & (ended < 0)
         ended = torch.where(done, torch.tensor(t + 1), ended)
     return {
-        "times": np.arange(steps + 1) * spec.dt,
+        "times": np.arange(steps + 1) * view.dt,
         "states": torch.stack(states).numpy(),
         "actions": torch.stack(actions).numpy(),
         "ended_at": ended.numpy(),
@@ -168,20 +394,28 @@ def _load_agent(run_dir: Path) -> Any:
 
 
 def _is_trebuchet(env_id: str) -> bool:
-    return "Trebuchet" in env_id
+    """Whether ``env_id`` is a task of the trebuchet (its registered system name)."""
+    try:
+        return registry.get_task_spec(env_id).system == TREBUCHET
+    except ValueError:
+        return "Trebuchet" in env_id
 
 
 def simulate_run(
     run_dir: Path, steps: Optional[int] = None, starts: int = 1, seed: int = 0
 ) -> tuple[str, dict[str, np.ndarray]]:
-    """Roll out the trained policy of ``run_dir`` (deterministic); returns (system, data).
+    """Roll out the trained policy of ``run_dir`` (deterministic) on its task with
+    :func:`diffsim.envs.rollout.rollout`; returns ``(task short name, data)``.
 
     The data are as :func:`simulate_system`'s, ``seed`` seeding the initial states.
+
+    Raises:
+        ValueError: the run's task is not one of a stepping system (the trebuchet's aiming
+            network: drawn by ``plot shot``), or ``steps``/``starts`` below 1.
     """
     import torch
 
-    from diffsim import cartpole
-    from diffsim.envs.rollout import get_task, rollout
+    from diffsim.envs.rollout import rollout
 
     agent = _load_agent(Path(run_dir))
     if _is_trebuchet(agent.env_id):
@@ -189,21 +423,26 @@ def simulate_run(
             f"{run_dir} holds a trebuchet aiming network, which has no trajectory in time: "
             f"draw its shots with `diffsim plot shot {run_dir} [--target METRES]`"
         )
-    task = get_task(agent.env_id)
-    name = {"diffsim/Pendulum2019-v1": "pendulum-2019"}.get(
-        task.env_id, "cartpole" if task.system is cartpole else "pendulum"
-    )
-    steps = task.max_episode_steps if steps is None else steps
+    task = registry.get_task_spec(agent.env_id)
+    if task.short_name not in task_names():
+        raise ValueError(
+            f"{run_dir} holds a policy for {agent.env_id}, whose system {task.system!r} is not "
+            f"a registered stepping system (one of: {', '.join(registry.system_names())})"
+        )
+    view = system_view(task.short_name)
+    steps = view.default_steps if steps is None else steps
     _check_positive(steps=steps, starts=starts)
     with torch.no_grad():
-        out = rollout(agent.policy.deterministic, task, horizon=steps, batch_size=starts, seed=seed)
+        out = rollout(
+            agent.policy.deterministic, task.env_id, horizon=steps, batch_size=starts, seed=seed
+        )
     ended = torch.where(
         out.terminated.any(0), out.terminated.float().argmax(0) + 1, torch.tensor(-1)
     )
-    return name, {
-        "times": np.arange(steps + 1) * task.dt,
+    return task.short_name, {
+        "times": np.arange(steps + 1) * view.dt,
         "states": out.states.double().numpy(),
-        "actions": out.actions.double().numpy(),
+        "actions": out.actions.double().reshape(steps, starts).numpy(),
         "ended_at": ended.numpy(),
     }
 
@@ -215,10 +454,10 @@ def rollout_data(
     starts: int = 1,
     seed: int = 0,
 ) -> tuple[str, str, dict[str, np.ndarray]]:
-    """Roll out a named system (with a simple policy) or a run directory's trained policy.
+    """Roll out a named task (with a simple policy) or a run directory's trained policy.
 
     Returns:
-        ``(system name, description of the policy, data)`` with the data of
+        ``(task short name, description of the policy, data)`` with the data of
         :func:`simulate_system`.
     """
     path = Path(target)
@@ -249,18 +488,19 @@ def _window(
     return data["times"][: steps + 1], data["states"][: steps + 1], data["actions"][:steps], ended
 
 
-def _run_label(k: int, spec: _System, data: dict[str, np.ndarray]) -> str:
-    """A rollout's legend entry: how its episode ended (CartPole) or where it began."""
+def _run_label(k: int, view: SystemView, data: dict[str, np.ndarray]) -> str:
+    """A rollout's legend entry: how its episode ended (a system that terminates) or the
+    angle it began at (one with a wrapped angle)."""
     label = f"start {k + 1}"
     end, duration = int(data["ended_at"][k]), float(data["times"][-1])
-    if spec.limits is not None:
+    if view.limits is not None:
         if end >= 0:
             return f"{label}: terminated at {float(data['times'][end]):.2f} s"
         return f"{label}: not terminated in {duration:g} s"
-    if spec.angles:
-        i = spec.angles[0]
+    if view.angles:
+        i = view.angles[0]
         theta = float((data["states"][0, k, i] + math.pi) % (2 * math.pi) - math.pi)
-        return f"{label}: from θ = {theta:+.2f} rad"
+        return f"{label}: from {state_symbol(view.system.state_names[i])} = {theta:+.2f} rad"
     return label
 
 
@@ -272,17 +512,19 @@ def trajectory(
     seed: int = 0,
     full: bool = False,
 ) -> Figure:
-    """The trajectory figure of a named system under a simple policy (default ``zero``), or
+    """The trajectory figure of a named task under a simple policy (default ``zero``), or
     of a run directory's trained policy (see :func:`diffsim.scripts.plots.trajectory_figure`).
 
-    By default the whole episode (the env's time limit) is simulated and its first seconds
-    drawn: 1 s (50 steps) of CartPole's 10 s, where a bang-bang policy's pushes can still be
-    told apart; Pendulum's whole 10 s. The legend says, per start, how its whole episode
-    ended (CartPole) or its initial angle (Pendulum); the title says what part is shown.
+    What is drawn comes from the task's :class:`SystemView`. By default the whole episode
+    (the task's time limit) is simulated; of a discrete-action task its first
+    :data:`DISCRETE_VIEW_STEPS` steps are drawn (CartPole's first 1 s of 10 s, where a
+    bang-bang policy's pushes can still be told apart), of others all of it. The legend says,
+    per start, how its whole episode ended (a system that terminates) or its initial angle;
+    the title says what part is shown.
 
     Args:
-        target: A system name (:data:`SYSTEM_NAMES`) or a run directory.
-        policy: ``"zero"`` or ``"random"``, for a named system only.
+        target: A task name (:func:`task_names`) or a run directory.
+        policy: ``"zero"`` or ``"random"``, for a named task only.
         steps: Steps to simulate and draw (default: the episode, of which the first
             seconds are drawn).
         starts: Initial states drawn, one colour each.
@@ -297,11 +539,11 @@ def trajectory(
     from .plots import trajectory_figure
 
     name, what, data = rollout_data(target, policy, steps, starts, seed)
-    spec = systems()[name]
+    view = system_view(name)
     total = len(data["actions"])
     shown = total
-    if steps is None and not full and spec.view_seconds is not None:
-        shown = min(total, round(spec.view_seconds / spec.dt))
+    if steps is None and not full and view.view_steps is not None:
+        shown = min(total, view.view_steps)
     times, states, actions, ended = _window(data, shown)
     title = f"{name}, {what}"
     if shown < total:
@@ -310,17 +552,17 @@ def trajectory(
         times,
         states,
         actions,
-        spec.labels,
-        spec.action_label,
+        view.labels,
+        view.action_label,
         ended_at=ended,
-        limits=spec.limits,
-        limit_label=spec.limit_label,
-        action_limits=(-spec.action_scale, spec.action_scale),
-        action_limit_label=spec.action_limit_label,
-        angles=spec.angles,
-        phase=spec.phase,
-        phase_goal=spec.phase_goal,
-        run_labels=[_run_label(k, spec, data) for k in range(starts)],
+        limits=view.limits,
+        limit_label=view.limit_label,
+        action_limits=view.action_bounds,
+        action_limit_label=view.action_limit_label,
+        angles=view.angles,
+        phase=view.phase,
+        phase_goal=view.phase_goal,
+        run_labels=[_run_label(k, view, data) for k in range(starts)],
         title=title,
     )
 
@@ -550,14 +792,12 @@ def load_curves(paths: Sequence[Union[str, Path]]) -> CurveSet:
 
 
 def _solved_return(env_id: str) -> Optional[float]:
-    """The solved return of an environment of this project (``None`` where it has none)."""
-    from diffsim.envs.rollout import get_task
-
+    """The solved return of a registered task (``None`` where it has none or is unknown)."""
     try:
-        value = get_task(env_id).solved_return
-    except (ValueError, KeyError):
+        value = registry.get_task_spec(env_id).solved_return
+    except ValueError:
         return None
-    return value if math.isfinite(value) else None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def curves(
@@ -618,7 +858,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument(
         "target",
         metavar="ENV|RUN_DIR",
-        help=f"a system ({', '.join(SYSTEM_NAMES)}) or a run directory",
+        help=f"a system's task ({', '.join(task_names())}) or a run directory",
     )
     t.add_argument(
         "--policy",
@@ -630,13 +870,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--steps",
         type=int,
         default=None,
-        help="steps to simulate and draw (default: the env's time limit, of which CartPole's "
-        "first 1 s, 50 steps, is drawn; Pendulum's whole 10 s)",
+        help="steps to simulate and draw (default: the env's time limit; of a discrete-action "
+        f"task its first {DISCRETE_VIEW_STEPS} steps are drawn, CartPole's first 1 s; of "
+        "others all, Pendulum's 10 s)",
     )
     t.add_argument(
         "--full",
         action="store_true",
-        help="draw the whole episode (CartPole's 10 s), not only its first second",
+        help="draw the whole episode (CartPole's 10 s), not only its first steps",
     )
     t.add_argument("--starts", type=int, default=1, help="initial states drawn (default: 1)")
     t.add_argument("--seed", type=int, default=0, help="seed of the initial states (default: 0)")

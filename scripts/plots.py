@@ -69,6 +69,19 @@ def _panel_layout(panels: int) -> list[list[int]]:
     return rows
 
 
+def _bounds(
+    limit: Union[float, tuple[Optional[float], Optional[float]], None],
+) -> list[float]:
+    """The values drawn for one entry of ``trajectory_figure``'s ``limits``."""
+    if limit is None:
+        return []
+    if isinstance(limit, (tuple, list)):
+        if len(limit) != 2:
+            raise ValueError(f"a limit must be a number or a (low, high) pair, got {limit!r}")
+        return [float(v) for v in limit if v is not None]
+    return [-float(limit), float(limit)]
+
+
 def trajectory_figure(
     times: np.ndarray,
     states: np.ndarray,
@@ -78,7 +91,7 @@ def trajectory_figure(
     *,
     ended_at: Optional[Sequence[Optional[int]]] = None,
     end_label: str = "episode terminated",
-    limits: Optional[Sequence[Optional[float]]] = None,
+    limits: Optional[Sequence[Union[float, tuple[Optional[float], Optional[float]], None]]] = None,
     limit_label: str = "termination threshold",
     action_limits: Optional[tuple[float, float]] = None,
     action_limit_label: str = "action bound",
@@ -107,8 +120,9 @@ def trajectory_figure(
         ended_at: Per rollout, the index of the state where the episode ended (terminated);
             marked with a cross, and the trace stops there. ``None`` entries ran to the end.
         end_label: Legend text for that marker.
-        limits: Per state component, a symmetric bound (e.g. CartPole's termination
-            thresholds) drawn as dashed lines; ``None`` for none.
+        limits: Per state component, its bounds drawn as dashed lines: a number ``b`` for
+            ``±b`` (e.g. CartPole's termination thresholds), a ``(low, high)`` pair (either
+            may be ``None``), or ``None`` for none.
         limit_label: Legend text for the dashed lines of ``limits``.
         action_limits: ``(low, high)`` bounds of the action, drawn as dotted lines.
         action_limit_label: Legend text for those.
@@ -139,6 +153,8 @@ def trajectory_figure(
     n_steps, n_runs, n = states.shape
     if len(state_labels) != n:
         raise ValueError(f"expected {n} state labels, got {len(state_labels)}")
+    if limits is not None and len(limits) != n:
+        raise ValueError(f"expected {n} limits (one per state component), got {len(limits)}")
     if times.shape != (n_steps,):
         raise ValueError(f"times must have shape ({n_steps},), got {times.shape}")
     run_labels = (
@@ -171,9 +187,8 @@ def trajectory_figure(
             ax.plot(x, y, color=colors[k], lw=lw, alpha=0.9)
             if ended_at[k] is not None:
                 ax.plot(times[end], shown[end, k, i], "x", color=colors[k], ms=7, mew=2)
-        if limits is not None and limits[i] is not None:
-            for sign in (-1, 1):
-                ax.axhline(sign * limits[i], ls="--", **bound)
+        for value in _bounds(limits[i] if limits is not None else None):
+            ax.axhline(value, ls="--", **bound)
         if i in angles:
             _angle_ticks(ax, "y")
         ax.set_ylabel(state_labels[i])
@@ -217,7 +232,7 @@ def trajectory_figure(
         ax.set_title(heading + ")", fontsize="medium")
         ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=c, lw=1.8, label=label) for c, label in zip(colors, run_labels)]
-    if limits is not None and any(v is not None for v in limits):
+    if limits is not None and any(_bounds(v) for v in limits):
         handles.append(Line2D([], [], ls="--", label=limit_label, **bound))
     if action_limits is not None:
         handles.append(Line2D([], [], ls=":", label=action_limit_label, **bound))

@@ -33,7 +33,22 @@ def test_bench_quick_writes_json_and_table(tmp_path, capsys, monkeypatch):
     assert "vs gym 1" in text and "Gymnasium API envs" in text
 
 
-@pytest.mark.parametrize("env,starts", [("cartpole", 3), ("pendulum", 2), ("pendulum-2019", 1)])
+def test_bench_systems_are_the_registered_ones(capsys):
+    from diffsim.systems import system_names
+
+    assert main(["bench", "--systems", "cartpole,cartpol", "--no-envs"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown system(s) ['cartpol']" in err
+    assert f"expected some of: {', '.join(system_names())}" in err and "pendulum" in err
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "cartpole,pendulum" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "env,starts",
+    [("cartpole", 3), ("cartpole-continuous", 2), ("pendulum", 2), ("pendulum-2019", 1)],
+)
 def test_plot_trajectory_writes_nonblank_png(tmp_path, env, starts):
     out = tmp_path / "t.png"
     assert (

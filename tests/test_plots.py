@@ -5,11 +5,13 @@ file), with more than a background in it; the animation has one frame per step; 
 are exit code 2 with a message that says what was wrong.
 """
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from diffsim.scripts import animate, plot, plots
 from diffsim.scripts.main import main
@@ -104,7 +106,7 @@ def test_trajectory_shows_the_first_second_one_legend_entry_per_start(runs, tmp_
     texts = [t.get_text() for t in legend.get_texts()]
     assert [t.split(":")[0] for t in texts[:3]] == ["start 1", "start 2", "start 3"]
     assert "termination threshold (±2.4 m, ±12°)" in texts
-    assert "push bounds (±1 = ±10 N)" in texts
+    assert "action bounds (±1)" in texts  # CartPole's push box, System.action_bounds
     assert fig._suptitle.get_text().endswith("the first 1 s of the 10 s episode")
     full = plot.trajectory(runs[0], starts=2, full=True)
     assert len(full.legends[0].get_texts()) >= 2 + 2
@@ -120,7 +122,7 @@ def test_pendulum_trajectory_fills_a_two_by_two_grid():
     assert len(fig.axes) == 4 and all(ax.has_data() for ax in fig.axes)
     assert [ax.get_xlim() for ax in _time_axes(fig)] == [(0.0, 10.0)] * 3
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert texts[0].startswith("start 1: from θ = ") and texts[-1] == "torque bounds (±2 N·m)"
+    assert texts[0].startswith("start 1: from θ = ") and texts[-1] == "action bounds (±2 N·m)"
 
 
 def test_trajectory_figure_wraps_angles_and_marks_termination():
@@ -315,7 +317,10 @@ def test_animate_mp4_without_ffmpeg_says_how_to_get_it(tmp_path, capsys, monkeyp
         (["plot", "trajectory", "runs/missing"], "does not exist"),
         (["plot", "curves", "runs/missing"], "does not exist"),
         (["plot", "shot"], "give at least one --shot"),
-        (["animate", "cartpol"], "expected one of: cartpole, pendulum, pendulum-2019, trebuchet"),
+        (
+            ["animate", "cartpol"],
+            "expected one of: cartpole, cartpole-continuous, pendulum, pendulum-2019, trebuchet",
+        ),
         (["animate", "runs/missing"], "does not exist"),
         (["animate", "trebuchet", "--steps", "3"], "--steps applies to CartPole"),
         (["animate", "pendulum", "--target", "30"], "--target applies to a trebuchet shot"),
@@ -340,3 +345,280 @@ def test_malformed_shot_is_a_usage_error(shot, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "WIND,ANGLE,WEIGHT" in err or "must be positive" in err
+
+
+# --- a system registered by a user: plotted, animated and benchmarked from its description ---
+
+
+@dataclasses.dataclass(frozen=True)
+class PointMassParams:
+    """A damped point mass on a line: ``m ẍ = u − c ẋ``, terminated beyond ``±x_limit``."""
+
+    mass: float = 2.0  # kg
+    damping: float = 0.5  # N·s/m
+    dt: float = 0.05  # s
+    x_limit: float = 1.5  # m
+
+
+_BENCH_ACTIONS: list = []  # what the bench's eager path handed to step_unchecked
+
+
+def _lib(state):
+    return torch if isinstance(state, torch.Tensor) else np
+
+
+def _pm_step(state, action, params=None, integrator=None):
+    """Semi-implicit Euler: v' = v + (u − c v)/m · dt, x' = x + v' · dt."""
+    p = PointMassParams() if params is None else params
+    x, v = state[..., 0], state[..., 1]
+    v = v + (action - p.damping * v) / p.mass * p.dt
+    return _lib(state).stack([x + v * p.dt, v], -1)
+
+
+def _pm_step_unchecked(state, action, params, integrator):
+    _BENCH_ACTIONS.append(torch.as_tensor(action).detach().clone())
+    return _pm_step(state, action, params)
+
+
+def _pm_sample_initial(batch_shape=(), *, generator=None, dtype=None, device=None):
+    """x ~ U(−1, 1) m, v ~ U(−2, 2) m/s."""
+    shape = (batch_shape,) if isinstance(batch_shape, int) else tuple(batch_shape)
+    u = torch.rand((*shape, 2), generator=generator, dtype=dtype, device=device)
+    return (2 * u - 1) * torch.tensor([1.0, 2.0], dtype=u.dtype, device=u.device)
+
+
+def _pm_frame(state, params, last_action=None):
+    """A 4×6 frame that encodes what it was given: red = position, green = the last action
+    (128 when none), blue = 255 when there was no last action."""
+    frame = np.zeros((4, 6, 3), dtype=np.uint8)
+    frame[..., 0] = np.clip(np.round(128 + 50 * float(state[0])), 0, 255)
+    frame[..., 1] = (
+        128 if last_action is None else np.clip(np.round(128 + 40 * last_action), 0, 255)
+    )
+    frame[..., 2] = 255 if last_action is None else 0
+    return frame
+
+
+def _point_mass(name, render):
+    from diffsim.systems import System
+
+    return System(
+        name=name,
+        title="PointMass",
+        module=__name__,
+        state_names=("x", "x_dot"),
+        state_units=("m", "m/s"),
+        observation_names=("x", "x_dot"),
+        params_type=PointMassParams,
+        default_params=PointMassParams(),
+        dt_field="dt",
+        default_integrator="semi_implicit_euler",
+        action_unit="N",
+        action_bounds=lambda p: (-0.5, 3.0),
+        step=_pm_step,
+        step_unchecked=_pm_step_unchecked,
+        reward=lambda s, a, s2, p: -(s2[..., 0] ** 2),
+        terminated=lambda s, p: abs(s[..., 0]) > p.x_limit,
+        observe=lambda s: s,
+        observation_high=lambda p: (float("inf"), float("inf")),
+        sample_initial=_pm_sample_initial,
+        reset_state=lambda rng, options: rng.uniform(-1.0, 1.0, 2),
+        render=render,
+        render_fps=20,
+    )
+
+
+TOY = "point-mass-test"
+"""The task of the toy system registered by the ``toy`` fixture (damping 0.25 N·s/m)."""
+DARK = "dark-mass-test"
+"""A task of a second toy system without a frame function."""
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """Registers two point-mass systems and their tasks for one test (the registry is
+    restored afterwards; nothing reaches Gymnasium's registry)."""
+    from diffsim import systems
+
+    monkeypatch.setattr(systems, "_SYSTEMS", dict(systems._SYSTEMS))
+    monkeypatch.setattr(systems, "_TASKS", dict(systems._TASKS))
+    monkeypatch.setattr(systems, "_listeners", [])
+    task = systems.TaskSpec(
+        "diffsim-test/PointMass-v0",
+        "test_point_mass",
+        TOY,
+        max_episode_steps=60,
+        param_overrides={"damping": 0.25},
+    )
+    systems.register_system(
+        "test_point_mass", _point_mass("test_point_mass", f"{__name__}:_pm_frame"), [task]
+    )
+    dark = systems.TaskSpec("diffsim-test/DarkMass-v0", "test_dark_mass", DARK)
+    systems.register_system("test_dark_mass", _point_mass("test_dark_mass", None), [dark])
+    _BENCH_ACTIONS.clear()
+    return task
+
+
+def _reference_rollout(data, damping=0.25, mass=2.0, dt=0.05, limit=1.5):
+    """The point mass's states from the first state and the actions, in float64 NumPy, and
+    the first index at which |x| > limit (−1 for none), per start."""
+    states = [data["states"][0]]
+    for a in data["actions"]:
+        x, v = states[-1][:, 0], states[-1][:, 1]
+        v = v + (a - damping * v) / mass * dt
+        states.append(np.stack([x + v * dt, v], -1))
+    states = np.stack(states)
+    out = np.abs(states[:, :, 0]) > limit
+    ended = np.where(out.any(0), out.argmax(0), -1)
+    return states, ended
+
+
+def test_a_registered_system_is_offered_by_plot_and_animate(toy, capsys):
+    assert TOY in plot.task_names() and TOY in plot.SYSTEM_NAMES and DARK in plot.SYSTEM_NAMES
+    for argv in (["plot", "trajectory", "--help"], ["animate", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert TOY in capsys.readouterr().out
+    assert main(["plot", "trajectory", "point-mass"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown system 'point-mass'" in err and TOY in err and "cartpole" in err
+    assert main(["animate", "point-mass"]) == 2
+    err = capsys.readouterr().err
+    assert TOY in err and "trebuchet" in err
+
+
+def test_a_registered_systems_rollout_is_its_own_step_under_its_tasks_parameters(toy):
+    data = plot.simulate_system(TOY, "random", steps=40, starts=3, seed=1)
+    np.testing.assert_allclose(data["times"], np.arange(41) * 0.05)
+    states, ended = _reference_rollout(data)  # damping 0.25: the task's, not the default 0.5
+    np.testing.assert_allclose(data["states"], states, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(data["ended_at"], ended)
+    a = data["actions"]
+    assert a.shape == (40, 3) and a.min() >= -0.5 and a.max() <= 3.0  # the action box
+    assert a.min() < 0 and a.max() > 2.0  # uniform over all of it, not a fixed ±scale
+    zero = plot.simulate_system(TOY, "zero", steps=5)
+    assert not zero["actions"].any()
+
+
+def _dashed(ax, style):
+    return sorted(
+        float(np.asarray(line.get_ydata(), dtype=float)[0])
+        for line in ax.lines
+        if line.get_linestyle() == style
+    )
+
+
+def test_a_registered_systems_trajectory_is_drawn_from_its_description(toy, tmp_path):
+    fig = plot.trajectory(TOY, "random", steps=40, starts=3, seed=1)
+    time_axes = _time_axes(fig)
+    assert [ax.get_ylabel() for ax in time_axes] == ["x (m)", "ẋ (m/s)", "action (N)"]
+    assert [ax.get_xlim() for ax in time_axes] == [(0.0, 2.0)] * 3  # 40 steps of 0.05 s
+    (phase,) = [ax for ax in fig.axes if ax not in time_axes]  # a two-entry state
+    assert (phase.get_xlabel(), phase.get_ylabel()) == ("x (m)", "ẋ (m/s)")
+    assert _dashed(time_axes[0], "--") == [-1.5, 1.5]  # where it terminates: |x| > x_limit
+    assert _dashed(time_axes[1], "--") == []  # the speed does not end an episode
+    assert _dashed(time_axes[2], ":") == [-0.5, 3.0]  # System.action_bounds
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "termination threshold (±1.5 m)" in texts
+    assert "action bounds (-0.5 … 3 N)" in texts
+    data = plot.simulate_system(TOY, "random", steps=40, starts=3, seed=1)
+    _, ended = _reference_rollout(data)
+    expected = [
+        f"start {k + 1}: terminated at {e * 0.05:.2f} s"
+        if e >= 0
+        else f"start {k + 1}: not terminated in 2 s"
+        for k, e in enumerate(ended)
+    ]
+    assert texts[:3] == expected
+    out = tmp_path / "toy.png"
+    argv = ["plot", "trajectory", TOY, "--steps", "40", "--starts", "3", "--seed", "1"]
+    assert main([*argv, "--policy", "random", "--out", str(out), "--dpi", str(DPI)]) == 0
+    _check_picture(out, fig)
+
+
+def test_termination_limits_are_where_the_description_terminates(toy):
+    from diffsim import systems
+
+    cp = systems.get_system("cartpole")
+    p = cp.default_params
+    limits = plot.termination_limits(cp)
+    assert limits[1] is None and limits[3] is None
+    np.testing.assert_allclose(limits[0], (-p.x_threshold, p.x_threshold), rtol=1e-12)
+    np.testing.assert_allclose(limits[2], (-p.theta_threshold, p.theta_threshold), rtol=1e-12)
+    assert plot.termination_limits(systems.get_system("pendulum")) == (None, None)
+    toy_system = systems.get_system("test_point_mass")
+    limits = plot.termination_limits(toy_system, PointMassParams(x_limit=0.75))
+    np.testing.assert_allclose(limits[0], (-0.75, 0.75), rtol=1e-12)
+    assert limits[1] is None
+    lopsided = dataclasses.replace(
+        toy_system, terminated=lambda s, p: (s[..., 1] > 2.0) | (s[..., 1] < -0.5)
+    )
+    limits = plot.termination_limits(lopsided)
+    assert limits[0] is None
+    np.testing.assert_allclose(limits[1], (-0.5, 2.0), rtol=1e-12)
+    one_sided = dataclasses.replace(toy_system, terminated=lambda s, p: s[..., 0] > 4.0)
+    (low, high), speed = plot.termination_limits(one_sided)
+    assert low is None and high == pytest.approx(4.0, rel=1e-12) and speed is None
+    ended = dataclasses.replace(toy_system, terminated=lambda s, p: s[..., 0] > -1.0)
+    assert plot.termination_limits(ended) == (None, None)  # the zero state already ends
+
+
+def test_state_symbols_come_from_the_names():
+    assert [plot.state_symbol(n) for n in ("x", "x_dot", "theta", "theta_dot")] == [
+        "x",
+        "\u1e8b",
+        "θ",
+        "θ\u0307",
+    ]
+    assert plot.state_symbol("phi_ddot") == "φ\u0308"
+    assert plot.state_symbol("pos_dot") == "dpos/dt"
+    assert plot.state_symbol("_dot") == "_dot"
+
+
+def test_a_registered_system_is_animated_with_its_frame_function(toy, tmp_path):
+    clip = animate.clip(TOY, policy="random", steps=10, seed=2)
+    data = plot.simulate_system(TOY, "random", steps=10, seed=2)
+    end = int(data["ended_at"][0])
+    count = end + 1 if end >= 0 else 11
+    assert clip.frames.shape == (count, 4, 6, 3) and clip.fps == pytest.approx(1 / 0.05)
+    x = data["states"][:count, 0, 0]
+    np.testing.assert_array_equal(clip.frames[:, 0, 0, 0], np.round(128 + 50 * x))
+    assert tuple(clip.frames[0, 0, 0, 1:]) == (128, 255)  # no action before the first frame
+    a = data["actions"][: count - 1, 0]
+    np.testing.assert_array_equal(clip.frames[1:, 0, 0, 1], np.round(128 + 40 * a))
+    assert not clip.frames[1:, ..., 2].any()
+    out = tmp_path / "toy.gif"
+    assert main(["animate", TOY, "--steps", "4", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+
+
+def test_a_system_without_a_frame_function_is_drawn_but_not_animated(toy, tmp_path, capsys):
+    assert main(["animate", DARK, "--out", str(tmp_path / "d.gif")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot animate dark-mass-test" in err and "no frame function" in err
+    assert not (tmp_path / "d.gif").exists()
+    with pytest.raises(ValueError, match="System.render is None"):
+        animate.frame_function(DARK)
+    out = tmp_path / "d.png"
+    assert main(["plot", "trajectory", DARK, "--steps", "8", "--out", str(out)]) == 0
+    assert out.is_file()
+
+
+def test_the_bench_steps_a_registered_system(toy):
+    from diffsim.scripts import bench
+
+    assert "test_point_mass" in bench.bench_systems() and "test_point_mass" in bench.SYSTEMS
+    row = bench.bench_step("test_point_mass", 4, 3, "eager", "cpu", 1)
+    assert row["system"] == "test_point_mass" and row["batch"] == 4 and row["steps_per_s"] > 0
+    seen = torch.cat(_BENCH_ACTIONS)
+    assert len(_BENCH_ACTIONS) == 3 * 2  # the untimed first call and one timed call
+    assert seen.min() >= -0.5 and seen.max() <= 3.0 and seen.max() > 1.0  # action_bounds
+    assert bench.system_of("diffsim-test/PointMass-v0") == "test_point_mass"
+    assert bench.system_of("CartPole-v1") == "cartpole"
+    assert bench.system_of("diffsim/Pendulum2019-v1") == "pendulum"
+    assert bench.gymnasium_id("test_point_mass") is None
+    assert bench.gymnasium_id("pendulum") == "Pendulum-v1"
+    with pytest.raises(ValueError, match="expected some of: cartpole, pendulum, test_point_mass"):
+        bench.bench_step("point_mass", 4, 3, "eager", "cpu", 1)
+    with pytest.raises(ValueError, match="unknown system"):
+        bench.run_bench(systems=("nope",), progress=False)
