@@ -1,9 +1,16 @@
-"""Geometry of every system, drawn once, and a small NumPy rasteriser.
+"""Frames of every system, drawn with NumPy only, and a window for ``human`` rendering.
 
-The ``*_geometry`` functions turn a state into world coordinates (metres, x to the right,
-y up) of the parts to draw; they are what an animation reuses. :func:`rasterize` draws
-a list of :class:`Shape` onto an ``H×W×3`` uint8 image with NumPy only (no pygame, no
-matplotlib), so ``render_mode="rgb_array"`` works anywhere, without a display.
+CartPole and Pendulum are drawn with Gymnasium's geometry (``gymnasium.envs.classic_control``,
+``CartPoleEnv.render`` and ``PendulumEnv.render``, Gymnasium 1.x): the same screen sizes,
+scales, part sizes, colours, offsets and torque arrow, rasterised by the rules of the
+``pygame.gfxdraw`` primitives Gymnasium calls (truncated integer vertices, scan-line polygon
+fill, anti-aliased edges, midpoint circles), so :func:`cartpole_frame` and
+:func:`pendulum_frame` give Gymnasium's ``rgb_array`` frames without pygame. The drawing code
+here is NumPy; only the numbers and the rasterisation rules are Gymnasium's and pygame's.
+
+The ``*_geometry`` functions give the same parts in world coordinates (metres, x to the right,
+y up) for animations and figures. :func:`rasterize` draws a list of :class:`Shape` (the
+trebuchet scene) onto an ``H×W×3`` uint8 image.
 
 Conventions: CartPole's θ is measured from upright, positive leaning right (the pole tip is
 at ``x + 2l·sin θ``); Pendulum's θ from upright, positive counter-clockwise (the tip is at
@@ -13,20 +20,59 @@ at ``x + 2l·sin θ``); Pendulum's θ from upright, positive counter-clockwise (
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import warnings
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 Color = tuple[int, int, int]
 
-CART_WIDTH = 0.4
-"""Drawn width of the cart, m (Gymnasium's 50 px at 125 px/m)."""
-CART_HEIGHT = 0.24
-"""Drawn height of the cart, m."""
-POLE_WIDTH = 0.08
-"""Drawn width of the pole, m."""
+# --- Gymnasium's screen geometry -------------------------------------------------------------
+# Facts from Gymnasium 1.x, gymnasium/envs/classic_control/cartpole.py (CartPoleEnv.__init__
+# and .render) and pendulum.py (PendulumEnv.__init__ and .render). Pixel coordinates below are
+# pygame's (row 0 at the top) before Gymnasium's final vertical flip.
+
+CARTPOLE_SCREEN = (600, 400)
+"""CartPole's ``(width, height)`` in pixels."""
+CART_SIZE_PX = (50.0, 30.0)
+"""CartPole's cart ``(width, height)``, px."""
+POLE_WIDTH_PX = 10.0
+"""CartPole's pole width, px; the axle's radius is half of it."""
+CART_Y_PX = 100
+"""Row of the cart's centre and of the track line (before the flip)."""
+AXLE_OFFSET_PX = CART_SIZE_PX[1] / 4
+"""The axle is this far above the cart's centre (before the flip: below), px."""
+CART_COLOR: Color = (0, 0, 0)
+POLE_COLOR: Color = (202, 152, 101)
+AXLE_COLOR: Color = (129, 132, 203)
+TRACK_COLOR: Color = (0, 0, 0)
+
+PENDULUM_SCREEN = 500
+"""Pendulum's square screen side, px."""
+PENDULUM_BOUND = 2.2
+"""Half the world width Pendulum's screen shows, in Gymnasium's screen units (the rod is drawn
+1 unit long whatever ``l`` is)."""
+ROD_LENGTH = 1.0
+"""Drawn rod length, screen units (Gymnasium does not use ``l`` for drawing)."""
+ROD_WIDTH = 0.2
+"""Drawn rod width, screen units; the circles at both rod ends have half of it as radius."""
+PENDULUM_AXLE_RADIUS = 0.05
+"""Radius of the black axle, screen units."""
+ROD_COLOR: Color = (204, 77, 77)
+PENDULUM_AXLE_COLOR: Color = (0, 0, 0)
+ARROW_IMAGE = ("gymnasium.envs.classic_control", "assets/clockwise.png")
+"""Package and path of Gymnasium's torque-arrow image (black, with alpha): it is scaled to
+``scale·|u|/2`` px square, mirrored left-right for ``u > 0`` and centred on the pivot."""
+
+CART_WIDTH = CART_SIZE_PX[0] / 125.0
+"""Drawn width of the cart, m, at the default scale (125 px/m, ``x_threshold`` 2.4 m)."""
+CART_HEIGHT = CART_SIZE_PX[1] / 125.0
+"""Drawn height of the cart, m, at the default scale."""
+POLE_WIDTH = POLE_WIDTH_PX / 125.0
+"""Drawn width of the pole, m, at the default scale."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +95,12 @@ class Shape:
     width: float = 0.0
 
 
+def _cartpole_scale(x_threshold: float) -> float:
+    """Gymnasium's CartPole pixels per metre: the screen shows ``±x_threshold``."""
+    world_width = x_threshold * 2
+    return CARTPOLE_SCREEN[0] / world_width
+
+
 def _rotated_rect(base: np.ndarray, angle: float, length: float, width: float) -> np.ndarray:
     """Corners ``[4, 2]`` of a bar of ``length`` from ``base`` in direction ``angle`` (rad from
     +y, clockwise)."""
@@ -58,46 +110,54 @@ def _rotated_rect(base: np.ndarray, angle: float, length: float, width: float) -
     return np.stack([base - n, base + n, tip + n, tip - n])
 
 
-def cartpole_geometry(state: Sequence[float], length: float = 0.5) -> dict[str, np.ndarray]:
-    """World coordinates of CartPole's parts.
+def cartpole_geometry(
+    state: Sequence[float], length: float = 0.5, x_threshold: float = 2.4
+) -> dict[str, np.ndarray]:
+    """World coordinates of CartPole's parts as :func:`cartpole_frame` draws them.
+
+    The origin is on the track line below the cart's centre at ``x = 0`` shifted down by half
+    the cart's height: the cart's bottom is at ``y = 0`` and the track runs through the cart's
+    middle, as in Gymnasium. The part sizes are Gymnasium's pixel sizes at its scale of
+    ``600 / (2 x_threshold)`` px/m.
 
     Args:
         state: ``(x, x_dot, theta, theta_dot)`` in m, m/s, rad, rad/s.
-        length: Half the pole's length, m (``CartPoleParams.length``); the pole drawn is 2l.
+        length: Half the pole's length, m (``CartPoleParams.length``); the pole is 2l long.
+        x_threshold: ``CartPoleParams.x_threshold``, m (sets the scale).
 
     Returns:
-        ``cart`` ``[4, 2]`` corners, ``axle`` ``[2]``, ``pole`` ``[4, 2]`` corners, ``pole_tip``
-        ``[2]``, ``track`` ``[2, 2]`` (a segment along y = 0 from x = −2.4 to 2.4 m).
+        ``cart`` ``[4, 2]`` corners, ``axle`` ``[2]``, ``pole`` ``[4, 2]`` corners of the
+        drawn bar (from half a pole width behind the axle to half a width short of the tip),
+        ``pole_tip`` ``[2]`` (the axle plus ``2l`` along the pole), ``track`` ``[2, 2]`` (from
+        ``−x_threshold`` to ``x_threshold``).
     """
+    scale = _cartpole_scale(float(x_threshold))
+    cw, ch = CART_SIZE_PX[0] / scale, CART_SIZE_PX[1] / scale
+    pw = POLE_WIDTH_PX / scale
     x, theta = float(state[0]), float(state[2])
-    cart = np.array(
-        [
-            [x - CART_WIDTH / 2, 0.0],
-            [x + CART_WIDTH / 2, 0.0],
-            [x + CART_WIDTH / 2, CART_HEIGHT],
-            [x - CART_WIDTH / 2, CART_HEIGHT],
-        ]
-    )
-    axle = np.array([x, CART_HEIGHT * 0.75])
-    pole = _rotated_rect(axle, theta, 2 * length, POLE_WIDTH)
-    tip = axle + 2 * length * np.array([math.sin(theta), math.cos(theta)])
+    cart = np.array([[x - cw / 2, 0.0], [x + cw / 2, 0.0], [x + cw / 2, ch], [x - cw / 2, ch]])
+    axle = np.array([x, ch / 2 + AXLE_OFFSET_PX / scale])
+    direction = np.array([math.sin(theta), math.cos(theta)])
+    pole = _rotated_rect(axle - direction * pw / 2, theta, 2 * float(length), pw)
     return {
         "cart": cart,
         "axle": axle,
         "pole": pole,
-        "pole_tip": tip,
-        "track": np.array([[-2.4, 0.0], [2.4, 0.0]]),
+        "pole_tip": axle + 2 * float(length) * direction,
+        "track": np.array([[-float(x_threshold), ch / 2], [float(x_threshold), ch / 2]]),
     }
 
 
 def pendulum_geometry(state: Sequence[float], length: float = 1.0) -> dict[str, np.ndarray]:
     """World coordinates of Pendulum's parts: ``pivot`` ``[2]``, ``tip`` ``[2]``, ``rod``
-    ``[4, 2]`` (0.2 m wide), for ``state = (theta, theta_dot)`` in rad, rad/s and the rod's
-    ``length`` in m."""
+    ``[4, 2]`` (``0.2·length`` wide), for ``state = (theta, theta_dot)`` in rad, rad/s and the
+    rod's ``length`` in m. :func:`pendulum_frame` draws this with ``length = 1`` screen unit,
+    as Gymnasium does for any ``l``."""
     theta = float(state[0])
     pivot = np.zeros(2)
     tip = length * np.array([-math.sin(theta), math.cos(theta)])
-    return {"pivot": pivot, "tip": tip, "rod": _rotated_rect(pivot, -theta, length, 0.2)}
+    rod = _rotated_rect(pivot, -theta, length, ROD_WIDTH * length)
+    return {"pivot": pivot, "tip": tip, "rod": rod}
 
 
 def trebuchet_geometry(
@@ -270,36 +330,638 @@ def rasterize(
     return img
 
 
-def cartpole_shapes(state: Sequence[float], length: float = 0.5) -> list[Shape]:
-    """The shapes of one CartPole frame (track, cart, pole, axle)."""
-    g = cartpole_geometry(state, length)
-    return [
-        Shape("line", g["track"], (0, 0, 0), width=0.01),
-        Shape("polygon", g["cart"], (0, 0, 0)),
-        Shape("polygon", g["pole"], (202, 152, 101)),
-        Shape("circle", g["axle"][None], (129, 132, 203), radius=POLE_WIDTH / 2),
-    ]
+# --- pygame.gfxdraw-compatible rasterisation -----------------------------------------------
+# The rules are those of SDL_gfx's primitives as pygame.gfxdraw runs them (pygame 2.x,
+# src_c/SDL_gfx/SDL_gfxPrimitives.c): vertices are truncated to integers; a translucent pixel
+# becomes ``d + ((c − d)·α >> 8)`` (α = 255 stores ``c``); a weighted pixel has
+# ``α = 255·w >> 8``. Every function draws onto ``canvas`` (uint8 ``[H, W, 3]``, pygame's rows,
+# row 0 at the top) and clips to it.
+
+
+def _int16(v: float) -> int:
+    """``v`` as pygame passes a coordinate to SDL_gfx: truncated toward zero, then Sint16."""
+    i = int(v)
+    return ((i + 0x8000) & 0xFFFF) - 0x8000
+
+
+def _put(canvas: np.ndarray, xs: Any, ys: Any, color: Color, alpha: Any) -> None:
+    """Blend ``color`` at the pixels ``(xs, ys)`` (each at most once) with ``alpha`` (0–255,
+    one per pixel or one for all; 255 stores the colour); pixels off the canvas are skipped."""
+    h, w = canvas.shape[:2]
+    xs, ys = np.asarray(xs, dtype=np.int64), np.asarray(ys, dtype=np.int64)
+    alpha = np.asarray(alpha, dtype=np.int64)
+    keep = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    if not keep.all():
+        xs, ys = xs[keep], ys[keep]
+        alpha = alpha[keep] if alpha.ndim else alpha
+    alpha = alpha[..., None]
+    c = np.asarray(color, dtype=np.int64)
+    d = canvas[ys, xs].astype(np.int64)
+    canvas[ys, xs] = np.where(alpha == 255, c, d + (((c - d) * alpha) >> 8))
+
+
+def _hline(canvas: np.ndarray, x1: int, x2: int, y: int, color: Color) -> None:
+    """An opaque horizontal run from ``x1`` to ``x2`` (inclusive, either order) on row ``y``."""
+    h, w = canvas.shape[:2]
+    lo, hi = min(x1, x2), max(x1, x2)
+    if 0 <= y < h and hi >= 0 and lo < w:
+        canvas[y, max(lo, 0) : min(hi, w - 1) + 1] = color
+
+
+def _vline(canvas: np.ndarray, x: int, y1: int, y2: int, color: Color) -> None:
+    """An opaque vertical run from ``y1`` to ``y2`` (inclusive, either order) in column ``x``."""
+    h, w = canvas.shape[:2]
+    lo, hi = min(y1, y2), max(y1, y2)
+    if 0 <= x < w and hi >= 0 and lo < h:
+        canvas[max(lo, 0) : min(hi, h - 1) + 1, x] = color
+
+
+def _fill_polygon(canvas: np.ndarray, vx: Sequence[int], vy: Sequence[int], color: Color) -> None:
+    """SDL_gfx's filled polygon: for each row from the lowest to the highest vertex, the edges
+    that cross it (an edge counts from its upper end, not its lower one, except on the last
+    row) give 16.16 fixed-point crossings, sorted and filled pairwise, each span rounded one
+    pixel inwards from both crossings."""
+    h, w = canvas.shape[:2]
+    vx, vy = np.asarray(vx, dtype=np.int64), np.asarray(vy, dtype=np.int64)
+    miny, maxy = int(vy.min()), int(vy.max())
+    rows = np.arange(max(miny, 0), min(maxy, h - 1) + 1)
+    if rows.size == 0:
+        return
+    n = len(vx)
+    ints = np.full((rows.size, n), np.iinfo(np.int64).max)
+    for i in range(n):
+        ya, yb, xa, xb = vy[i - 1], vy[i], vx[i - 1], vx[i]
+        if ya == yb:
+            continue
+        if ya > yb:
+            ya, yb, xa, xb = yb, ya, xb, xa
+        hit = ((rows >= ya) & (rows < yb)) | ((rows == maxy) & (rows > ya) & (rows <= yb))
+        cross = ((65536 * (rows - ya)) // (yb - ya)) * (xb - xa) + 65536 * xa
+        ints[:, i] = np.where(hit, cross, ints[:, i])
+    ints.sort(axis=1)
+    count = (ints != np.iinfo(np.int64).max).sum(axis=1)
+    c0, c1 = max(int(vx.min()) - 1, 0), min(int(vx.max()) + 1, w - 1)
+    if c0 > c1:
+        return
+    cols = np.arange(c0, c1 + 1)
+    mask = np.zeros((rows.size, cols.size), dtype=bool)
+    for k in range(n // 2):
+        ok = count >= 2 * k + 2
+        a = np.where(ok, ints[:, 2 * k], 0) + 1
+        b = np.where(ok, ints[:, 2 * k + 1], 0) - 1
+        xa = (a >> 16) + ((a & 32768) >> 15)
+        xb = (b >> 16) + ((b & 32768) >> 15)
+        lo, hi = np.minimum(xa, xb)[:, None], np.maximum(xa, xb)[:, None]
+        mask |= ok[:, None] & (cols >= lo) & (cols <= hi)
+    canvas[rows[0] : rows[-1] + 1, c0 : c1 + 1][mask] = color
+
+
+def _clip_line(x1: int, y1: int, x2: int, y2: int, w: int, h: int) -> Optional[tuple[int, ...]]:
+    """SDL_gfx's Cohen–Sutherland clip of a segment to the canvas (float32 slopes, truncated
+    intersections); None when nothing is visible. The end points may come back swapped."""
+    left, right, top, bottom = 0, w - 1, 0, h - 1
+
+    def code(x: int, y: int) -> int:
+        c = 1 if x < left else 2 if x > right else 0
+        return c | (8 if y < top else 4 if y > bottom else 0)
+
+    for _ in range(64):
+        c1, c2 = code(x1, y1), code(x2, y2)
+        if not (c1 | c2):
+            return x1, y1, x2, y2
+        if c1 & c2:
+            return None
+        if not c1:
+            x1, y1, x2, y2, c1, c2 = x2, y2, x1, y1, c2, c1
+        m = np.float32(y2 - y1) / np.float32(x2 - x1) if x2 != x1 else np.float32(1.0)
+        if c1 & 1:
+            y1, x1 = y1 + int(np.float32(left - x1) * m), left
+        elif c1 & 2:
+            y1, x1 = y1 + int(np.float32(right - x1) * m), right
+        elif c1 & 4:
+            x1, y1 = (x1 + int(np.float32(bottom - y1) / m) if x2 != x1 else x1), bottom
+        else:
+            x1, y1 = (x1 + int(np.float32(top - y1) / m) if x2 != x1 else x1), top
+    return None
+
+
+def _aa_line(canvas: np.ndarray, x1: int, y1: int, x2: int, y2: int, color: Color) -> None:
+    """SDL_gfx's anti-aliased line without its end point (as a polygon edge): Wu's algorithm
+    with a 32-bit error accumulator whose top 8 bits weight the pixel pair straddling the
+    line; the first point is drawn opaque."""
+    h, w = canvas.shape[:2]
+    clipped = _clip_line(x1, y1, x2, y2, w, h)
+    if clipped is None:
+        return
+    x1, y1, x2, y2 = clipped
+    xx0, yy0, xx1, yy1 = (x2, y2, x1, y1) if y1 > y2 else (x1, y1, x2, y2)
+    dx, dy = xx1 - xx0, yy1 - yy0
+    if dx == 0:
+        if dy > 0:
+            _vline(canvas, x1, yy0, yy0 + dy, color)
+        else:
+            _put(canvas, [x1], [y1], color, 255)
+        return
+    if dy == 0:
+        _hline(canvas, xx0, xx0 + dx, y1, color)
+        return
+    xdir = 1 if dx >= 0 else -1
+    dx = abs(dx)
+    major, minor = (dy, dx) if dy > dx else (dx, dy)
+    erradj = (((minor << 16) // major) << 16) & 0xFFFFFFFF
+    k = np.arange(1, major, dtype=np.int64)
+    acc = (k * erradj) & 0xFFFFFFFF
+    steps = k if erradj == 0 else (k * erradj) >> 32
+    wgt = (acc >> 24) & 255
+    alpha = np.concatenate([[255], (255 * (255 - wgt)) >> 8, (255 * wgt) >> 8])
+    if dy > dx:
+        px, py = xx0 + xdir * steps, yy0 + k
+        xs, ys = np.concatenate([[x1], px, px + xdir]), np.concatenate([[y1], py, py])
+    else:
+        px, py = xx0 + xdir * k, yy0 + steps
+        xs, ys = np.concatenate([[x1], px, px]), np.concatenate([[y1], py, py + 1])
+    _put(canvas, xs, ys, color, alpha)  # the pixels are distinct: one step each
+
+
+def _aa_polygon(canvas: np.ndarray, vx: Sequence[int], vy: Sequence[int], color: Color) -> None:
+    """SDL_gfx's anti-aliased polygon outline: its edges in order, the last closing it."""
+    n = len(vx)
+    for i in range(n):
+        j = (i + 1) % n
+        _aa_line(canvas, vx[i], vy[i], vx[j], vy[j], color)
+
+
+@functools.lru_cache(maxsize=32)
+def _aa_circle_ops(r: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
+    """The pixel writes of SDL_gfx's anti-aliased circle of radius ``r`` around the origin,
+    as ``(dx, dy, alpha)`` layers: in each layer a pixel occurs at most once, and a pixel's
+    writes keep their order across the layers (some pixels are written twice)."""
+    ops: list[tuple[int, int, int]] = []
+    solid, a2 = 255, r * r
+    sab = math.sqrt(a2 + a2)
+    ds = dt = 2 * a2
+
+    def weighted(x: int, y: int, weight: int) -> None:
+        ops.append((x, y, (255 * weight) >> 8))
+
+    def weight_of(num: int, den: int) -> int:
+        cp = np.float32(abs(num)) / np.float32(abs(den)) if den != 0 else np.float32(1.0)
+        return int(np.float32(min(cp, np.float32(1.0))) * np.float32(255))
+
+    xp, yp = 0, -r
+    t, s, d = 0, -2 * a2 * r, 0
+    ops += [(xp, yp, solid), (-xp, yp, solid), (xp, -yp, solid), (-xp, -yp, solid)]
+    for _ in range(round(a2 / sab)):
+        xp -= 1
+        d += t - a2
+        if d >= 0:
+            ys = yp - 1
+        elif d - s - a2 > 0:
+            if 2 * d - s - a2 >= 0:
+                ys = yp + 1
+            else:
+                ys = yp
+                yp += 1
+                d -= s + a2
+                s += ds
+        else:
+            yp += 1
+            ys = yp + 1
+            d -= s + a2
+            s += ds
+        t -= dt
+        wt = weight_of(d, s)
+        for x, y, wgt in ((xp, yp, 255 - wt), (-xp, yp, 255 - wt), (xp, ys, wt), (-xp, ys, wt)):
+            weighted(x, y, wgt)
+        for x, y, wgt in ((xp, -yp, 255 - wt), (-xp, -yp, 255 - wt), (xp, -ys, wt), (-xp, -ys, wt)):
+            weighted(x, y, wgt)
+    for _ in range(round(a2 / sab)):
+        yp += 1
+        d -= s + a2
+        if d <= 0:
+            xs = xp + 1
+        elif d + t - a2 < 0:
+            if 2 * d + t - a2 <= 0:
+                xs = xp - 1
+            else:
+                xs = xp
+                xp -= 1
+                d += t - a2
+                t -= dt
+        else:
+            xp -= 1
+            xs = xp - 1
+            d += t - a2
+            t -= dt
+        s += ds
+        wt = weight_of(d, t)
+        for x, y, wgt in ((xp, yp, 255 - wt), (-xp, yp, 255 - wt), (xp, -yp, 255 - wt)):
+            weighted(x, y, wgt)
+        for x, y, wgt in ((-xp, -yp, 255 - wt), (xs, yp, wt), (-xs, yp, wt)):
+            weighted(x, y, wgt)
+        for x, y, wgt in ((xs, -yp, wt), (-xs, -yp, wt)):
+            weighted(x, y, wgt)
+    seen: dict[tuple[int, int], int] = {}
+    layers: list[list[tuple[int, int, int]]] = []
+    for x, y, a in ops:
+        n = seen.get((x, y), 0)
+        seen[(x, y)] = n + 1
+        if n == len(layers):
+            layers.append([])
+        layers[n].append((x, y, a))
+    return tuple(tuple(np.array(c, dtype=np.int64) for c in zip(*layer)) for layer in layers)
+
+
+def _aa_circle(canvas: np.ndarray, x: int, y: int, r: int, color: Color) -> None:
+    """SDL_gfx's anti-aliased circle outline of radius ``r`` (px) centred on ``(x, y)``."""
+    if r <= 0:
+        if r == 0:
+            _put(canvas, [x], [y], color, 255)
+        return
+    for dx, dy, alpha in _aa_circle_ops(r):
+        _put(canvas, x + dx, y + dy, color, alpha)
+
+
+@functools.lru_cache(maxsize=32)
+def _disc_mask(r: int) -> np.ndarray:
+    """The ``[2r+1, 2r+1]`` pixels of SDL_gfx's filled circle of radius ``r``: its midpoint
+    algorithm draws the rows at ``±cy`` once, with the run ``±cx`` of the first step that
+    reaches that ``cy``, and the rows at ``±cx`` with the run ``±cy`` (not the exact disc)."""
+    mask = np.zeros((2 * r + 1, 2 * r + 1), dtype=bool)
+    cx, cy, df, d_e, d_se = 0, r, 1 - r, 3, -2 * r + 5
+    ocx = ocy = -1
+    while True:
+        if ocy != cy:
+            mask[r + cy, r - cx : r + cx + 1] = mask[r - cy, r - cx : r + cx + 1] = True
+            ocy = cy
+        if ocx != cx:
+            if cx != cy:
+                mask[r + cx, r - cy : r + cy + 1] = mask[r - cx, r - cy : r + cy + 1] = True
+            ocx = cx
+        if df < 0:
+            df, d_e, d_se = df + d_e, d_e + 2, d_se + 2
+        else:
+            df, d_e, d_se, cy = df + d_se, d_e + 2, d_se + 4, cy - 1
+        cx += 1
+        if cx > cy:
+            return mask
+
+
+def _filled_circle(canvas: np.ndarray, x: int, y: int, r: int, color: Color) -> None:
+    """SDL_gfx's filled circle of radius ``r`` (px) centred on ``(x, y)``, opaque."""
+    h, w = canvas.shape[:2]
+    mask = _disc_mask(max(r, 0))
+    y0, x0 = y - r, x - r
+    ya, yb = max(y0, 0), min(y0 + mask.shape[0], h)
+    xa, xb = max(x0, 0), min(x0 + mask.shape[1], w)
+    if ya < yb and xa < xb:
+        canvas[ya:yb, xa:xb][mask[ya - y0 : yb - y0, xa - x0 : xb - x0]] = color
+
+
+# --- Gymnasium's torque arrow ----------------------------------------------------------------
+# pygame.transform.smoothscale's x86-64 (SSE) filters, pygame 2.x src_c/scale_mmx64_gcc.c:
+# shrinking averages areas in 2^14 fixed point, growing interpolates with 8-bit weights; x
+# first, then y.
+
+
+@functools.lru_cache(maxsize=64)
+def _shrink_plan(n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The area-averaging shrink along one axis from ``n_src`` to ``n_dst`` samples: for each
+    output, the source sample that straddles its far boundary, that sample's weight before the
+    boundary and after it (2^14 units; the part after goes to the next output); the samples
+    in between count whole. Last, the 2^14-unit reciprocal of the output width."""
+    space = 0x4000 * n_src // n_dst
+    ends, before, after = [], [], []
+    counter = space
+    for i in range(n_src):
+        if counter > 0x4000:
+            counter -= 0x4000
+        else:
+            ends.append(i)
+            before.append(counter)
+            after.append(0x4000 - counter)
+            counter += space - 0x4000
+    as_array = functools.partial(np.array, dtype=np.int64)
+    return as_array(ends), as_array(before), as_array(after), 0x40000000 // space
+
+
+def _shrink(v: np.ndarray, n_dst: int) -> np.ndarray:
+    """Area-averaging shrink of the last axis of ``v`` (uint8) to ``n_dst`` samples."""
+    ends, before, after, recip = _shrink_plan(v.shape[-1], n_dst)
+    v = v.astype(np.int64)
+    prefix = np.concatenate([np.zeros(v.shape[:-1] + (1,), np.int64), v.cumsum(-1)], axis=-1)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    straddling = v[..., ends] * 4
+    acc = prefix[..., ends] - prefix[..., starts]  # the whole samples
+    acc[..., 1:] += (straddling[..., :-1] * after[:-1]) >> 16  # the previous one's remainder
+    total = ((acc & 0xFFFF) + ((straddling * before) >> 16)) & 0xFFFF
+    out = (total * recip) >> 16
+    return np.where(out < 256, out, np.where(out < 0x8000, 255, 0)).astype(np.uint8)
+
+
+def _expand(v: np.ndarray, n_dst: int) -> np.ndarray:
+    """Bilinear growth of the last axis of ``v`` (uint8) to ``n_dst`` samples, 8-bit weights."""
+    n_src = v.shape[-1]
+    x = np.arange(n_dst)
+    idx = x * (n_src - 1) // n_dst
+    m1 = 0x100 * ((x * (n_src - 1)) % n_dst) // n_dst
+    v = v.astype(np.int64)
+    return ((v[..., idx] * (0x100 - m1) + v[..., idx + 1] * m1) >> 8).astype(np.uint8)
+
+
+def _smoothscale(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``img`` (uint8 ``[h, w]``) scaled to ``[height, width]`` as pygame's smoothscale."""
+    if width <= 0 or height <= 0:
+        return np.zeros((max(height, 0), max(width, 0)), dtype=np.uint8)
+    out = img
+    if width < out.shape[1]:
+        out = _shrink(out, width)
+    elif width > out.shape[1]:
+        out = _expand(out, width)
+    if height < out.shape[0]:
+        out = _shrink(out.T, height).T
+    elif height > out.shape[0]:
+        out = _expand(out.T, height).T
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _arrow_alpha() -> Optional[np.ndarray]:
+    """Gymnasium's torque-arrow image's alpha (uint8 ``[h, w]``; the image is black), read
+    with matplotlib; None, with a warning, when it cannot be read."""
+    try:
+        from importlib.resources import files
+
+        import matplotlib.image
+
+        package, name = ARROW_IMAGE
+        with (files(package) / name).open("rb") as f:
+            rgba = matplotlib.image.imread(f, format="png")
+    except (ImportError, OSError, ValueError) as e:
+        warnings.warn(
+            f"cannot read Gymnasium's torque arrow {ARROW_IMAGE[1]!r} ({e}); Pendulum frames "
+            "are drawn without it",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return np.round(np.asarray(rgba)[..., 3] * 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=256)
+def _arrow(size: int, mirrored: bool) -> Optional[np.ndarray]:
+    """The arrow's alpha scaled to ``size`` px square, mirrored left-right when ``mirrored``,
+    in the canvas' row order (upside down: Gymnasium flips it before its final flip)."""
+    alpha = _arrow_alpha()
+    if alpha is None:
+        return None
+    out = _smoothscale(alpha, size, size)[::-1]
+    out = out[:, ::-1] if mirrored else out
+    out.setflags(write=False)
+    return out
+
+
+def _blit_black(canvas: np.ndarray, alpha: np.ndarray, x: int, y: int) -> None:
+    """Blend black with per-pixel ``alpha`` (uint8 ``[h, w]``) onto ``canvas`` with its top-left
+    corner at ``(x, y)`` (SDL's blend of an RGBA image onto an RGB surface)."""
+    h, w = canvas.shape[:2]
+    ya, yb, xa, xb = max(y, 0), min(y + alpha.shape[0], h), max(x, 0), min(x + alpha.shape[1], w)
+    if ya >= yb or xa >= xb:
+        return
+    a = alpha[ya - y : yb - y, xa - x : xb - x, None].astype(np.int64)
+    d = canvas[ya:yb, xa:xb].astype(np.int64)
+    canvas[ya:yb, xa:xb] = d + ((-d * a) >> 8)
+
+
+# --- CartPole and Pendulum frames ----------------------------------------------------------
+
+
+def _state_vector(state: Any, names: tuple[str, ...], system: str) -> np.ndarray:
+    """``state`` as a float64 ``[len(names)]`` array of finite reals (ValueError otherwise)."""
+    try:
+        s = np.asarray(state, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{system} state must be {len(names)} reals {names}, got {state!r}") from e
+    if s.shape != (len(names),):
+        raise ValueError(
+            f"{system} state must have shape ({len(names)},) {names}, got shape {s.shape}"
+        )
+    if not np.isfinite(s).all():
+        raise ValueError(f"{system} state must be finite, got {s.tolist()}")
+    return s
+
+
+def _rotate(points: Sequence[tuple[float, float]], angle: float) -> list[tuple[float, float]]:
+    """``points`` rotated by ``angle`` (rad) as ``pygame.math.Vector2.rotate_rad`` does it:
+    the angle reduced to ``[0, 2π)``, exact quarter turns within 1e-6 rad, else cos/sin."""
+    angle = math.fmod(angle, 2 * math.pi)
+    if angle < 0:
+        angle += 2 * math.pi
+    eps = 1e-6
+    if math.fmod(angle + eps, math.pi / 2) < 2 * eps:
+        quarter = int((angle + eps) / (math.pi / 2)) % 4
+        turn = [lambda x, y: (x, y), lambda x, y: (-y, x), lambda x, y: (-x, -y)]
+        turn.append(lambda x, y: (y, -x))
+        return [turn[quarter](x, y) for x, y in points]
+    c, s = math.cos(angle), math.sin(angle)
+    return [(c * x - s * y, s * x + c * y) for x, y in points]
+
+
+def _polygon(canvas: np.ndarray, points: Sequence[tuple[float, float]], color: Color) -> None:
+    """Gymnasium's polygon: the anti-aliased outline, then the fill over it."""
+    vx = [_int16(x) for x, _ in points]
+    vy = [_int16(y) for _, y in points]
+    _aa_polygon(canvas, vx, vy, color)
+    _fill_polygon(canvas, vx, vy, color)
+
+
+def _circle(canvas: np.ndarray, x: int, y: int, r: int, color: Color) -> None:
+    """Gymnasium's circle: the anti-aliased outline, then the filled disc over it."""
+    _aa_circle(canvas, _int16(x), _int16(y), r, color)
+    _filled_circle(canvas, _int16(x), _int16(y), r, color)
+
+
+def cartpole_frame(
+    state: np.ndarray, params: Any, last_action: Optional[float] = None
+) -> np.ndarray:
+    """One CartPole frame, as Gymnasium's ``CartPoleEnv.render()`` in ``rgb_array`` mode.
+
+    Geometry (Gymnasium 1.x ``cartpole.py``): a 600×400 white screen showing
+    ``±x_threshold`` (125 px/m by default); a black 50×30 px cart centred on row 100 (counted
+    from the bottom after the flip) at ``x·scale + 300``; a (202, 152, 101) pole 10 px wide
+    and ``2l·scale`` long, pivoted 7.5 px above the cart's centre, rotated by θ and reaching
+    half its width behind the axle; a (129, 132, 203) axle of radius 5 px; a black track line
+    through the cart's centre. Pixels follow pygame.gfxdraw's rules (see the module's
+    docstring), so frames equal Gymnasium's but for rounding in anti-aliased pixels.
+
+    Args:
+        state: ``(x, x_dot, theta, theta_dot)`` in m, m/s, rad, rad/s (float64 ``[4]``).
+        params: A ``CartPoleParams`` (or any object with ``x_threshold`` and ``length``, m):
+            ``x_threshold`` sets the scale, ``length`` (half the pole) the pole's length.
+        last_action: Unused (CartPole draws no action); accepted for the common signature.
+
+    Returns:
+        uint8 ``[400, 600, 3]``, RGB.
+
+    Raises:
+        ValueError: ``state`` is not 4 finite reals, or a parameter is not positive.
+    """
+    del last_action
+    x = _state_vector(state, ("x", "x_dot", "theta", "theta_dot"), "CartPole")
+    x_threshold, length = float(params.x_threshold), float(params.length)
+    if not (x_threshold > 0 and length > 0):
+        raise ValueError(
+            f"CartPole params must have x_threshold > 0 and length > 0, got "
+            f"x_threshold={x_threshold}, length={length}"
+        )
+    width, height = CARTPOLE_SCREEN
+    scale = _cartpole_scale(x_threshold)
+    polewidth, polelen = POLE_WIDTH_PX, scale * (2 * length)
+    cartwidth, cartheight = CART_SIZE_PX
+    frame = np.full((height, width, 3), 255, dtype=np.uint8)
+    canvas = frame[::-1]  # drawn in pygame's rows; the frame is Gymnasium's flip of them
+
+    left, right, top, bottom = -cartwidth / 2, cartwidth / 2, cartheight / 2, -cartheight / 2
+    corners = [(left, bottom), (left, top), (right, top), (right, bottom)]
+    cartx, carty = x[0] * scale + width / 2.0, CART_Y_PX
+    cart = [(cx + cartx, cy + carty) for cx, cy in corners]
+    _polygon(canvas, cart, CART_COLOR)
+
+    left, right, top, bottom = (
+        -polewidth / 2,
+        polewidth / 2,
+        polelen - polewidth / 2,
+        -polewidth / 2,
+    )
+    pole = _rotate([(left, bottom), (left, top), (right, top), (right, bottom)], -x[2])
+    _polygon(canvas, [(px + cartx, py + carty + AXLE_OFFSET_PX) for px, py in pole], POLE_COLOR)
+
+    _circle(canvas, int(cartx), int(carty + AXLE_OFFSET_PX), int(polewidth / 2), AXLE_COLOR)
+    _hline(canvas, 0, width, carty, TRACK_COLOR)
+    return frame
+
+
+def pendulum_frame(
+    state: np.ndarray, params: Any, last_action: Optional[float] = None
+) -> np.ndarray:
+    """One Pendulum frame, as Gymnasium's ``PendulumEnv.render()`` in ``rgb_array`` mode.
+
+    Geometry (Gymnasium 1.x ``pendulum.py``): a 500×500 white screen showing ±2.2 screen
+    units around the pivot (113.6 px/unit); a (204, 77, 77) rod 1 unit long and 0.2 wide
+    from the pivot, rotated by θ, with discs of radius ``int(0.1·scale)`` = 11 px at both
+    ends; Gymnasium's ``clockwise.png`` arrow scaled to ``scale·|u|/2`` px square, centred on
+    the pivot and mirrored left-right for ``u > 0``; a black axle of radius 5 px. The rod's
+    drawn length does not depend on ``l`` (Gymnasium does not use it). Pixels follow
+    pygame.gfxdraw's and smoothscale's rules (see the module's docstring). The arrow image is
+    read from the installed Gymnasium with matplotlib; without it the frame has no arrow (a
+    RuntimeWarning says so once).
+
+    Args:
+        state: ``(theta, theta_dot)`` in rad, rad/s (float64 ``[2]``).
+        params: A ``PendulumParams`` (or any object with ``max_torque``, N·m, and optionally
+            ``clip_torque``): the torque is clipped to ``±max_torque`` when ``clip_torque``
+            (default True), as the torque Gymnasium draws is the clipped one.
+        last_action: The last torque, N·m (a real or a one-element array), or None for no
+            arrow (as Gymnasium after ``reset``).
+
+    Returns:
+        uint8 ``[500, 500, 3]``, RGB.
+
+    Raises:
+        ValueError: ``state`` is not 2 finite reals, or ``last_action`` is not one finite
+            real.
+    """
+    th = _state_vector(state, ("theta", "theta_dot"), "Pendulum")[0]
+    u = None
+    if last_action is not None:
+        a = np.asarray(last_action, dtype=np.float64).reshape(-1)
+        if a.shape != (1,) or not np.isfinite(a[0]):
+            raise ValueError(
+                f"Pendulum last_action must be one finite torque (N·m) or None, got {last_action!r}"
+            )
+        u = float(a[0])
+        if getattr(params, "clip_torque", True):
+            u = float(np.clip(u, -float(params.max_torque), float(params.max_torque)))
+    dim = PENDULUM_SCREEN
+    scale = dim / (PENDULUM_BOUND * 2)
+    offset = dim // 2
+    frame = np.full((dim, dim, 3), 255, dtype=np.uint8)
+    canvas = frame[::-1]  # drawn in pygame's rows; the frame is Gymnasium's flip of them
+
+    rod_length, rod_width = ROD_LENGTH * scale, ROD_WIDTH * scale
+    left, right, top, bottom = 0, rod_length, rod_width / 2, -rod_width / 2
+    rod = _rotate([(left, bottom), (left, top), (right, top), (right, bottom)], th + np.pi / 2)
+    _polygon(canvas, [(x + offset, y + offset) for x, y in rod], ROD_COLOR)
+    _circle(canvas, offset, offset, int(rod_width / 2), ROD_COLOR)
+    ((ex, ey),) = _rotate([(rod_length, 0)], th + np.pi / 2)
+    _circle(canvas, int(ex + offset), int(ey + offset), int(rod_width / 2), ROD_COLOR)
+
+    if u is not None:
+        size = int(float(scale * abs(u) / 2))
+        arrow = _arrow(size, u > 0) if size > 0 else None
+        if arrow is not None:
+            _blit_black(canvas, arrow, offset - size // 2, offset - size // 2)
+
+    axle = int(PENDULUM_AXLE_RADIUS * scale)
+    _circle(canvas, offset, offset, axle, PENDULUM_AXLE_COLOR)
+    return frame
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lengths:
+    """The parameters the compatibility wrappers pass to the frame functions."""
+
+    length: float = 0.5
+    x_threshold: float = 2.4
+    max_torque: float = 2.0
+    clip_torque: bool = True
+
+
+def _resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` resampled (nearest pixel) to ``size = (height, width)``."""
+    h, w = int(size[0]), int(size[1])
+    if h <= 0 or w <= 0:
+        raise ValueError(f"size must be (height, width) in pixels, both positive, got {size}")
+    if (h, w) == frame.shape[:2]:
+        return frame
+    rows = np.arange(h) * frame.shape[0] // h
+    cols = np.arange(w) * frame.shape[1] // w
+    return np.ascontiguousarray(frame[rows[:, None], cols[None, :]])
 
 
 def render_cartpole(
     state: Sequence[float], length: float = 0.5, size: tuple[int, int] = (400, 600)
 ) -> np.ndarray:
-    """An ``[H, W, 3]`` uint8 frame of CartPole (the track spans the width, as Gymnasium's)."""
-    return rasterize(cartpole_shapes(state, length), (-2.4, 2.4), (-0.8, 2.4), size)
+    """Deprecated: use :func:`cartpole_frame`. A CartPole frame of Gymnasium's geometry with
+    ``x_threshold = 2.4`` m and the pole's half-length ``length`` (m), resampled to
+    ``size = (height, width)`` when that is not 400×600; uint8 ``[H, W, 3]``."""
+    return _resized(cartpole_frame(state, _Lengths(length=float(length))), size)
 
 
 def render_pendulum(
-    state: Sequence[float], length: float = 1.0, size: tuple[int, int] = (500, 500)
+    state: Sequence[float],
+    length: float = 1.0,
+    size: tuple[int, int] = (500, 500),
+    last_action: Optional[float] = None,
 ) -> np.ndarray:
-    """An ``[H, W, 3]`` uint8 frame of Pendulum (rod and pivot)."""
-    g = pendulum_geometry(state, length)
-    shapes = [
-        Shape("polygon", g["rod"], (204, 77, 77)),
-        Shape("circle", g["tip"][None], (204, 77, 77), radius=0.1),
-        Shape("circle", g["pivot"][None], (0, 0, 0), radius=0.05),
+    """Deprecated: use :func:`pendulum_frame`. A Pendulum frame of Gymnasium's geometry
+    (``length`` is accepted and, as in Gymnasium's drawing, unused), with the torque arrow of
+    ``last_action`` (N·m, clipped to ±2) if given, resampled to ``size = (height, width)``
+    when that is not 500×500; uint8 ``[H, W, 3]``."""
+    del length
+    return _resized(pendulum_frame(state, _Lengths(), last_action), size)
+
+
+def cartpole_shapes(state: Sequence[float], length: float = 0.5) -> list[Shape]:
+    """The shapes of :func:`cartpole_geometry` (track, cart, pole, axle), for
+    :func:`rasterize`."""
+    g = cartpole_geometry(state, length)
+    return [
+        Shape("line", g["track"], TRACK_COLOR, width=0.01),
+        Shape("polygon", g["cart"], CART_COLOR),
+        Shape("polygon", g["pole"], POLE_COLOR),
+        Shape("circle", g["axle"][None], AXLE_COLOR, radius=POLE_WIDTH / 2),
     ]
-    span = 1.1 * length + 0.1
-    return rasterize(shapes, (-span, span), (-span, span), size)
 
 
 TREBUCHET_COLORS: dict[str, Color] = {
@@ -377,3 +1039,85 @@ def render_trebuchet(
             Shape("circle", pose["projectile"][None], c["projectile"], radius=2.5 * px),
         ]
     return rasterize(shapes, window[0], window[1], size)
+
+
+# --- human mode ------------------------------------------------------------------------------
+
+
+class HumanWindow:
+    """A pygame window showing frames, as Gymnasium's ``render_mode="human"``.
+
+    The window opens on the first :meth:`show`; each call blits the frame, pumps pygame's
+    events and waits on a clock ticking at ``fps`` before flipping the display, the order of
+    Gymnasium's classic-control envs. pygame is imported here only (``pip install
+    "diffsim[render]"``).
+
+    Args:
+        title: The window's caption.
+        width, height: The window's size in pixels; frames must be ``[height, width, 3]``.
+
+    Raises:
+        gymnasium.error.DependencyNotInstalled: pygame is not installed.
+        ValueError: ``width`` or ``height`` is not a positive integer.
+    """
+
+    def __init__(self, title: str, width: int, height: int) -> None:
+        if int(width) != width or int(height) != height or width <= 0 or height <= 0:
+            raise ValueError(
+                f"HumanWindow needs a positive integer width and height, got {width}×{height}"
+            )
+        self._pygame = _import_pygame()
+        self.title, self.width, self.height = str(title), int(width), int(height)
+        self._screen: Any = None
+        self._clock: Any = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the window is open (after the first :meth:`show`, before :meth:`close`)."""
+        return self._screen is not None
+
+    def show(self, frame: np.ndarray, fps: int) -> None:
+        """Show ``frame`` (uint8 ``[height, width, 3]``), then wait for the next tick of a
+        clock at ``fps`` frames per second.
+
+        Raises:
+            ValueError: ``frame`` has another shape or dtype, or ``fps`` is not positive.
+        """
+        frame = np.asarray(frame)
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(
+                f"HumanWindow {self.title!r} shows uint8 frames of shape "
+                f"({self.height}, {self.width}, 3), got {frame.dtype} {frame.shape}"
+            )
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        pygame = self._pygame
+        if self._screen is None:
+            pygame.display.init()
+            pygame.display.set_caption(self.title)
+            self._screen = pygame.display.set_mode((self.width, self.height))
+            self._clock = pygame.time.Clock()
+        surface = pygame.surfarray.make_surface(np.swapaxes(frame, 0, 1))
+        self._screen.blit(surface, (0, 0))
+        pygame.event.pump()
+        self._clock.tick(fps)
+        pygame.display.flip()
+
+    def close(self) -> None:
+        """Close the window (if open); a later :meth:`show` opens a new one."""
+        if self._screen is not None:
+            self._pygame.display.quit()
+            self._screen = self._clock = None
+
+
+def _import_pygame() -> Any:
+    """pygame, or :class:`gymnasium.error.DependencyNotInstalled` naming the extra."""
+    try:
+        import pygame
+    except ImportError as e:
+        from gymnasium.error import DependencyNotInstalled
+
+        raise DependencyNotInstalled(
+            'human rendering needs pygame; install it with `pip install "diffsim[render]"`'
+        ) from e
+    return pygame
