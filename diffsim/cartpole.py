@@ -370,10 +370,28 @@ SYSTEM = System(
     training_loss=balance_loss,
     render="diffsim.envs.render:cartpole_frame",
     render_fps=50,
+    env_attributes={
+        "gravity": "gravity",
+        "masscart": "masscart",
+        "masspole": "masspole",
+        "total_mass": "total_mass",
+        "length": "length",
+        "polemass_length": "polemass_length",
+        "force_mag": "force_mag",
+        "tau": "tau",
+        "theta_threshold_radians": "theta_threshold",
+        "x_threshold": "x_threshold",
+    },
+    integrator_attribute="kinematics_integrator",
+    env_action_dtype="float64",
 )
 """CartPole's :class:`~diffsim.systems.System` description (registered as ``"cartpole"``).
 
 Gymnasium's options: ``sutton_barto_reward`` (reward 0 per step, −1 at termination and
 after it). Steps taken after termination warn and pay 0 (−1 with that option), as Gymnasium's
-env does. Vector rewards are float32, as Gymnasium's ``CartPoleVectorEnv``'s.
+env does. Vector rewards are float32, as Gymnasium's ``CartPoleVectorEnv``'s, whose reset
+draw ``uniform(low, high, size=(4, count))`` :func:`reset_batch` is. Gymnasium's public
+attributes (``gravity``, ..., ``theta_threshold_radians``, ``kinematics_integrator``) are
+read-only views onto the parameters. A continuous push reaches the physics as float64 (the
+float32 action's value, exactly).
 """

@@ -342,7 +342,7 @@ def _apply_options(params: PendulumParams, options: dict) -> PendulumParams:
     """Gymnasium's constructor option ``g`` (gravity, m/s²) replaces ``params.g``."""
     if "g" not in options:
         return params
-    return dataclasses.replace(params, g=option_number(options, "g", 10.0))
+    return dataclasses.replace(params, g=option_number(options, "g", 10.0, "option"))
 
 
 def _observation_high(params: PendulumParams) -> tuple[float, ...]:
@@ -385,9 +385,14 @@ SYSTEM = System(
     apply_options=_apply_options,
     render="diffsim.envs.render:pendulum_frame",
     render_fps=30,
+    env_attributes={name: name for name in ("max_speed", "max_torque", "dt", "g", "m", "l")},
+    env_action_dtype="float32",
 )
 """Pendulum's :class:`~diffsim.systems.System` description (registered as ``"pendulum"``).
 
 Gymnasium's option ``g`` sets gravity. Gymnasium has no vector Pendulum: the vector adapter
 seeds one generator per sub-env, as ``make_vec(..., vectorization_mode="sync")`` does.
+The torque reaches the physics as float32 (the action space's dtype), so that its term is
+formed in float32 as in Gymnasium. Gymnasium's public attributes ``max_speed, max_torque,
+dt, g, m, l`` are read-only views onto the parameters.
 """

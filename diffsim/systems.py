@@ -104,6 +104,16 @@ class System:
             last_action or None) -> uint8 [H, W, 3]`` (imported on first render); None when
             the system is not drawn.
         render_fps: Frames per second of ``human`` rendering and animations.
+        env_attributes: Gymnasium's public attribute names of the reference env → the
+            parameter attribute each reads (CartPole: ``{"theta_threshold_radians":
+            "theta_threshold", "total_mass": "total_mass", ...}``): the envs offer them as
+            read-only views onto their parameters (a derived value, such as a property of the
+            parameters, is named like a field).
+        integrator_attribute: The name under which the reference env exposes its integrator's
+            name (CartPole: ``"kinematics_integrator"``), or None.
+        env_action_dtype: The NumPy dtype in which the envs hand a continuous action to the
+            physics: ``"float32"``, the action space's (Gymnasium's Pendulum forms its torque
+            term in float32 from it), or ``"float64"`` (the float32 value, exactly).
     """
 
     name: str
@@ -140,6 +150,9 @@ class System:
     training_loss: Optional[Callable[..., Any]] = None
     render: Optional[str] = None
     render_fps: int = 30
+    env_attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    integrator_attribute: Optional[str] = None
+    env_action_dtype: str = "float32"
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower() or " " in self.name:
@@ -157,6 +170,11 @@ class System:
         if not hasattr(self.default_params, self.dt_field):
             raise ValueError(
                 f"System {self.name!r}: the parameters have no time-step field {self.dt_field!r}"
+            )
+        if self.env_action_dtype not in ("float32", "float64"):
+            raise ValueError(
+                f"System {self.name!r}: env_action_dtype must be 'float32' or 'float64', "
+                f"got {self.env_action_dtype!r}"
             )
         if self.render is not None and ":" not in self.render:
             raise ValueError(
@@ -271,8 +289,12 @@ def load(entry: str) -> Any:
     return value
 
 
-def option_number(options: Optional[Mapping[str, Any]], key: str, default: float) -> float:
+def option_number(
+    options: Optional[Mapping[str, Any]], key: str, default: float, what: str = "reset option"
+) -> float:
     """A number among Gymnasium's ``reset(options=...)`` (``default`` when absent), as a float.
+
+    ``what`` names the kind of option in the message (``"option"`` for a constructor's).
 
     Raises:
         ValueError: for a value that is not a real number, or not finite.
@@ -285,10 +307,10 @@ def option_number(options: Optional[Mapping[str, Any]], key: str, default: float
         or not isinstance(value, (int, float))
         and not hasattr(value, "__float__")
     ):
-        raise ValueError(f"reset option {key!r} must be a real number, got {value!r}")
+        raise ValueError(f"{what} {key!r} must be a real number, got {value!r}")
     number = float(value)
     if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError(f"reset option {key!r} must be finite, got {value!r}")
+        raise ValueError(f"{what} {key!r} must be finite, got {value!r}")
     return number
 
 

@@ -2,8 +2,11 @@
 
 Ids (see :mod:`diffsim.envs.registration`): ``diffsim/CartPole-v1``,
 ``diffsim/CartPoleContinuous-v1``, ``diffsim/Pendulum-v1``, ``diffsim/Pendulum2019-v1``,
-``diffsim/Trebuchet-v0``. Each has a single env (``gymnasium.make``) and a batched torch
-vector env (``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``).
+``diffsim/Trebuchet-v0``, and any task registered later (:mod:`diffsim.systems`). Every
+task of a System is served by two generic adapters: :class:`SystemEnv` (``gymnasium.make``;
+:mod:`diffsim.envs.env`) and the batched :class:`SystemVectorEnv` (``gymnasium.make_vec``;
+:mod:`diffsim.envs.vector`), which behave as Gymnasium's own envs (see their modules).
+The per-system classes (``CartPoleEnv``, ``PendulumVectorEnv``, ...) are deprecated aliases.
 :func:`rollout` is the differentiable rollout over the same physics (``envs/rollout.py``).
 
 Importing this package registers the ids (with entry-point strings: Gymnasium imports an
@@ -22,6 +25,8 @@ from .registration import ENV_IDS, register_envs
 register_envs()
 
 _ATTRIBUTES: dict[str, str] = {
+    "SystemEnv": "env",
+    "SystemVectorEnv": "vector",
     "CartPoleContinuousEnv": "cartpole_env",
     "CartPoleEnv": "cartpole_env",
     "Pendulum2019Env": "pendulum_env",
@@ -38,6 +43,8 @@ _ATTRIBUTES: dict[str, str] = {
 
 __all__ = [
     "ENV_IDS",
+    "SystemEnv",
+    "SystemVectorEnv",
     "CartPoleContinuousEnv",
     "CartPoleContinuousVectorEnv",
     "CartPoleEnv",
@@ -54,6 +61,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .cartpole_env import CartPoleContinuousEnv, CartPoleEnv
+    from .env import SystemEnv
     from .pendulum_env import Pendulum2019Env, PendulumEnv
     from .rollout import rollout
     from .trebuchet_env import TrebuchetEnv
@@ -62,6 +70,7 @@ if TYPE_CHECKING:
         CartPoleVectorEnv,
         Pendulum2019VectorEnv,
         PendulumVectorEnv,
+        SystemVectorEnv,
         TrebuchetVectorEnv,
     )
 

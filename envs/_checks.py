@@ -6,6 +6,7 @@ checks, so a bad action raises here, before anything changes, and the env stays 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Optional
 
 import numpy as np
@@ -149,91 +150,111 @@ def ready_to_render(env: Any, state: Any) -> bool:
     return True
 
 
-def state_array(value: Any, names: tuple[str, ...], env: str) -> np.ndarray:
+def state_array(
+    value: Any,
+    names: tuple[str, ...],
+    env: str,
+    what: str = "state",
+    num_envs: Optional[int] = None,
+) -> np.ndarray:
     """Return a state assigned to an env (``env.unwrapped.state = value``) as a fresh
-    float64 array, or raise.
+    C-contiguous float64 array, or raise.
 
     Args:
         value: Array-like of exactly ``(len(names),)`` real (integer or floating) finite
-            numbers, in the units of the env's state.
+            numbers, in the units of the env's state; ``(len(names), num_envs)`` for a vector
+            env (one column per sub-env).
         names: The state entries' names, for the message (e.g. ``("theta", "theta_dot")``).
         env: The env's name, for the message.
+        what: What is being set, for the message (``"state"``, ``"options['state']"``).
+        num_envs: None for a single env's state, else the vector env's number of sub-envs.
 
     Raises:
         TypeError: for a non-numeric, boolean, complex or object value.
         ValueError: for the wrong shape or a NaN / infinite entry. Nothing is changed.
     """
-    expected = f"{len(names)} finite real numbers ({', '.join(names)}), shape ({len(names)},)"
+    n = len(names)
+    if num_envs is None:
+        shape: tuple[int, ...] = (n,)
+        expected = f"{n} finite real numbers ({', '.join(names)}), shape ({n},)"
+    else:
+        shape = (n, num_envs)
+        expected = (
+            f"finite real numbers of shape ({n}, {num_envs}): one row per state entry "
+            f"({', '.join(names)}), one column per sub-env"
+        )
     try:
-        arr = np.array(value, copy=True)
+        arr = np.array(value, copy=True, order="C")
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{env}: state must be {expected}, got {_describe(value)}") from err
+        raise TypeError(f"{env}: {what} must be {expected}, got {_describe(value)}") from err
     if arr.dtype.kind not in "iuf":
-        raise TypeError(f"{env}: state must be {expected}, got {_describe(value)}")
-    if arr.shape != (len(names),):
-        raise ValueError(f"{env}: state must be {expected}, got shape {arr.shape}")
+        raise TypeError(f"{env}: {what} must be {expected}, got {_describe(value)}")
+    if arr.shape != shape:
+        raise ValueError(f"{env}: {what} must be {expected}, got shape {arr.shape}")
     arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
-        raise ValueError(f"{env}: state must be {expected}, got {arr.tolist()}")
+        bad = arr if num_envs is None else arr[:, ~np.isfinite(arr).all(axis=0)][:, :5]
+        raise ValueError(f"{env}: {what} must be {expected}, got {bad.tolist()}")
     return arr
 
 
-def state_property(names: tuple[str, ...], units: str) -> property:
-    """The ``state`` property of a single env: reading gives a read-only float64 view of
-    ``self._state`` (None before reset); assigning goes through :func:`state_array`, so the
-    next step continues from the new state.
+def read_only_message(env: Any, attr: str, system: Any, value: Any) -> str:
+    """The ``AttributeError`` message for assigning a read-only attribute of an env: what
+    the attribute is a view onto, and how to build an env with another value instead.
 
     Args:
-        names: The state entries' names (e.g. ``("theta", "theta_dot")``).
-        units: Their units, for the docstring (e.g. ``"rad, rad/s"``).
+        env: The env (its ``task``, ``params`` and class name are read).
+        attr: The attribute's name.
+        system: The env's :class:`~diffsim.systems.System`.
+        value: The value that was assigned (shown in the suggestion).
     """
-
-    def get(self: Any) -> Optional[np.ndarray]:
-        if self._state is None:
-            return None
-        view = self._state.view()
-        view.flags.writeable = False
-        return view
-
-    def set(self: Any, value: Any) -> None:
-        self._state = state_array(value, names, type(self).__name__)
-
-    doc = (
-        f"The current state ({', '.join(names)}; {units}): a read-only float64 view, or None "
-        f"before reset. Assign {len(names)} finite reals to continue from them (TypeError / "
-        "ValueError otherwise, with nothing changed)."
-    )
-    return property(get, set, doc=doc)
-
-
-def param_view(
-    attr: str, field: str, doc: str, params_class: str, derived_from: Optional[str] = None
-) -> property:
-    """A read-only property ``attr`` reading ``self.params.<field>`` (Gymnasium's attribute
-    names as views onto an env's parameters).
-
-    Assigning to it raises ``AttributeError`` saying how to change the parameter instead:
-    build the env with other parameters (the observation/action spaces derive from them).
-    ``derived_from`` names the fields a derived value (e.g. ``total_mass``) is computed from,
-    for the message.
-    """
-
-    def get(self: Any) -> Any:
-        return getattr(self.params, field)
-
-    def set_(self: Any, value: Any) -> None:
-        if derived_from is not None:
-            raise AttributeError(
-                f"{type(self).__name__}.{attr} is read-only (params.{field}, computed from "
-                f"{derived_from}); to change it, build the env with other parameters, e.g. "
-                f"{type(self).__name__}(params=env.unwrapped.params.replace(...)) changing "
-                f"{derived_from}"
+    owner = type(env).__name__
+    env_id = env.task.env_id
+    if attr in system.env_attributes:
+        field = system.env_attributes[attr]
+        if field in {f.name for f in dataclasses.fields(env.params)}:
+            return (
+                f"{owner}.{attr} is read-only (a view onto params.{field}); to change it, build "
+                f"the env with other parameters, e.g. gym.make({env_id!r}, "
+                f"params=env.unwrapped.params.replace({field}={value!r}))"
             )
-        raise AttributeError(
-            f"{type(self).__name__}.{attr} is read-only (a view onto params.{field}); to change "
-            f"it, build the env with other parameters, e.g. gym.make(id, params="
-            f"{params_class}({field}={value!r})) or "
-            f"{type(self).__name__}(params=env.unwrapped.params.replace({field}={value!r}))"
+        return (
+            f"{owner}.{attr} is read-only (params.{field}, computed from other parameters); "
+            f"to change it, build the env with other parameters, e.g. gym.make({env_id!r}, "
+            "params=env.unwrapped.params.replace(...)) changing the fields it derives from"
         )
+    if attr == system.integrator_attribute:
+        return (
+            f"{owner}.{attr} is read-only (the integrator's name); to change it, build the env "
+            f"with another integrator, e.g. gym.make({env_id!r}, integrator={value!r})"
+        )
+    if attr in env.options:
+        return (
+            f"{owner}.{attr} is read-only (a constructor option); to change it, build the env "
+            f"with it, e.g. gym.make({env_id!r}, {attr}={value!r})"
+        )
+    return (
+        f"{owner}.{attr} is read-only (fixed at construction: the spaces and checks derive "
+        f"from it); build another env, e.g. gym.make({env_id!r}, {attr}={value!r})"
+    )
 
-    return property(get, set_, doc=doc)
+
+def discrete_lookup(actions: Any, table: np.ndarray, space: spaces.MultiDiscrete, env: str) -> Any:
+    """The physical actions ``table[actions]`` of a batch of discrete actions, checked.
+
+    One pass does the range check and the lookup: the integers are read as unsigned (a
+    negative index becomes huge) and ``np.take`` refuses any index beyond the table; a bad
+    batch is then described by :func:`discrete_actions`.
+
+    Raises:
+        TypeError, ValueError: as :func:`discrete_actions`; nothing is changed.
+    """
+    arr = actions if isinstance(actions, np.ndarray) else np.asarray(actions)
+    if arr.dtype.kind in "iu" and arr.shape == space.shape:
+        index = arr if arr.dtype.kind == "u" else arr.view(f"u{arr.dtype.itemsize}")
+        try:
+            return table.take(index)
+        except IndexError:
+            pass
+    discrete_actions(arr, space, env)  # raises with the reason
+    raise AssertionError("unreachable: discrete_actions accepted a batch np.take refused")

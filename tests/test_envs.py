@@ -48,6 +48,12 @@ def test_registered_ids_and_specs():
     assert gym.spec("diffsim/CartPole-v1").reward_threshold == 475.0
     assert gym.spec("diffsim/Pendulum-v1").max_episode_steps == 200
     assert gym.spec("diffsim/Pendulum-v1").reward_threshold is None
+    for env_id in CLASSIC_IDS:  # the generic adapters, told their task
+        spec = gym.spec(env_id)
+        assert spec.entry_point == "diffsim.envs.env:SystemEnv"
+        assert spec.vector_entry_point == "diffsim.envs.vector:SystemVectorEnv"
+        assert spec.kwargs == {"task": env_id}
+    assert gym.spec("diffsim/Trebuchet-v0").kwargs == {}
     assert gym.make("diffsim/CartPole-v1").action_space == gym.spaces.Discrete(2)
     box = gym.make("diffsim/CartPoleContinuous-v1").action_space
     assert box.shape == (1,) and box.low[0] == -1 and box.high[0] == 1
@@ -199,8 +205,9 @@ def test_vector_equals_single_envs(env_id):
     vec.action_space.seed(0)
     vec.reset(seed=0)
     start = vec.unwrapped.state
+    assert start.shape == (vec.unwrapped.system.state_size, n)  # one column per sub-env
     singles = [_single_for(env_id) for _ in range(n)]
-    for s, x in zip(singles, start):
+    for s, x in zip(singles, start.T):
         s.reset(options={"state": x})
     for _ in range(40):
         actions = vec.action_space.sample()
@@ -212,7 +219,7 @@ def test_vector_equals_single_envs(env_id):
         if term.any():
             break  # single envs have no autoreset; compared up to the first termination
     # batched: the states equal the singles' (float64)
-    np.testing.assert_array_equal(vec.unwrapped.state, np.stack([s.state for s in singles]))
+    np.testing.assert_array_equal(vec.unwrapped.state, np.stack([s.state for s in singles], 1))
 
 
 @pytest.mark.parametrize("env_id", CLASSIC_IDS)
@@ -233,7 +240,7 @@ def test_vector_autoreset_next_step(env_id):
         for i in range(n):
             if prev_done[i]:  # reset this step: new state, reward 0, not done, action ignored
                 assert rew[i] == 0.0 and not term[i] and not trunc[i]
-                assert not np.array_equal(before[i], after[i])
+                assert not np.array_equal(before[:, i], after[:, i])
                 steps[i] = 0
                 resets[i] += 1
             else:
@@ -257,8 +264,8 @@ def test_vector_initial_states_seeded_and_batched():
     assert p.unwrapped.state is None
     p.reset(seed=0)
     st = p.unwrapped.state
-    assert np.abs(st[:, 0]).max() <= np.pi and np.abs(st[:, 1]).max() <= 1.0
-    assert np.abs(st[:, 0]).max() > 3.0
+    assert np.abs(st[0]).max() <= np.pi and np.abs(st[1]).max() <= 1.0
+    assert np.abs(st[0]).max() > 3.0
 
 
 def test_trebuchet_vector_matches_single_and_resets():
@@ -433,12 +440,18 @@ def test_step_after_termination_warns():
 
 
 def test_bad_constructor_arguments():
-    with pytest.raises(ValueError, match="render_mode"):
-        envs.CartPoleEnv(render_mode="human")  # no "human" mode: it would need a display
+    with pytest.raises(ValueError, match=r"render_mode must be None or one of \['human'"):
+        envs.SystemEnv("cartpole", render_mode="window")
+    with pytest.raises(ValueError, match=r"render_mode must be None or one of \['rgb_array'\]"):
+        envs.SystemVectorEnv("cartpole", render_mode="human")  # frames, not windows
     with pytest.raises(TypeError, match="CartPoleParams"):
-        envs.CartPoleEnv(params=diffsim.PendulumParams())
+        envs.SystemEnv("cartpole", params=diffsim.PendulumParams())
     with pytest.raises(ValueError, match="num_envs"):
-        envs.CartPoleVectorEnv(num_envs=0)
+        envs.SystemVectorEnv("cartpole", num_envs=0)
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        envs.SystemVectorEnv("cartpole", max_episode_steps=0)
+    with pytest.raises(TypeError, match="unknown option"):
+        gym.make_vec("diffsim/CartPole-v1", 2, sutton_barto=True)
     with pytest.raises(ValueError, match="options"):
         gym.make("diffsim/CartPole-v1").reset(options={"state": [0.0, 1.0]})
 

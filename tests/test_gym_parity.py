@@ -1,10 +1,15 @@
 """Single-env parity with Gymnasium's own ``CartPole-v1`` and ``Pendulum-v1`` (issue #13):
 Gymnasium's ``check_environments_match`` with no skip flag but ``skip_render``, the reward
-types, the ``sutton_barto_reward`` option, a settable ``state`` and the public attributes."""
+types, the ``sutton_barto_reward`` option, a settable ``state`` and the public attributes,
+all through the generic :class:`~diffsim.envs.env.SystemEnv`; its constructor options, its
+pickling, and the deprecated per-system aliases."""
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -13,8 +18,16 @@ from gymnasium.utils.env_match import check_environments_match
 
 import diffsim  # noqa: F401  (registers the ids)
 from diffsim import cartpole, pendulum
-from envs.cartpole_env import CartPoleContinuousEnv, CartPoleEnv
-from envs.pendulum_env import Pendulum2019Env, PendulumEnv
+from diffsim.envs.env import SystemEnv
+
+
+def CartPoleEnv(**kwargs):
+    return SystemEnv("diffsim/CartPole-v1", **kwargs)
+
+
+def PendulumEnv(**kwargs):
+    return SystemEnv("diffsim/Pendulum-v1", **kwargs)
+
 
 PAIRS = [("diffsim/CartPole-v1", "CartPole-v1"), ("diffsim/Pendulum-v1", "Pendulum-v1")]
 
@@ -56,7 +69,7 @@ def test_pendulum_reward_is_numpy_float64_like_gymnasium():
 
 
 def test_pendulum2019_reward_is_numpy_float64():
-    env = Pendulum2019Env()
+    env = SystemEnv("pendulum-2019")
     env.reset(seed=0)
     assert type(env.step(np.array([3.0], dtype=np.float32))[1]) is np.float64
 
@@ -112,7 +125,8 @@ def test_continuous_cartpole_accepts_sutton_barto_reward():
     env = gym.make("diffsim/CartPoleContinuous-v1", sutton_barto_reward=True)
     env.reset(seed=0)
     assert env.step(np.array([0.0], dtype=np.float32))[1] == 0.0
-    assert CartPoleContinuousEnv(sutton_barto_reward=True).sutton_barto_reward is True
+    assert SystemEnv("cartpole-continuous", sutton_barto_reward=True).sutton_barto_reward is True
+    assert SystemEnv("cartpole-continuous").sutton_barto_reward is False
 
 
 @pytest.mark.parametrize(
@@ -198,6 +212,8 @@ def test_pendulum_attributes_equal_gymnasium():
         assert getattr(ours, name) == getattr(theirs, name), name
     ours, theirs = PendulumEnv(g=9.81), gym.make("Pendulum-v1", g=9.81).unwrapped
     assert ours.g == theirs.g == 9.81
+    ours, theirs = gym.make("diffsim/Pendulum-v1", g=3.0), gym.make("Pendulum-v1", g=3.0)
+    check_environments_match(ours, theirs, num_steps=50, seed=1, skip_render=True)
 
 
 def test_attributes_follow_the_params():
@@ -227,3 +243,108 @@ def test_assigning_an_attribute_says_it_is_read_only(env, attr, field):
     assert "read-only" in str(info.value)
     assert f"params.{field}" in str(info.value) and "replace(" in str(info.value)
     assert getattr(env, attr) == before
+
+
+@pytest.mark.parametrize(
+    ("attr", "words"),
+    [
+        ("kinematics_integrator", "integrator="),
+        ("sutton_barto_reward", "sutton_barto_reward="),
+        ("params", "fixed at construction"),
+        ("clip_actions", "fixed at construction"),
+    ],
+)
+def test_other_fixed_attributes_are_read_only(attr, words):
+    env = CartPoleEnv()
+    before = getattr(env, attr)
+    with pytest.raises(AttributeError, match="read-only") as info:
+        setattr(env, attr, "semi_implicit_euler")
+    assert words in str(info.value)
+    assert getattr(env, attr) == before
+    env.render_mode = "rgb_array"  # an ordinary attribute stays assignable, as on Gymnasium's
+
+
+# --- SystemEnv's constructor -------------------------------------------------------------------
+
+
+def test_unknown_option_lists_the_valid_ones():
+    with pytest.raises(TypeError, match=r"unknown option\(s\) 'gravity'.*sutton_barto_reward"):
+        SystemEnv("cartpole", gravity=3.0)
+    with pytest.raises(TypeError, match=r"'sutton_barto_reward'.*options are: g\b"):
+        gym.make("diffsim/Pendulum-v1", sutton_barto_reward=True)
+
+
+def test_unknown_task_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown task 'cartpol'.*cartpole-continuous"):
+        SystemEnv("cartpol")
+    with pytest.raises(ValueError, match="entry points of its own"):
+        SystemEnv("trebuchet")
+
+
+def test_g_option_with_params_must_agree():
+    # g= changes params.g: with params= too, they must say the same (else ValueError).
+    with pytest.raises(ValueError, match=r"g=9\.81.*params="):
+        SystemEnv("pendulum", g=9.81, params=pendulum.PendulumParams())
+    env = SystemEnv("pendulum", g=9.81, params=pendulum.PendulumParams(g=9.81, m=2.0))
+    assert env.g == 9.81 and env.m == 2.0
+    # Without params, g= applies to the task's parameters (the 2019 variant's too).
+    env = SystemEnv("pendulum-2019", g=3.0)
+    assert env.params == pendulum.PendulumParams.variant_2019(g=3.0)
+    with pytest.raises(ValueError, match="^option 'g' must be a real number"):
+        SystemEnv("pendulum", g="strong")
+
+
+def test_params_replace_the_tasks_and_are_checked():
+    env = SystemEnv("pendulum-2019", params=pendulum.PendulumParams(max_torque=3.0))
+    assert env.params.clip_torque and env.action_space.high[0] == 3.0
+    with pytest.raises(TypeError, match="PendulumParams"):
+        SystemEnv("pendulum", params=cartpole.CartPoleParams())
+    with pytest.raises(TypeError, match="clip_actions applies to continuous"):
+        SystemEnv("cartpole", clip_actions=True)
+    with pytest.raises(ValueError, match="render_mode"):
+        SystemEnv("cartpole", render_mode="humanoid")
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+@pytest.mark.parametrize("env_id", ["diffsim/CartPole-v1", "diffsim/Pendulum-v1"])
+def test_pickled_env_continues_identically(env_id, how):
+    env = gym.make(env_id, **({"sutton_barto_reward": True} if "Cart" in env_id else {}))
+    env.reset(seed=4)
+    env.action_space.seed(4)
+    for _ in range(5):
+        env.step(env.action_space.sample())
+    twin = pickle.loads(pickle.dumps(env)) if how == "pickle" else copy.deepcopy(env)
+    assert twin.unwrapped.options == env.unwrapped.options
+    for _ in range(60):  # through a termination and a reset (CartPole), or 60 swings
+        action = env.action_space.sample()
+        a, b = env.step(action), twin.step(action)
+        assert a[0].tobytes() == b[0].tobytes() and a[1:4] == b[1:4]
+        if a[2] or a[3]:
+            assert env.reset()[0].tobytes() == twin.reset()[0].tobytes()
+
+
+# --- the deprecated per-system classes -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "env_id"),
+    [
+        ("CartPoleEnv", {}, "diffsim/CartPole-v1"),
+        ("CartPoleEnv", {"continuous": True}, "diffsim/CartPoleContinuous-v1"),
+        ("CartPoleContinuousEnv", {"sutton_barto_reward": True}, "diffsim/CartPoleContinuous-v1"),
+        ("PendulumEnv", {"g": 9.0}, "diffsim/Pendulum-v1"),
+        ("Pendulum2019Env", {}, "diffsim/Pendulum2019-v1"),
+    ],
+)
+def test_deprecated_classes_are_the_generic_env(name, kwargs, env_id):
+    from diffsim import envs
+
+    with pytest.warns(DeprecationWarning, match=f"{name} is deprecated.*SystemEnv"):
+        old = getattr(envs, name)(**kwargs)
+    assert isinstance(old, SystemEnv) and old.task.env_id == env_id
+    new = SystemEnv(env_id, **{k: v for k, v in kwargs.items() if k != "continuous"})
+    assert old.params == new.params and old.options == new.options
+    check_environments_match(old, new, num_steps=100, seed=2, skip_render=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a copy is made without calling __init__
+        assert type(pickle.loads(pickle.dumps(old))) is type(old)

@@ -27,18 +27,20 @@ def _actions(env: gym.vector.VectorEnv, n: int, seed: int) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize(
-    "cls",
+    "make",
     [
-        vector.CartPoleVectorEnv,
-        vector.CartPoleContinuousVectorEnv,
-        vector.PendulumVectorEnv,
-        vector.Pendulum2019VectorEnv,
+        lambda **kw: vector.SystemVectorEnv("diffsim/CartPole-v1", **kw),
+        lambda **kw: vector.SystemVectorEnv("diffsim/CartPoleContinuous-v1", **kw),
+        lambda **kw: vector.SystemVectorEnv("diffsim/Pendulum-v1", **kw),
+        lambda **kw: vector.SystemVectorEnv("diffsim/Pendulum2019-v1", **kw),
         vector.TrebuchetVectorEnv,
     ],
+    ids=["cartpole", "cartpole-continuous", "pendulum", "pendulum-2019", "trebuchet"],
 )
 @pytest.mark.parametrize("how", ["pickle", "deepcopy"])
-def test_vector_env_copy_continues_the_same_trajectory(cls, how):
-    env = cls(num_envs=3, max_episode_steps=7)
+def test_vector_env_copy_continues_the_same_trajectory(make, how):
+    env = make(num_envs=3, max_episode_steps=7)
+    cls = type(env)
     env.reset(seed=1)
     # A trebuchet episode is one shot (each shot ~0.5 s): a few steps cover its autoreset.
     n_before, n_after = (1, 3) if cls is vector.TrebuchetVectorEnv else (5, 12)
@@ -62,7 +64,7 @@ def test_vector_env_copy_continues_the_same_trajectory(cls, how):
 
 
 def test_fast_vector_env_pickles_without_its_compiled_function():
-    env = vector.CartPoleVectorEnv(num_envs=2, fast=True)
+    env = vector.SystemVectorEnv("cartpole", num_envs=2, fast=True)
     env.reset(seed=0)
     twin = pickle.loads(pickle.dumps(env))
     assert twin._transition.fast and twin._transition._compiled is None
@@ -77,8 +79,8 @@ def _pendulum_2019(kind: str):
         env = gym.make("diffsim/Pendulum2019-v1").unwrapped
         env.reset(options={"state": [0.5, 1.0]})
         return env, (1,)
-    env = vector.Pendulum2019VectorEnv(num_envs=3)
-    env.reset(options={"state": [[0.5, 1.0]] * 3})
+    env = vector.SystemVectorEnv("diffsim/Pendulum2019-v1", num_envs=3)
+    env.reset(options={"state": [[0.5] * 3, [1.0] * 3]})  # [n, num_envs]: one column each
     return env, (3, 1)
 
 
@@ -118,16 +120,16 @@ def test_torque_bound_is_documented_on_the_params():
 
 def test_float32_cast_never_turns_a_finite_action_into_inf():
     from diffsim.envs import _checks
-    from diffsim.envs.pendulum_env import PendulumEnv
+    from diffsim.envs.env import SystemEnv
 
     space = gym.spaces.Box(-2.0, 2.0, (1,), np.float32)
     with pytest.raises(ValueError, match=r"float32 .*1e\+300"):
         _checks.box_action(np.array([1e300]), space, "Env", clip=False)
     # An env that does not clip but whose physics does (so no torque bound applies).
-    env = PendulumEnv(clip_actions=False)
+    env = SystemEnv("pendulum", clip_actions=False)
     env.reset(seed=0)
     before = env.state
-    with pytest.raises(ValueError, match="PendulumEnv.*float32"):
+    with pytest.raises(ValueError, match="SystemEnv.*Pendulum-v1.*float32"):
         env.step(np.array([-1e300]))
     np.testing.assert_array_equal(env.state, before)
     env.step(np.array([1e30]))  # finite in float32: the physics clips it to 2 N·m
