@@ -1,10 +1,11 @@
 """The names of the training methods and tasks, and each task's default method.
 
 A light module (standard library only): the command line's parsers and help read it without
-importing torch or the method modules. The real registries are
-:data:`diffsim.controllers.training.METHODS` (methods), :data:`diffsim.envs.rollout.SHORT_NAMES`
-and :data:`diffsim.envs.rollout.GYMNASIUM_TWINS` (tasks); ``tests/test_startup.py`` checks
-that this table agrees with them.
+importing torch or the method modules. The tasks are read from the registry of
+:mod:`diffsim.systems` (also standard library only) whenever they are asked for, so a task
+registered later is listed too; the methods' real registry is
+:data:`diffsim.controllers.training.METHODS`, and ``tests/test_startup.py`` checks that this
+table agrees with it and with :data:`diffsim.envs.rollout.SHORT_NAMES`.
 
 Each task's default method is the one that solves it in the project's published results
 (``docs/benchmarks.md``, ``docs/results/``, ``docs/aiming.md``):
@@ -24,10 +25,18 @@ Gymnasium's CartPole-v1                ppo       ``results/cartpole_gymnasium``:
 Gymnasium's Pendulum-v1                sac       ``results/pendulum_gymnasium``: 5/5
 =====================================  ========  ==============================================
 
-Gymnasium's own ids take only the SB3 methods (the baselines extra).
+Any other registered task (a user's own system) defaults to ``bptt``, whose configuration
+is then derived from the system's description (:func:`diffsim.controllers.bptt.
+derived_config`); another Gymnasium id registered as a task's twin defaults to ``ppo`` (the
+SB3 method that takes any action space). Gymnasium's own ids take only the SB3 methods (the
+baselines extra).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+from diffsim import systems
 
 EVAL_EPISODES = 100
 """Episodes per evaluation of the benchmark protocol (as
@@ -46,20 +55,48 @@ METHOD_NAMES: dict[str, str] = {
 }
 """Every training method, with a one-line description (the order of ``--help``)."""
 
-TASK_NAMES: dict[str, str] = {
-    "cartpole": "diffsim/CartPole-v1",
-    "cartpole-continuous": "diffsim/CartPoleContinuous-v1",
-    "pendulum": "diffsim/Pendulum-v1",
-    "pendulum-2019": "diffsim/Pendulum2019-v1",
-    "trebuchet": "diffsim/Trebuchet-v0",
-}
-"""Short task name → this project's Gymnasium id."""
 
-GYMNASIUM_TWIN_NAMES: dict[str, str] = {
-    "CartPole-v1": "diffsim/CartPole-v1",
-    "Pendulum-v1": "diffsim/Pendulum-v1",
-}
-"""Gymnasium's own ids that the SB3 baselines also train on → this project's twin."""
+class _RegistryView(Mapping):
+    """A read-only mapping recomputed from :mod:`diffsim.systems` on every access."""
+
+    def __init__(self, table: Callable[[], dict[str, str]]):
+        self._table = table
+
+    def __getitem__(self, key: str) -> str:
+        return self._table()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return repr(self._table())
+
+
+def task_names() -> dict[str, str]:
+    """Short task name → this project's Gymnasium id, for every registered task."""
+    return {s.short_name: s.env_id for s in systems.task_specs().values()}
+
+
+def gymnasium_twin_names() -> dict[str, str]:
+    """Gymnasium's own ids that the SB3 baselines also train on → this project's twin."""
+    return {s.gymnasium_id: s.env_id for s in systems.task_specs().values() if s.gymnasium_id}
+
+
+TASK_NAMES: Mapping[str, str] = _RegistryView(task_names)
+"""Short task name → this project's Gymnasium id (a view of the registry)."""
+
+GYMNASIUM_TWIN_NAMES: Mapping[str, str] = _RegistryView(gymnasium_twin_names)
+"""Gymnasium's own ids that the SB3 baselines also train on → this project's twin (a view
+of the registry's :attr:`~diffsim.systems.TaskSpec.gymnasium_id`)."""
+
+DERIVED_DEFAULT_METHOD = "bptt"
+"""The default method of a registered task without an entry in :data:`DEFAULT_METHODS`."""
+
+TWIN_DEFAULT_METHOD = "ppo"
+"""The default method of a Gymnasium twin without an entry in :data:`DEFAULT_METHODS`."""
 
 DEFAULT_METHODS: dict[str, str] = {
     "diffsim/CartPole-v1": "bptt",
@@ -70,7 +107,9 @@ DEFAULT_METHODS: dict[str, str] = {
     "CartPole-v1": "ppo",
     "Pendulum-v1": "sac",
 }
-"""Task id → the method that solves it (the default of ``diffsim train`` and ``train()``)."""
+"""Task id → the method that solves it (the default of ``diffsim train`` and ``train()``), for
+the tasks with published results; other tasks: :data:`DERIVED_DEFAULT_METHOD` (see the
+module docstring)."""
 
 
 def default_method(env: str) -> str:
@@ -82,19 +121,26 @@ def default_method(env: str) -> str:
             (``Pendulum-v1``).
 
     Returns:
-        The method's name, a key of :data:`METHOD_NAMES`.
+        The method's name, a key of :data:`METHOD_NAMES`: the task's entry of
+        :data:`DEFAULT_METHODS`, else :data:`DERIVED_DEFAULT_METHOD` for a registered task
+        and :data:`TWIN_DEFAULT_METHOD` for a Gymnasium twin.
 
     Raises:
         ValueError: ``env`` names no known task (the message lists the valid names).
     """
-    env_id = TASK_NAMES.get(env, env)
-    if env_id not in DEFAULT_METHODS:
-        valid = [*TASK_NAMES, *TASK_NAMES.values(), *GYMNASIUM_TWIN_NAMES]
-        raise ValueError(f"unknown environment {env!r}; expected one of: {', '.join(valid)}")
-    return DEFAULT_METHODS[env_id]
+    names, twins = task_names(), gymnasium_twin_names()
+    env_id = names.get(env, env)
+    if env_id in DEFAULT_METHODS:
+        return DEFAULT_METHODS[env_id]
+    if env_id in systems.task_specs():
+        return DERIVED_DEFAULT_METHOD
+    if env_id in twins:
+        return TWIN_DEFAULT_METHOD
+    valid = [*names, *names.values(), *twins]
+    raise ValueError(f"unknown environment {env!r}; expected one of: {', '.join(valid)}")
 
 
 def defaults_help() -> str:
     """``"cartpole: bptt, …, Pendulum-v1: sac"``: every task's default method, for help text."""
-    names = {**{v: k for k, v in TASK_NAMES.items()}, **{k: k for k in GYMNASIUM_TWIN_NAMES}}
-    return ", ".join(f"{names[env_id]}: {m}" for env_id, m in DEFAULT_METHODS.items())
+    names = {**{v: k for k, v in task_names().items()}, **{k: k for k in gymnasium_twin_names()}}
+    return ", ".join(f"{name}: {default_method(env_id)}" for env_id, name in names.items())

@@ -17,15 +17,26 @@ It consumes ``batch_size × horizon`` transitions. What is differentiated (``los
 
 - ``"return"``: −(sum of the task's rewards) — Pendulum's reward is a smooth cost of the
   state and torque, so its return is differentiable as it stands.
-- ``"balance"``: CartPole's reward is +1 per step: its return is piecewise constant in the
-  policy's parameters and has no useful gradient. We differentiate instead, over the steps
-  of each episode (``on_terminate="mask"``: terminated elements stop contributing), the
-  squared distance from the upright, centred state, each coordinate divided by its
-  termination threshold: Σ_t alive_t · ((x_t/2.4)² + (θ_t/0.2094)²). Keeping the pole
-  upright and the cart centred is what keeps the episode going. (Simulating past the
-  termination instead lets the fallen pole's large, chaotic angles dominate the gradient;
-  we measured that it does not learn.) The rollout ends once every element has
-  terminated, and only the steps simulated are counted.
+- ``"balance"``: the system's own training loss (:attr:`diffsim.systems.System.
+  training_loss`, ``(states, alive, params) -> [B]``), for systems whose reward has no useful
+  gradient; the name is CartPole's, kept for existing configurations and run files, and a
+  system without a training loss refuses it. CartPole's reward is +1 per step: its return is
+  piecewise constant in the policy's parameters. Its training loss
+  (:func:`diffsim.cartpole.balance_loss`) is, over the steps of each episode
+  (``on_terminate="mask"``: terminated elements stop contributing), the squared distance
+  from the upright, centred state, each coordinate divided by its termination threshold:
+  Σ_t alive_t · ((x_t/2.4)² + (θ_t/0.2094)²). Keeping the pole upright and the cart centred
+  is what keeps the episode going. (Simulating past the termination instead lets the fallen
+  pole's large, chaotic angles dominate the gradient; we measured that it does not learn.)
+  With this loss the rollout ends once every element has terminated, and only the steps
+  simulated are counted.
+
+Defaults: :data:`TUNED` holds the tuned configuration of each built-in task; any other
+registered task (a user's own system) gets :func:`derived_config`, read from its
+description: horizon = the task's episode length, loss = the system's training loss if it
+has one, else the return; a ``binary`` head for a discrete task, else ``tanh``; the action
+scale (and offset) from the action bounds; the other fields are :class:`BPTTConfig`'s
+generic defaults. Its default budget is :data:`DERIVED_BUDGET` transitions.
 
 ``mirror_starts`` draws half the initial states and adds their mirror images (s → −s):
 CartPole and Pendulum are symmetric under s → −s, a → −a, and mirrored pairs cancel the
@@ -44,17 +55,17 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import torch
 
-from diffsim import cartpole, debug_checks
+from diffsim import debug_checks
 from diffsim._debug import NonFiniteError
 from diffsim._validation import check_choice
 from diffsim.envs.rollout import Rollout, Task, get_task, rollout
 
 from ._fields import check_fields
-from .policies import PolicySpec, build_policy, param_norm
+from .policies import PolicySpec, build_policy, head_settings, param_norm, spec_for_task
 
 LOSSES = ("return", "balance")
 OPTIMIZERS = ("adam", "normalized_sgd")
@@ -74,7 +85,8 @@ class BPTTConfig:
         truncate_every: Detach the state every this many steps (None: full horizon).
         lr: Adam learning rate.
         grad_clip: Maximum global gradient norm (None: no clipping).
-        loss: ``"return"`` or ``"balance"`` (see the module docstring).
+        loss: ``"return"`` or ``"balance"`` (the system's training loss; see the module
+            docstring).
         policy: Policy network settings (a :class:`PolicySpec` without ``obs_size``).
         dtype: ``"float32"`` or ``"float64"``.
         mirror_starts: Use mirrored pairs of initial states (``batch_size`` must be even).
@@ -165,21 +177,58 @@ TUNED: dict[str, dict[str, Any]] = {
         policy=dict(kind="mlp", hidden=(32, 32), head="linear", action_scale=2.0),
     ),
 }
-"""The default configuration per task (``diffsim train ENV --method bptt`` with no options)."""
+"""The tuned configuration per task (``diffsim train ENV --method bptt`` with no options);
+tasks not listed get :func:`derived_config`."""
 
 
-def default_config(task: str) -> BPTTConfig:
-    """The tuned configuration for a task id or short name."""
-    env_id = get_task(task).env_id
-    return BPTTConfig(**copy.deepcopy(TUNED[env_id]))
+def derived_config(task: Union[str, Task]) -> dict[str, Any]:
+    """The default BPTT settings of a task without a :data:`TUNED` entry, read from its
+    description (see the module docstring).
+
+    Args:
+        task: A task id, short name or :class:`~diffsim.envs.rollout.Task`.
+
+    Returns:
+        :class:`BPTTConfig` keyword arguments.
+
+    Raises:
+        ValueError: for a task without a time limit (the horizon has nothing to follow).
+    """
+    task = get_task(task)
+    if task.max_episode_steps is None:
+        raise ValueError(
+            f"{task.env_id} has no time limit (max_episode_steps), so BPTT has no default "
+            "horizon: give one (config={'horizon': T} or --set horizon=T)"
+        )
+    return dict(
+        horizon=task.max_episode_steps,
+        loss="balance" if task.system.training_loss is not None else "return",
+        policy=head_settings(task.discrete, task.action_low, task.action_high),
+    )
+
+
+def default_config(task: Union[str, Task]) -> BPTTConfig:
+    """The tuned configuration of a task id or short name (:data:`TUNED`), else the one
+    derived from its description (:func:`derived_config`)."""
+    task = get_task(task)
+    settings = TUNED.get(task.env_id)
+    return BPTTConfig(**copy.deepcopy(settings if settings is not None else derived_config(task)))
 
 
 def policy_spec_for(task: Task, config: BPTTConfig) -> PolicySpec:
-    """The full :class:`PolicySpec` for a task (obs size and action bound filled in)."""
-    settings = dict(config.policy)
-    settings.setdefault("head", "binary" if task.discrete else "tanh")
-    settings.setdefault("action_scale", task.action_high)
-    return PolicySpec(obs_size=task.obs_size, **settings)
+    """The full :class:`PolicySpec` for a task: the observation size, and the head, action
+    scale and offset that the config leaves out from the task's action bounds
+    (:func:`~diffsim.controllers.policies.head_settings`)."""
+    return spec_for_task(task, config.policy)
+
+
+def _check_loss(task: Task, loss: str) -> None:
+    if loss == "balance" and task.system.training_loss is None:
+        raise ValueError(
+            f"loss 'balance' is the system's training loss, and the {task.system.title} "
+            f"system ({task.env_id}) has none (System.training_loss is None); use "
+            "loss='return', which differentiates the return"
+        )
 
 
 class BPTTTrainer:
@@ -191,6 +240,7 @@ class BPTTTrainer:
 
     def __init__(self, task: str, config: BPTTConfig, seed: int, device: str = "cpu"):
         self.task = get_task(task)
+        _check_loss(self.task, config.loss)
         self.config = config
         self.device = torch.device(device)
         self.dtype = getattr(torch, config.dtype)
@@ -223,10 +273,7 @@ class BPTTTrainer:
     def _loss(self, out: Rollout) -> torch.Tensor:
         if self.config.loss == "return":
             return -out.returns.mean()
-        p = self.task.params
-        x, _, theta, _ = cartpole.unpack(out.states[1:])
-        cost = (x / p.x_threshold) ** 2 + (theta / p.theta_threshold) ** 2
-        return (cost * out.alive).sum(0).mean()
+        return self.task.system.training_loss(out.states, out.alive, self.task.params).mean()
 
     def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
         """One rollout and one optimiser step; returns its metrics (``transitions`` included).
@@ -375,9 +422,13 @@ DEFAULT_BUDGETS = {
     "diffsim/Pendulum-v1": 100_000,
     "diffsim/Pendulum2019-v1": 20_000,
 }
-"""Training transitions of ``diffsim train ENV --method bptt`` with no ``--budget``."""
+"""Training transitions of ``diffsim train ENV --method bptt`` with no ``--budget``, per
+tuned task (others: :data:`DERIVED_BUDGET`)."""
+
+DERIVED_BUDGET = 100_000
+"""The default budget (transitions) of a task without a :data:`DEFAULT_BUDGETS` entry."""
 
 
-def default_budget(task: str) -> int:
+def default_budget(task: Union[str, Task]) -> int:
     """The default training budget (transitions) for a task id or short name."""
-    return DEFAULT_BUDGETS[get_task(task).env_id]
+    return DEFAULT_BUDGETS.get(get_task(task).env_id, DERIVED_BUDGET)

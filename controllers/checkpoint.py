@@ -31,9 +31,9 @@ import functools
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, Optional, Union
 
 import numpy as np
 import torch
@@ -52,14 +52,32 @@ class PolicyAgent:
     """A trained policy behind Gymnasium's action space: ``act(obs)`` → action.
 
     ``obs`` is one observation ``[obs]`` or a batch ``[B, obs]`` (numpy). For a discrete
-    CartPole the action is an int (0 = left, 1 = right), or an ``int64`` array for a batch;
-    for a Box space a ``float32`` array of shape ``(1,)`` (or ``[B, 1]``).
+    task the action is an int, the index of the discrete action nearest to the policy's
+    physical action (CartPole: 0 = left, 1 = right), or an ``int64`` array for a batch; for
+    a Box space a ``float32`` array of shape ``(1,)`` (or ``[B, 1]``).
+
+    Args:
+        policy: The trained policy.
+        env_id: The environment it acts in.
+        discrete: Whether that environment's action space is ``Discrete``.
+        actions: The physical action of each discrete index; default: the registered
+            system's :attr:`~diffsim.systems.System.discrete_actions` for ``env_id`` (or its
+            Gymnasium twin), else ``(-1.0, 1.0)``.
     """
 
-    def __init__(self, policy: ControlPolicy, env_id: str, discrete: bool):
+    def __init__(
+        self,
+        policy: ControlPolicy,
+        env_id: str,
+        discrete: bool,
+        actions: Optional[Sequence[float]] = None,
+    ):
         self.policy = policy.eval()
         self.env_id = env_id
         self.discrete = discrete
+        if discrete and actions is None:
+            actions = discrete_actions(env_id)
+        self.actions = None if actions is None else np.asarray(actions, dtype=np.float64)
 
     def act(self, obs: np.ndarray) -> Union[int, np.ndarray]:
         obs = np.asarray(obs, dtype=np.float32)
@@ -76,10 +94,27 @@ class PolicyAgent:
             )
         a = a.cpu().numpy()
         if self.discrete:
-            a = (a > 0).astype(np.int64)
+            # The nearest discrete action (ties: the lower index, so 0 maps to CartPole's 0).
+            a = np.abs(a[:, None].astype(np.float64) - self.actions[None]).argmin(1)
+            a = a.astype(np.int64)
             return int(a[0]) if single else a
         a = a.astype(np.float32)[:, None]
         return a[0] if single else a
+
+
+def discrete_actions(env_id: str) -> tuple[float, ...]:
+    """The physical action of each discrete index of ``env_id`` (a registered task's id or
+    its Gymnasium twin's), read from its system's description; ``(-1.0, 1.0)`` for an id
+    the registry does not know (a policy loaded without its system registered).
+    """
+    from diffsim import systems
+
+    for spec in systems.task_specs().values():
+        if env_id in (spec.env_id, spec.gymnasium_id) and spec.system in systems.system_names():
+            actions = systems.get_system(spec.system).discrete_actions
+            if actions:
+                return tuple(float(a) for a in actions)
+    return (-1.0, 1.0)
 
 
 @functools.lru_cache(maxsize=1)

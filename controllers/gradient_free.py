@@ -9,16 +9,18 @@ parameters of a trained policy, on a non-differentiable objective).
     … take ``popsize`` as ``num_workers``). The default networks are small, as such search
     needs: CartPole a linear map without bias (4 weights, the policy BPTT uses); Pendulum
     an MLP with one hidden layer of 16 tanh units (81 weights), observation scaled by
-    (1, 1, 8). One update is one generation: ask ``popsize`` candidates, play each from the
-    same ``episodes`` initial states (drawn afresh from the reset distribution each
+    (1, 1, 8); any other system the same MLP unscaled (:data:`CMAES_GENERIC`). One update
+    is one generation: ask ``popsize`` candidates, play each from the same ``episodes``
+    initial states (drawn afresh from the reset distribution each
     generation: common random numbers), all ``popsize × episodes`` episodes in **one**
     batched rollout of :func:`diffsim.envs.rollout` over the env's physics with its time
     limit (candidates' weights stacked, the network applied with ``torch.func.vmap``; no
     Python loop over candidates), the deterministic action (greedy sign, mean torque),
     then tell each candidate its mean return. ``transitions`` = every simulated step of
-    every element (``T × popsize × episodes``; a CartPole rollout stops once every episode
-    has terminated). The policy reported and evaluated is CMA's search-distribution mean
-    (other optimisers: Nevergrad's recommendation), see :func:`recommendation`.
+    every element (``T × popsize × episodes``; a rollout stops once every episode has
+    terminated, as CartPole's do). The policy reported and evaluated is CMA's
+    search-distribution mean (other optimisers: Nevergrad's recommendation), see
+    :func:`recommendation`.
 
 ``retrofit``
     Starts from a trained ControlPolicy run (``source``: its directory, e.g. a bptt run;
@@ -56,7 +58,7 @@ from diffsim.envs.rollout import Task, get_task, rollout
 
 from ._fields import check_fields
 from .baselines import require
-from .policies import ControlPolicy, PolicySpec, build_policy
+from .policies import ControlPolicy, build_policy, spec_for_task
 
 OBJECTIVES = ("episode_length", "worst_episode_length", "return")
 PARAMETER_SETS = ("last_layer", "output_scale")
@@ -166,9 +168,7 @@ class _Batched:
 
     def head(self, u: torch.Tensor) -> torch.Tensor:
         """The deterministic physical action of scores ``u`` (as the evaluated policy acts)."""
-        if self.policy.spec.head == "binary":
-            return self.policy.estimator(u, deterministic=True)
-        return self.policy.spec.action_scale * torch.tanh(u)
+        return self.policy.head(u, deterministic=True)
 
 
 def _play(
@@ -182,7 +182,9 @@ def _play(
     """Play ``population`` policies from the same ``starts [E, n]`` in one batched rollout.
 
     ``scores`` maps observations ``[P, E, obs]`` to scores ``[P, E]``. Returns each
-    element's return and episode length, both ``[P, E]``, and the transitions simulated.
+    element's return and episode length, both ``[P, E]``, and the transitions simulated
+    (the rollout stops once every episode has terminated, which only a system that
+    terminates reaches).
     """
     episodes = starts.shape[0]
     initial = starts.repeat(population, 1)  # candidate-major: [P·E, n]
@@ -198,17 +200,10 @@ def _play(
             initial,
             on_terminate="mask",
             params=params,
-            stop_when_all_done=task.system.__name__.endswith("cartpole"),
+            stop_when_all_done=True,
         )
     shape = (population, episodes)
     return out.returns.reshape(shape), out.episode_lengths.reshape(shape), out.transitions
-
-
-def _policy_settings(task: Task, settings: dict[str, Any]) -> PolicySpec:
-    s = dict(settings)
-    s.setdefault("head", "binary" if task.discrete else "tanh")
-    s.setdefault("action_scale", task.action_high)
-    return PolicySpec(obs_size=task.obs_size, **s)
 
 
 def _check_common(optimizer: str, popsize: int, episodes: int, sigma: float) -> None:
@@ -258,30 +253,44 @@ CMAES_TUNED: dict[str, dict[str, Any]] = {
         policy=dict(kind="mlp", hidden=(16,), activation="tanh", obs_scale=(1.0, 1.0, 8.0)),
     ),
 }
-"""Default ``cmaes`` settings per system (CartPole ids share one, Pendulum ids the other)."""
+"""Tuned ``cmaes`` settings per system name (both CartPole ids share one, both Pendulum ids
+the other); a system not listed gets :data:`CMAES_GENERIC`."""
+
+CMAES_GENERIC: dict[str, Any] = dict(
+    popsize=16, episodes=8, policy=dict(kind="mlp", hidden=(16,), activation="tanh")
+)
+"""The ``cmaes`` settings of a system without a tuned entry: an MLP with one hidden layer of
+16 tanh units, 16 candidates of 8 episodes each per generation (the head and the action
+scale follow the task: binary for a discrete one, else tanh over the action bound)."""
 
 CMAES_BUDGETS = {"cartpole": 200_000, "pendulum": 2_000_000}
+"""Default ``cmaes`` budgets (transitions) per system name; others: :data:`CMAES_GENERIC_BUDGET`."""
+
+CMAES_GENERIC_BUDGET = 1_000_000
 
 
-def _system(env_id: str) -> str:
-    return "cartpole" if "CartPole" in get_task(env_id).env_id else "pendulum"
+def _system_name(env_id: str) -> str:
+    """The registry name of the system of a task id or short name."""
+    return get_task(env_id).system.name
 
 
 def cmaes_default_config(env_id: str) -> CMAESConfig:
-    """The default ``cmaes`` configuration for a task id."""
-    return CMAESConfig(**copy.deepcopy(CMAES_TUNED[_system(env_id)]))
+    """The default ``cmaes`` configuration for a task id: its system's tuned entry
+    (:data:`CMAES_TUNED`), else :data:`CMAES_GENERIC`."""
+    settings = CMAES_TUNED.get(_system_name(env_id), CMAES_GENERIC)
+    return CMAESConfig(**copy.deepcopy(settings))
 
 
 def cmaes_default_budget(env_id: str) -> int:
     """Training transitions of ``diffsim train ENV --method cmaes`` with no ``--budget``."""
-    return CMAES_BUDGETS[_system(env_id)]
+    return CMAES_BUDGETS.get(_system_name(env_id), CMAES_GENERIC_BUDGET)
 
 
 class CMAESTrainer:
     """Nevergrad on every weight of a ControlPolicy (see the module docstring).
 
     Args:
-        env_id: A task id of :data:`diffsim.envs.rollout.TASKS`.
+        env_id: A task id (or short name) of :data:`diffsim.envs.rollout.TASKS`.
         config: The hyperparameters.
         seed: Seeds the initial weights, the optimiser and the initial states.
         device: Torch device of the rollouts.
@@ -293,7 +302,7 @@ class CMAESTrainer:
         self.device = torch.device(device)
         self.dtype = getattr(torch, config.dtype)
         self.generator = torch.Generator().manual_seed(int(seed))
-        spec = _policy_settings(self.task, config.policy)
+        spec = spec_for_task(self.task, config.policy)
         self.policy = build_policy(spec, self.generator).to(self.device, self.dtype)
         self.batched = _Batched(self.policy)
         self.optimizer = make_optimizer(
@@ -396,14 +405,21 @@ RETROFIT_TUNED: dict[str, dict[str, Any]] = {
     ),
     "pendulum": dict(objective="return", params_override={"m": 1.2}),
 }
-"""Default objectives: CartPole with a pole ten times heavier (1 kg) and starts four times as
-far from upright (each state entry U(±0.2)); Pendulum's return with a 20 % heavier rod (its
-torque limit then matters more)."""
+"""Default objectives per system name: CartPole with a pole ten times heavier (1 kg) and
+starts four times as far from upright (each state entry U(±0.2)); Pendulum's return with a
+20 % heavier rod (its torque limit then matters more). A system not listed gets
+:data:`RETROFIT_GENERIC`."""
+
+RETROFIT_GENERIC: dict[str, Any] = dict(objective="return")
+"""The ``retrofit`` settings of a system without a tuned entry: the task's own return, on the
+task's physics and reset distribution (every system has a return; not every one terminates)."""
 
 
 def retrofit_default_config(env_id: str) -> RetrofitConfig:
-    """The default ``retrofit`` configuration for a task id (``source`` still to give)."""
-    return RetrofitConfig(**copy.deepcopy(RETROFIT_TUNED[_system(env_id)]))
+    """The default ``retrofit`` configuration for a task id (``source`` still to give): its
+    system's entry of :data:`RETROFIT_TUNED`, else :data:`RETROFIT_GENERIC`."""
+    settings = RETROFIT_TUNED.get(_system_name(env_id), RETROFIT_GENERIC)
+    return RetrofitConfig(**copy.deepcopy(settings))
 
 
 def retrofit_default_budget(env_id: str) -> int:

@@ -6,9 +6,14 @@ observation) to *physical* actions ``[B]``:
 - continuous tasks (``head="tanh"``): ``action_scale · tanh(net(obs))``, within the bounds
   ±action_scale (CartPole's push ±1, Pendulum's torque ±2 N·m);
 - binary tasks (``head="binary"``): ``net(obs)`` is a score ``u`` and a gradient estimator of
-  :mod:`diffsim.controllers.estimators` turns it into a push of ±1 (``st_sign`` by default);
+  :mod:`diffsim.controllers.estimators` turns it into a push of ±1 (``st_sign`` by default),
+  times ``action_scale``;
 - unbounded continuous actions (``head="linear"``): ``action_scale · net(obs)``, for the 2019
   pendulum whose torque is never clipped (the post's policy had no bound either).
+
+Every head then adds ``action_offset`` (default 0): an action range ``[low, high]`` that is
+not symmetric is reached with ``action_scale = (high − low) / 2`` and ``action_offset =
+(high + low) / 2`` (a binary head then picks ``low`` or ``high``).
 
 ``net`` is an MLP (configurable sizes and activation) or a linear map. Observations are
 divided by ``obs_scale`` first (a fixed, documented normalisation, default 1).
@@ -17,6 +22,7 @@ Everything needed to rebuild a policy is in its :class:`PolicySpec` (saved in ch
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
@@ -43,7 +49,10 @@ class PolicySpec:
         activation: One of ``tanh``, ``relu``, ``elu``, ``gelu``, ``silu``.
         head: ``"tanh"`` (bounded continuous action), ``"binary"`` (±1 via an estimator) or
             ``"linear"`` (unbounded continuous action).
-        action_scale: Bound of the continuous action (physical units), or 1 for binary.
+        action_scale: Bound of the continuous action (physical units); the magnitude of a
+            binary head's two actions (1: ±1).
+        action_offset: Added to every head's action (physical units; see the module
+            docstring). Specs saved without it read as 0.
         estimator: Gradient estimator of a binary head (``st_sign``, ``st_gumbel``,
             ``expected``).
         temperature: Gumbel-softmax temperature (``st_gumbel`` only).
@@ -61,6 +70,7 @@ class PolicySpec:
     activation: str = "tanh"
     head: str = "tanh"
     action_scale: float = 1.0
+    action_offset: float = 0.0
     estimator: str = "st_sign"
     temperature: float = 1.0
     obs_scale: Optional[tuple[float, ...]] = None
@@ -118,26 +128,81 @@ class ControlPolicy(nn.Module):
         obs = obs.to(self.obs_scale.dtype)
         return self.net(obs / self.obs_scale if self._scaled else obs)[..., 0]
 
+    def head(
+        self,
+        u: torch.Tensor,
+        generator: Optional[torch.Generator] = None,
+        deterministic: bool = False,
+    ) -> torch.Tensor:
+        """The physical action ``[B]`` of scores ``u [B]`` (see the module docstring);
+        ``deterministic`` takes the greedy action of a binary head."""
+        spec = self.spec
+        if spec.head == "binary":
+            a = self.estimator(u, generator, deterministic)
+            if spec.action_scale != 1.0:
+                a = spec.action_scale * a
+        elif spec.head == "linear":
+            a = spec.action_scale * u
+        else:
+            a = spec.action_scale * torch.tanh(u)
+        return a + spec.action_offset if spec.action_offset else a
+
     def forward(
         self, obs: torch.Tensor, generator: Optional[torch.Generator] = None
     ) -> torch.Tensor:
         """Training action ``[B]`` in physical units (stochastic for ``st_gumbel``)."""
-        u = self.score(obs)
-        if self.spec.head == "binary":
-            return self.estimator(u, generator)
-        if self.spec.head == "linear":
-            return self.spec.action_scale * u
-        return self.spec.action_scale * torch.tanh(u)
+        return self.head(self.score(obs), generator)
 
     @torch.no_grad()
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        """Greedy action ``[B]`` in physical units (±1 for a binary head)."""
-        u = self.score(obs)
-        if self.spec.head == "binary":
-            return self.estimator(u, deterministic=True)
-        if self.spec.head == "linear":
-            return self.spec.action_scale * u
-        return self.spec.action_scale * torch.tanh(u)
+        """Greedy action ``[B]`` in physical units (``±action_scale + action_offset`` for a
+        binary head)."""
+        return self.head(self.score(obs), deterministic=True)
+
+
+def head_settings(discrete: bool, low: float, high: float) -> dict[str, Any]:
+    """The head that spans the physical action range ``[low, high]``.
+
+    Args:
+        discrete: A discrete task (a ``binary`` head picking ``low`` or ``high``), else a
+            ``tanh`` head over the range.
+        low, high: The action bounds (physical units), ``low < high``.
+
+    Returns:
+        :class:`PolicySpec` keyword arguments: ``head``, ``action_scale`` and, for a range
+        not centred on 0, ``action_offset``.
+
+    Raises:
+        ValueError: for bounds that are not finite or not increasing.
+    """
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(
+            f"the action bounds must be finite with low < high, got [{low}, {high}]: give the "
+            "policy's head, action_scale and action_offset explicitly"
+        )
+    settings: dict[str, Any] = {
+        "head": "binary" if discrete else "tanh",
+        "action_scale": (high - low) / 2,
+    }
+    if high + low:
+        settings["action_offset"] = (high + low) / 2
+    return settings
+
+
+def spec_for_task(task: Any, settings: dict[str, Any]) -> PolicySpec:
+    """A :class:`PolicySpec` for a task from ``settings`` (:class:`PolicySpec` fields without
+    ``obs_size``); the head and the action range it leaves out come from the task's action
+    bounds (:func:`head_settings`).
+
+    Args:
+        task: A :class:`diffsim.envs.rollout.Task` (its ``obs_size``, ``discrete``,
+            ``action_low`` and ``action_high`` are read).
+        settings: The configured policy settings.
+    """
+    full = dict(settings)
+    for key, value in head_settings(task.discrete, task.action_low, task.action_high).items():
+        full.setdefault(key, value)
+    return PolicySpec(obs_size=task.obs_size, **full)
 
 
 def build_policy(spec: PolicySpec, generator: Optional[torch.Generator] = None) -> ControlPolicy:

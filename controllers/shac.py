@@ -52,13 +52,37 @@ from typing import Any
 import torch
 from torch import nn
 
-from diffsim import pendulum
+from diffsim import pendulum, systems
 from diffsim._validation import check_choice
 from diffsim.integrators import get_integrator
 
 from ._fields import check_fields
 
-TASKS = ("pendulum", "pendulum-2019")
+SYSTEM = "pendulum"
+"""The registry name of the system SHAC trains on (its reward shaping is the pendulum's)."""
+
+
+def shac_tasks() -> dict[str, str]:
+    """Short name → id of every registered task of the pendulum system (read now)."""
+    return {s.short_name: s.env_id for s in systems.task_specs().values() if s.system == SYSTEM}
+
+
+def _task_params(task: str) -> pendulum.PendulumParams:
+    """The parameters of a pendulum task given by short name or id.
+
+    Raises:
+        ValueError: for a task that is not one of the pendulum system's (listing them).
+    """
+    tasks = shac_tasks()
+    if task not in tasks and task not in tasks.values():
+        raise ValueError(f"task must be one of {tuple(tasks)}, got {task!r}")
+    return systems.task_params(systems.get_task_spec(task))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TASKS":  # the short names, as a tuple (read from the registry now)
+        return tuple(shac_tasks())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -230,8 +254,10 @@ class SHACTrainer:
     """Short-horizon actor-critic (Xu et al. 2022) / short-window BPTT on a differentiable pendulum.
 
     Args:
-        task: ``"pendulum"`` (Gymnasium Pendulum-v1 dynamics, torque clipped to ±2 N·m) or
-            ``"pendulum-2019"`` (:meth:`~diffsim.pendulum.PendulumParams.variant_2019`).
+        task: ``"pendulum"`` (Gymnasium Pendulum-v1 dynamics, torque clipped to ±2 N·m),
+            ``"pendulum-2019"`` (:meth:`~diffsim.pendulum.PendulumParams.variant_2019`), or
+            any registered task of the pendulum system (short name or id, :func:`shac_tasks`);
+            its parameters are the registry's (:func:`diffsim.systems.task_params`).
         config: Hyperparameters.
         seed: Seed of every generator (weights, initial states, noise, minibatches).
         device: Torch device of the simulation and networks.
@@ -247,8 +273,7 @@ class SHACTrainer:
     def __init__(
         self, task: str, config: SHACConfig | None = None, seed: int = 0, device: str = "cpu"
     ) -> None:
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        params = _task_params(task)
         self.task = task
         self.config = config = SHACConfig() if config is None else config
         if config.surrogate not in ("cosine", "true"):
@@ -256,11 +281,7 @@ class SHACTrainer:
         self.seed = int(seed)
         self.device = torch.device(device)
         self.dtype = getattr(torch, config.dtype)
-        self.params = (
-            pendulum.PendulumParams.variant_2019()
-            if task == "pendulum-2019"
-            else pendulum.PendulumParams()
-        )
+        self.params = params
         self.integrator = get_integrator(pendulum.DEFAULT_INTEGRATOR)
 
         init_gen = torch.Generator().manual_seed(self.seed)
@@ -615,17 +636,14 @@ def evaluate_batched(
         policy: observation ``[E, 3]`` float32 → torque ``[E, 1]`` (N·m).
         initial_states: ``[E, 2]`` (θ rad, θ̇ rad/s), simulated in their dtype (float64
             recommended, as Gymnasium).
-        task: ``"pendulum"`` or ``"pendulum-2019"``.
+        task: ``"pendulum"``, ``"pendulum-2019"`` or another pendulum task (as
+            :class:`SHACTrainer`'s).
         steps: Episode length (200 in Pendulum-v1).
 
     Returns:
         Undiscounted sums of Gymnasium's reward, float64 ``[E]``.
     """
-    params = (
-        pendulum.PendulumParams.variant_2019()
-        if task == "pendulum-2019"
-        else pendulum.PendulumParams()
-    )
+    params = _task_params(task)
     integ = get_integrator(pendulum.DEFAULT_INTEGRATOR)
     state = initial_states.clone()
     total = torch.zeros(state.shape[0], dtype=torch.float64, device=state.device)

@@ -44,8 +44,9 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
+from diffsim import systems
 from diffsim._validation import check_choice
-from diffsim.envs.rollout import GYMNASIUM_TWINS, TASKS, resolve_env_id
+from diffsim.envs.rollout import GYMNASIUM_TWINS, TASKS, gymnasium_twins, resolve_env_id
 
 from ._names import default_method
 from .checkpoint import (
@@ -114,17 +115,22 @@ class SHACMethodTrainer:
     The loop knows tasks by registered id and saves a :class:`ControlPolicy`; SHAC's actor
     (``2·tanh(ELU-MLP(cos θ, sin θ, θ̇/8))``) is exactly a ControlPolicy with an ELU MLP, a
     tanh head of scale 2 and ``obs_scale = (1, 1, 8)``, so the policy exposed here shares
-    the actor's layers (the same tensors: no copy, no drift).
+    the actor's layers (the same tensors: no copy, no drift). SHAC trains the registered
+    tasks of the pendulum system (:func:`tasks`).
     """
 
-    _TASKS = {"diffsim/Pendulum-v1": "pendulum", "diffsim/Pendulum2019-v1": "pendulum-2019"}
+    @staticmethod
+    def tasks() -> dict[str, str]:
+        """Id → short name of every task SHAC trains (read from the registry now)."""
+        return {env_id: short for short, env_id in _shac().shac_tasks().items()}
 
     def __init__(self, env_id: str, config: Any, seed: int, device: str = "cpu"):
         from .policies import ControlPolicy, PolicySpec
 
-        if env_id not in self._TASKS:
-            raise ValueError(f"shac trains {', '.join(self._TASKS)}; got {env_id}")
-        self.inner = _shac().SHACTrainer(self._TASKS[env_id], config, seed, device)
+        tasks = self.tasks()
+        if env_id not in tasks:
+            raise ValueError(f"shac trains {', '.join(tasks)}; got {env_id}")
+        self.inner = _shac().SHACTrainer(tasks[env_id], config, seed, device)
         actor = self.inner.policy
         spec = PolicySpec(
             obs_size=3,
@@ -360,8 +366,7 @@ def train(
             },
         )
 
-    task = TASKS.get(GYMNASIUM_TWINS.get(env_id, env_id))
-    discrete = task is not None and task.discrete
+    discrete = _is_discrete(env_id)
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -467,11 +472,26 @@ def _plan(
     return m, cfg, settings
 
 
+def _spec(env_id: str) -> Optional[systems.TaskSpec]:
+    """The registered task of an id or of a Gymnasium twin's id (None for neither)."""
+    return systems.task_specs().get(gymnasium_twins().get(env_id, env_id))
+
+
+def _is_discrete(env_id: str) -> bool:
+    spec = _spec(env_id)
+    return spec is not None and spec.discrete
+
+
 def _solved_return(env_id: str) -> float:
-    env_id = GYMNASIUM_TWINS.get(env_id, env_id)
-    if env_id in TASKS:
-        return TASKS[env_id].solved_return
-    return math.inf
+    """The task's solved return (its rollout task's), ``inf`` for a task without one."""
+    spec = _spec(env_id)
+    if spec is None:
+        return math.inf
+    if spec.env_id in TASKS:
+        solved = TASKS[spec.env_id].solved_return
+    else:
+        solved = spec.solved_return if spec.solved_return is not None else spec.reward_threshold
+    return math.inf if solved is None else float(solved)
 
 
 def _evaluate_row(

@@ -19,6 +19,7 @@ evaluated; ``n_timesteps`` is the zoo's training length, over which the schedule
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -125,17 +126,60 @@ ZOO: dict[str, dict[str, dict[str, Any]]] = {
 }
 """The zoo's entries by algorithm and zoo environment id (see the module docstring)."""
 
-ZOO_ENTRY: dict[str, str] = {
-    "diffsim/CartPole-v1": "CartPole-v1",
-    "diffsim/Pendulum-v1": "Pendulum-v1",
-    "diffsim/Pendulum2019-v1": "Pendulum-v1",
-    "CartPole-v1": "CartPole-v1",
-    "Pendulum-v1": "Pendulum-v1",
-}
-"""Which zoo entry each environment uses. ``diffsim/Pendulum2019-v1`` (the 2019 post's
-physics, same spaces) uses Pendulum-v1's. ``diffsim/CartPoleContinuous-v1`` has none: the
-zoo tunes nothing for a continuous CartPole, and reusing the discrete task's values for a
-Gaussian policy would be an untuned baseline presented as a tuned one."""
+
+def zoo_entries() -> dict[str, str]:
+    """Which zoo environment entry each environment uses, read from the registry of
+    :mod:`diffsim.systems` now.
+
+    A task whose :attr:`~diffsim.systems.TaskSpec.gymnasium_id` is a zoo environment uses
+    that entry, as does Gymnasium's own id; a task without one uses the entry of another task
+    of the same system and action kind that has one (``diffsim/Pendulum2019-v1``, the 2019
+    post's physics with the same spaces, uses Pendulum-v1's). A task with neither has no
+    entry: ``diffsim/CartPoleContinuous-v1`` (the zoo tunes nothing for a continuous
+    CartPole, and reusing the discrete task's values for a Gaussian policy would be an
+    untuned baseline presented as a tuned one), and a new system until the zoo has its id.
+    """
+    from diffsim import systems
+
+    tuned = {name for entries in ZOO.values() for name in entries}
+    specs = list(systems.task_specs().values())
+    by_kind = {
+        (s.system, s.action): s.gymnasium_id
+        for s in reversed(specs)  # the first registered task of a kind wins
+        if s.gymnasium_id in tuned
+    }
+    table: dict[str, str] = {}
+    for spec in specs:
+        if spec.gymnasium_id in tuned:
+            table[spec.env_id] = spec.gymnasium_id
+        elif (spec.system, spec.action) in by_kind:
+            table[spec.env_id] = by_kind[spec.system, spec.action]
+    for spec in specs:
+        if spec.gymnasium_id in tuned:
+            table[spec.gymnasium_id] = spec.gymnasium_id
+    return table
+
+
+class _EntryView(Mapping):
+    """:func:`zoo_entries` as a read-only mapping, recomputed on every access."""
+
+    def __getitem__(self, env_id: str) -> str:
+        return zoo_entries()[env_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(zoo_entries())
+
+    def __len__(self) -> int:
+        return len(zoo_entries())
+
+    def __repr__(self) -> str:
+        return repr(zoo_entries())
+
+
+ZOO_ENTRY: Mapping[str, str] = _EntryView()
+"""Which zoo entry each environment uses (:func:`zoo_entries`, a view of the registry):
+``diffsim/CartPole-v1`` and ``CartPole-v1`` → ``CartPole-v1``; ``diffsim/Pendulum-v1``,
+``diffsim/Pendulum2019-v1`` and ``Pendulum-v1`` → ``Pendulum-v1``."""
 
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 """Hyperparameters the zoo turns into schedules (``"lin_<x>"``) — ``delta_std`` is ARS's."""
@@ -180,8 +224,9 @@ class Prepared:
 
 
 def entry(algo: str, env_id: str) -> Optional[str]:
-    """The zoo entry (``"CartPole-v1"``, ``"Pendulum-v1"``) ``algo`` uses on ``env_id``."""
-    name = ZOO_ENTRY.get(env_id)
+    """The zoo entry (``"CartPole-v1"``, ``"Pendulum-v1"``) ``algo`` uses on ``env_id``, or
+    None when the zoo has none (see :func:`zoo_entries`)."""
+    name = zoo_entries().get(env_id)
     return name if name is not None and name in ZOO.get(algo, {}) else None
 
 

@@ -61,6 +61,7 @@ import torch
 
 from ._params import Params
 from .integrators import Integrator, get_integrator
+from .systems import System, system_names
 
 _CACHE: dict[tuple, FastFunction] = {}
 
@@ -178,44 +179,58 @@ def fast_function(key: tuple, fn: Callable[..., Any], traceable: bool = True) ->
     return _CACHE[key]
 
 
-def _system(system: Any) -> Any:
-    """The physics module for a module or a name (``"cartpole"``, ``"pendulum"``)."""
-    from . import cartpole, pendulum
+def _system(system: Any) -> System:
+    """The :class:`~diffsim.systems.System` of a System, a registered name (``"cartpole"``)
+    or a physics module with a ``SYSTEM`` (``diffsim.cartpole``, for older callers).
 
-    systems = {"cartpole": cartpole, "pendulum": pendulum}
-    if isinstance(system, str):
-        if system not in systems:
-            raise ValueError(f"unknown system {system!r}; expected one of: cartpole, pendulum")
-        return systems[system]
-    if system not in systems.values():
-        raise TypeError(
-            f"system must be diffsim.cartpole, diffsim.pendulum or their name, got {system!r}"
-        )
-    return system
+    Raises:
+        ValueError: for an unknown name (the message lists the registered systems).
+        TypeError: for anything else.
+    """
+    from types import ModuleType
+
+    from .systems import get_system
+
+    if isinstance(system, (str, System)):
+        return get_system(system)
+    if isinstance(system, ModuleType) and isinstance(getattr(system, "SYSTEM", None), System):
+        return system.SYSTEM
+    raise TypeError(
+        "system must be a diffsim.systems.System, a registered system name "
+        f"({', '.join(system_names())}) or a physics module with a SYSTEM, got {system!r}"
+    )
 
 
 def resolve(
     system: Any, params: Optional[Params], integrator: Union[str, Integrator, None]
-) -> tuple[Any, Params, Integrator]:
-    """The system module, its parameters (defaults if None) and integrator object."""
+) -> tuple[System, Params, Integrator]:
+    """The :class:`~diffsim.systems.System` (from a System, a name or a physics module),
+    its parameters (the defaults if None) and the integrator object (its default if None).
+
+    Raises:
+        ValueError, TypeError: as :func:`_system`; TypeError for parameters of another type.
+    """
     system = _system(system)
-    params = system.DEFAULT_PARAMS if params is None else params
-    if not isinstance(params, type(system.DEFAULT_PARAMS)):
+    params = system.default_params if params is None else params
+    if not isinstance(params, system.params_type):
         raise TypeError(
-            f"params must be a {type(system.DEFAULT_PARAMS).__name__}, got {type(params).__name__}"
+            f"params must be a {system.params_type.__name__} for the {system.title} system, "
+            f"got {type(params).__name__}"
         )
-    integrator = get_integrator(system.DEFAULT_INTEGRATOR if integrator is None else integrator)
+    integrator = get_integrator(system.default_integrator if integrator is None else integrator)
     return system, params, integrator
 
 
 def key_of(kind: str, system: Any, params: Params, integrator: Integrator, *extra: Any) -> tuple:
     """The cache key of a compiled function of the physics.
 
-    Float parameters compare by value; a container with tensor fields by identity (its
-    tensors may change in place), and then it is not traced (see :class:`FastFunction`).
+    ``system`` as :func:`resolve` takes it; the key holds its registry name. Float
+    parameters compare by value; a container with tensor fields by identity (its tensors may
+    change in place), and then it is not traced (see :class:`FastFunction`).
     """
     by_value = not params.tensors()
-    return (kind, system.__name__, params if by_value else id(params), integrator, *extra)
+    name = _system(system).name
+    return (kind, name, params if by_value else id(params), integrator, *extra)
 
 
 def compile_step(
@@ -226,13 +241,15 @@ def compile_step(
     """The compiled unchecked step ``(state [B, n], action [B]) -> next_state [B, n]``.
 
     Args:
-        system: :mod:`diffsim.cartpole`, :mod:`diffsim.pendulum` or their names.
+        system: A :class:`~diffsim.systems.System`, a registered system's name
+            (``"cartpole"``) or a physics module with a ``SYSTEM`` (``diffsim.cartpole``).
         params: Physical parameters (the system's defaults if None).
         integrator: A name or :class:`~diffsim.integrators.Integrator` (the system's default
             if None).
 
     Returns:
-        A function equal to ``system._step(state, action, params, integrator)`` within the
+        A function equal to ``system.step_unchecked(state, action, params, integrator)``
+        within the
         tolerance in the module docstring, differentiable in ``state``, ``action`` and tensor
         parameters. The same arguments return the same compiled function.
     """
@@ -243,11 +260,11 @@ def compile_step(
 
 
 def _step(state, action, *, system, params, integrator):
-    return system._step(state, action, params, integrator)
+    return system.step_unchecked(state, action, params, integrator)
 
 
 def _transition(state, action, *, system, params, integrator):
-    next_state = system._step(state, action, params, integrator)
+    next_state = system.step_unchecked(state, action, params, integrator)
     reward = system.reward(state, action, next_state, params)
     return next_state, reward, system.terminated(next_state, params)
 
@@ -271,7 +288,7 @@ def compile_transition(
 
 def _block(state, actions, *, system, params, integrator, block):
     for k in range(block):
-        state = system._step(state, actions[k], params, integrator)
+        state = system.step_unchecked(state, actions[k], params, integrator)
     return state
 
 

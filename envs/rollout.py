@@ -14,10 +14,13 @@ in a few lines::
         loss = -out.rewards.sum(0).mean()
         opt.zero_grad(); loss.backward(); opt.step()
 
-A :class:`Task` binds a system of :mod:`diffsim` (its step, observation, reward,
-termination and initial-state distribution) to the registered environment id it mirrors;
+A :class:`Task` binds a registered :class:`~diffsim.systems.System` (its step, observation,
+reward, termination and initial-state distribution) to the registered environment it
+mirrors (a :class:`~diffsim.systems.TaskSpec`: time limit, thresholds, parameter variant);
 :func:`get_task` accepts the id, a short name (``cartpole``, ``cartpole-continuous``,
-``pendulum``, ``pendulum-2019``) or a :class:`Task`.
+``pendulum``, ``pendulum-2019``, or any registered later) or a :class:`Task`. Everything is
+read from the registry of :mod:`diffsim.systems` when it is asked for, so a system a user
+registers (``diffsim.systems.register_system``) rolls out like the built-in ones.
 
 Actions: the policy maps observations ``[B, obs_dim]`` to *physical* actions ``[B]`` or
 ``[B, 1]``: CartPole's push in [−1, 1] (a discrete policy passes its output through a
@@ -55,18 +58,20 @@ non-finite values (how the BPTT trainer locates a NaN).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Optional, Union
 
 import torch
 
-from diffsim import cartpole, pendulum
+from diffsim import systems
 from diffsim._debug import checks_enabled
 from diffsim._params import Params
 from diffsim._validation import check_choice, check_param_shapes, check_state
-from diffsim.integrators import get_integrator
+from diffsim.integrators import Integrator, get_integrator
+from diffsim.systems import System, TaskSpec
 
 Policy = Callable[[torch.Tensor], torch.Tensor]
 ON_TERMINATE = ("mask", "continue", "reset")
@@ -74,46 +79,112 @@ ON_TERMINATE = ("mask", "continue", "reset")
 
 @dataclass(frozen=True)
 class Task:
-    """A control task on one of diffsim's systems, mirroring a registered environment.
+    """A control task on a registered :class:`~diffsim.systems.System`, mirroring one
+    registered environment (:class:`~diffsim.systems.TaskSpec`).
+
+    Built from the registry by :func:`get_task` (``Task.from_spec``); every figure comes from
+    the system's description and the task's spec.
 
     Attributes:
         env_id: The registered Gymnasium id it mirrors.
-        system: The physics module (:mod:`diffsim.cartpole` or :mod:`diffsim.pendulum`).
-        params: Its physical parameters.
-        max_episode_steps: The environment's time limit (steps).
-        action_low, action_high: Bounds of the physical action (push or torque).
-        discrete: Whether the registered env's action space is ``Discrete(2)``.
+        system: The :class:`~diffsim.systems.System` description (a physics module given
+            here, as older code did, is replaced by its ``SYSTEM``).
+        params: Its physical parameters (the system's defaults with the task's overrides).
+        max_episode_steps: The environment's time limit (steps), or None for none.
+        action_low, action_high: Bounds of the physical action (push or torque), from
+            :attr:`System.action_bounds` (for a discrete task: its extreme actions).
+        discrete: Whether the registered env's action space is ``Discrete``.
         reward_threshold: The registered threshold for "solved", or ``None``.
-        solved_return: The evaluation mean return that counts as solved (the registered
-            threshold; −200 for Pendulum, the usual bar).
-        dt: Seconds per step.
+        solved_return: The evaluation mean return that counts as solved (the spec's, else its
+            reward threshold), or ``None`` for a task without one.
+        spec: The :class:`~diffsim.systems.TaskSpec` it was built from (None for a task
+            built by hand).
     """
 
     env_id: str
-    system: ModuleType
+    system: System
     params: Params
-    max_episode_steps: int
+    max_episode_steps: Optional[int]
     action_low: float
     action_high: float
     discrete: bool
     reward_threshold: Optional[float]
-    solved_return: float
+    solved_return: Optional[float]
+    spec: Optional[TaskSpec] = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.system, ModuleType) and isinstance(
+            getattr(self.system, "SYSTEM", None), System
+        ):
+            object.__setattr__(self, "system", self.system.SYSTEM)
+        if not isinstance(self.system, System):
+            raise TypeError(
+                f"Task {self.env_id!r}: system must be a diffsim.systems.System, "
+                f"got {self.system!r}"
+            )
+
+    @classmethod
+    def from_spec(cls, spec: TaskSpec) -> Task:
+        """The task of a registered spec (its system loaded now).
+
+        Raises:
+            ValueError: when the spec's system is not a registered :class:`System` (a
+                one-shot task such as the trebuchet).
+        """
+        if spec.system not in systems.system_names():
+            raise ValueError(
+                f"{spec.env_id} is not a rollout task: its system {spec.system!r} has no "
+                "System description (a one-shot task, such as the trebuchet, has no "
+                f"multi-step dynamics to roll out); rollout tasks: {', '.join(_rollout_ids())}"
+            )
+        system = systems.get_system(spec.system)
+        params = systems.task_params(spec)
+        if spec.discrete:
+            if not system.discrete:
+                raise ValueError(
+                    f"{spec.env_id} is discrete but the {system.title} system has no "
+                    "discrete actions (System.discrete_actions is empty)"
+                )
+            low, high = min(system.discrete_actions), max(system.discrete_actions)
+        else:
+            low, high = system.action_bounds(params)
+        solved = spec.solved_return if spec.solved_return is not None else spec.reward_threshold
+        return cls(
+            spec.env_id,
+            system,
+            params,
+            spec.max_episode_steps,
+            float(low),
+            float(high),
+            spec.discrete,
+            spec.reward_threshold,
+            None if solved is None else float(solved),
+            spec,
+        )
 
     @property
-    def integrator(self):
-        return get_integrator(self.system.DEFAULT_INTEGRATOR)
+    def module(self) -> ModuleType:
+        """The system's physics module (``diffsim.cartpole``), imported now; kept for code
+        that used :attr:`system` as the module."""
+        return importlib.import_module(self.system.module)
+
+    @property
+    def integrator(self) -> Integrator:
+        """The system's default integrator."""
+        return get_integrator(self.system.default_integrator)
 
     @property
     def state_size(self) -> int:
-        return self.system.STATE_SIZE
+        return self.system.state_size
 
     @property
     def obs_size(self) -> int:
-        return 4 if self.system is cartpole else 3
+        return self.system.obs_size
 
     @property
     def dt(self) -> float:
-        return float(self.params.tau if self.system is cartpole else self.params.dt)
+        """Seconds per step under the task's parameters."""
+        return self.system.dt(self.params)
 
     def observe(self, state: torch.Tensor) -> torch.Tensor:
         """The environment's observation of ``state`` (as a tensor of the state's dtype)."""
@@ -142,95 +213,121 @@ class Task:
         )
 
 
-TASKS: dict[str, Task] = {
-    t.env_id: t
-    for t in (
-        Task(
-            "diffsim/CartPole-v1",
-            cartpole,
-            cartpole.CartPoleParams(),
-            500,
-            -1.0,
-            1.0,
-            True,
-            475.0,
-            475.0,
-        ),
-        Task(
-            "diffsim/CartPoleContinuous-v1",
-            cartpole,
-            cartpole.CartPoleParams(),
-            500,
-            -1.0,
-            1.0,
-            False,
-            475.0,
-            475.0,
-        ),
-        Task(
-            "diffsim/Pendulum-v1",
-            pendulum,
-            pendulum.PendulumParams(),
-            200,
-            -2.0,
-            2.0,
-            False,
-            None,
-            -200.0,
-        ),
-        Task(
-            "diffsim/Pendulum2019-v1",
-            pendulum,
-            pendulum.PendulumParams.variant_2019(),
-            200,
-            -2.0,
-            2.0,
-            False,
-            None,
-            -200.0,
-        ),
-    )
-}
-"""Tasks with multi-step dynamics, by registered id (the trebuchet is a one-shot task)."""
-
-SHORT_NAMES: dict[str, str] = {
-    "cartpole": "diffsim/CartPole-v1",
-    "cartpole-continuous": "diffsim/CartPoleContinuous-v1",
-    "pendulum": "diffsim/Pendulum-v1",
-    "pendulum-2019": "diffsim/Pendulum2019-v1",
-    "trebuchet": "diffsim/Trebuchet-v0",
-}
-"""Short names accepted by the command line and :func:`get_task`, with their ids."""
+_BUILT: dict[str, Task] = {}
 
 
-GYMNASIUM_TWINS: dict[str, str] = {
-    "CartPole-v1": "diffsim/CartPole-v1",
-    "Pendulum-v1": "diffsim/Pendulum-v1",
-}
+def _rollout_ids() -> list[str]:
+    """The ids of the registered tasks whose system has a :class:`System` description."""
+    names = set(systems.system_names())
+    return [i for i, s in systems.task_specs().items() if s.system in names]
+
+
+def _task_of(env_id: str) -> Task:
+    """The :class:`Task` of a registered rollout id, built once per spec."""
+    spec = systems.task_specs()[env_id]
+    task = _BUILT.get(env_id)
+    if task is None or task.spec is not spec:
+        task = _BUILT[env_id] = Task.from_spec(spec)
+    return task
+
+
+class _RegistryView(Mapping):
+    """A read-only mapping computed from the registry (:mod:`diffsim.systems`) on every
+    access, so that systems and tasks registered later appear in it."""
+
+    def __init__(self, keys: Callable[[], list[str]], value: Callable[[str], Any], doc: str):
+        self._keys = keys
+        self._value = value
+        self.__doc__ = doc
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys():
+            raise KeyError(key)
+        return self._value(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def short_names() -> dict[str, str]:
+    """Short name → id of every registered task (the trebuchet's included)."""
+    return {s.short_name: s.env_id for s in systems.task_specs().values()}
+
+
+def gymnasium_twins() -> dict[str, str]:
+    """Gymnasium's own id → the registered task equivalent to it (:attr:`TaskSpec.gymnasium_id`)."""
+    return {s.gymnasium_id: s.env_id for s in systems.task_specs().values() if s.gymnasium_id}
+
+
+TASKS: Mapping[str, Task] = _RegistryView(
+    _rollout_ids,
+    _task_of,
+    "Tasks with multi-step dynamics, by registered id: every registered task of a "
+    "registered System (the trebuchet is a one-shot task). A read-only view of the registry.",
+)
+"""Tasks with multi-step dynamics, by registered id: every registered task whose system has a
+:class:`~diffsim.systems.System` (the trebuchet is a one-shot task). A read-only view of
+:mod:`diffsim.systems`' registry: tasks registered later appear in it."""
+
+SHORT_NAMES: Mapping[str, str] = _RegistryView(
+    lambda: list(short_names()),
+    lambda name: short_names()[name],
+    "Short names accepted by the command line and get_task, with their ids.",
+)
+"""Short names accepted by the command line and :func:`get_task`, with their ids (a view of
+the registry: :attr:`TaskSpec.short_name`)."""
+
+GYMNASIUM_TWINS: Mapping[str, str] = _RegistryView(
+    lambda: list(gymnasium_twins()),
+    lambda name: gymnasium_twins()[name],
+    "Gymnasium's own ids that resolve_env_id also accepts, with their diffsim twins.",
+)
 """Gymnasium's own ids that :func:`resolve_env_id` also accepts (the baselines' equivalence
 check trains and evaluates on them), with the diffsim id each is equivalent to (whose
-:class:`Task` gives the solved return). :func:`get_task` does not accept them: the
-rollout runs diffsim's physics only."""
+:class:`Task` gives the solved return): the registry's :attr:`TaskSpec.gymnasium_id`.
+:func:`get_task` does not accept them: the rollout runs diffsim's physics only."""
 
 
 def resolve_env_id(name: str) -> str:
     """Map a short name, a registered id of this project, or one of Gymnasium's ids in
-    :data:`GYMNASIUM_TWINS` to the id."""
-    if name in SHORT_NAMES:
-        return SHORT_NAMES[name]
-    check_choice("environment", name, [*SHORT_NAMES, *SHORT_NAMES.values(), *GYMNASIUM_TWINS])
+    :data:`GYMNASIUM_TWINS` to the id.
+
+    Raises:
+        ValueError: for any other name (the message lists the valid ones).
+    """
+    names = short_names()
+    if name in names:
+        return names[name]
+    check_choice("environment", name, [*names, *names.values(), *gymnasium_twins()])
     return name
 
 
 def get_task(task: Union[str, Task]) -> Task:
-    """The :class:`Task` for an id, a short name or a task; unknown names list the valid ones."""
+    """The :class:`Task` for an id, a short name or a task.
+
+    Raises:
+        TypeError: for anything but a name or a Task.
+        ValueError: for an unknown name (the message lists the valid ones), one of
+            Gymnasium's ids, or a task without a :class:`~diffsim.systems.System` (the
+            trebuchet).
+    """
     if isinstance(task, Task):
         return task
     if not isinstance(task, str):
         raise TypeError(f"task must be a name, an id or a Task, got {type(task).__name__}")
     env_id = resolve_env_id(task)
-    check_choice("rollout task", env_id, TASKS)
-    return TASKS[env_id]
+    if env_id not in systems.task_specs():
+        raise ValueError(
+            f"{env_id} is Gymnasium's own environment; the rollout runs diffsim's physics: "
+            f"use its twin {gymnasium_twins()[env_id]}"
+        )
+    return _task_of(env_id)
 
 
 @dataclass
@@ -315,7 +412,10 @@ def rollout(
             f"params must be a {type(task.params).__name__} for {task.env_id}, "
             f"got {type(params).__name__}"
         )
-    horizon = task.max_episode_steps if horizon is None else horizon
+    if horizon is None:
+        if task.max_episode_steps is None:
+            raise ValueError(f"{task.env_id} has no time limit: give the rollout a horizon")
+        horizon = task.max_episode_steps
     if not isinstance(horizon, int) or horizon < 1:
         raise ValueError(f"horizon must be a positive int, got {horizon!r}")
     if truncate_every is not None and (not isinstance(truncate_every, int) or truncate_every < 1):
@@ -420,7 +520,7 @@ def _advance(
     alive: torch.Tensor,
     fresh: Optional[torch.Tensor],
     *,
-    system: ModuleType,
+    system: System,
     params: Params,
     integrator: Any,
     on_terminate: str,
@@ -432,7 +532,7 @@ def _advance(
     initial states for ``on_terminate="reset"`` (None otherwise). ``checked`` steps through the
     system's public (validating) ``step``; the compiled fast path uses the unchecked one.
     """
-    step = system.step if checked else system._step
+    step = system.step if checked else system.step_unchecked
     next_state = step(state, action, params, integrator)
     reward = system.reward(state, action, next_state, params)
     done = system.terminated(next_state, params)

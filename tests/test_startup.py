@@ -171,7 +171,7 @@ def test_each_default_method_is_one_that_trains_its_task():
         if env_id in _names.GYMNASIUM_TWIN_NAMES:
             assert method.gymnasium_ids, env_id
         if name == "shac":
-            assert env_id in SHACMethodTrainer._TASKS
+            assert env_id in SHACMethodTrainer.tasks()
 
 
 def test_default_methods_solved_every_seed_in_the_published_results():
