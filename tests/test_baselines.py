@@ -92,6 +92,34 @@ def test_zoo_entries_and_their_preparation():
     assert baselines.default_budget("sac", "diffsim/Pendulum-v1") == 20_000
 
 
+def test_zoo_entries_follow_the_registry():
+    # Each task with a zoo twin uses its entry; the 2019 pendulum (same system and action
+    # kind as Pendulum-v1) uses Pendulum-v1's; the continuous CartPole has none.
+    assert dict(zoo.ZOO_ENTRY) == {
+        "diffsim/CartPole-v1": "CartPole-v1",
+        "diffsim/Pendulum-v1": "Pendulum-v1",
+        "diffsim/Pendulum2019-v1": "Pendulum-v1",
+        "CartPole-v1": "CartPole-v1",
+        "Pendulum-v1": "Pendulum-v1",
+    }
+    assert zoo.entry("sac", "diffsim/Pendulum2019-v1") == "Pendulum-v1"
+    assert zoo.entry("ppo", "diffsim/CartPoleContinuous-v1") is None
+    assert zoo.entry("dqn", "diffsim/Pendulum-v1") is None  # the zoo has no DQN on a Box
+
+
+def test_cmaes_and_retrofit_defaults_are_read_by_system_name():
+    from diffsim.controllers import gradient_free as gf
+
+    for env_id in ("cartpole", "diffsim/CartPoleContinuous-v1"):
+        assert gf.cmaes_default_config(env_id).policy == {"kind": "linear", "bias": False}
+        assert gf.cmaes_default_budget(env_id) == 200_000
+        assert gf.retrofit_default_config(env_id).params_override == {"masspole": 1.0}
+    for env_id in ("pendulum", "pendulum-2019"):
+        assert gf.cmaes_default_config(env_id).popsize == 16
+        assert gf.cmaes_default_budget(env_id) == 2_000_000
+        assert gf.retrofit_default_config(env_id).objective == "return"
+
+
 def test_schedules_run_over_the_zoos_length_not_each_learn_call(tmp_path):
     result = _run(tmp_path, "ppo", budget=512, eval_every=256)
     # lin_0.001 over 100k transitions: after 512 steps 1e-3 · (1 − 512/100k), as one long run.

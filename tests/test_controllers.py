@@ -329,3 +329,58 @@ def test_linear_head_is_unbounded():
     obs = torch.tensor([[1.0, 2.0, 3.0]])
     # 2 · (1 + 2 + 3) = 12 N·m: far beyond the ±2 a tanh head would allow.
     assert policy(obs).item() == 12.0 and policy.deterministic(obs).item() == 12.0
+
+
+def test_action_offset_maps_each_head_onto_an_asymmetric_range():
+    from diffsim.controllers import ControlPolicy, PolicySpec
+    from diffsim.controllers.policies import head_settings
+
+    # [0, 4]: scale (4 − 0)/2 = 2, offset (4 + 0)/2 = 2.
+    assert head_settings(False, 0.0, 4.0) == {
+        "head": "tanh",
+        "action_scale": 2.0,
+        "action_offset": 2.0,
+    }
+    assert head_settings(True, -1.0, 1.0) == {"head": "binary", "action_scale": 1.0}
+    with pytest.raises(ValueError, match="low < high"):
+        head_settings(False, 1.0, float("inf"))
+    u = torch.tensor([-50.0, 0.0, 50.0])
+    tanh = ControlPolicy(PolicySpec(obs_size=1, action_scale=2.0, action_offset=2.0))
+    torch.testing.assert_close(tanh.head(u), torch.tensor([0.0, 2.0, 4.0]))
+    binary = ControlPolicy(
+        PolicySpec(obs_size=1, head="binary", action_scale=1.0, action_offset=1.0)
+    )
+    torch.testing.assert_close(binary.head(u, deterministic=True), torch.tensor([0.0, 2.0, 2.0]))
+    # CartPole's binary head (scale 1, no offset) still pushes ±1.
+    plain = ControlPolicy(PolicySpec(obs_size=1, head="binary"))
+    torch.testing.assert_close(plain.head(u, deterministic=True), torch.tensor([-1.0, 1.0, 1.0]))
+
+
+def test_tuned_bptt_configs_are_kept_and_other_tasks_derive_theirs():
+    from diffsim.controllers import bptt
+
+    for env_id, tuned in bptt.TUNED.items():
+        assert bptt.default_config(env_id) == bptt.BPTTConfig(**tuned)
+        assert bptt.default_budget(env_id) == bptt.DEFAULT_BUDGETS[env_id]
+    # What CartPole's tuned entry would be derived as, from its description alone.
+    derived = bptt.derived_config("cartpole")
+    assert derived == {
+        "horizon": 500,
+        "loss": "balance",
+        "policy": {"head": "binary", "action_scale": 1.0},
+    }
+    assert bptt.derived_config("pendulum")["loss"] == "return"
+    assert bptt.derived_config("pendulum")["policy"] == {"head": "tanh", "action_scale": 2.0}
+
+
+def test_balance_loss_is_cartpoles_training_loss():
+    from diffsim import cartpole
+    from diffsim.controllers import bptt
+
+    trainer = bptt.BPTTTrainer("cartpole", bptt.default_config("cartpole"), seed=0)
+    s0 = cartpole.sample_initial(3, generator=torch.Generator().manual_seed(0))
+    out = trainer._rollout(s0, trainer.generator.get_state(), 40)
+    x, theta = out.states[1:, :, 0], out.states[1:, :, 2]
+    # Σ_t alive_t · ((x_t / 2.4)² + (θ_t / (12·2π/360))²), averaged over the batch.
+    cost = (x / 2.4) ** 2 + (theta / (12 * 2 * math.pi / 360)) ** 2
+    torch.testing.assert_close(trainer._loss(out), (cost * out.alive).sum(0).mean())

@@ -197,9 +197,20 @@ def test_bptt_trainer_fast_flag_matches_eager():
         assert_within(pf.detach(), pe.detach())
 
 
+def test_a_system_its_name_and_its_module_give_the_same_compiled_function():
+    by_name = fast.compile_step("pendulum")
+    assert fast.compile_step(pendulum.SYSTEM) is by_name and fast.compile_step(pendulum) is by_name
+    system, params, integrator = fast.resolve(cartpole, None, None)
+    assert system is cartpole.SYSTEM and params == cartpole.DEFAULT_PARAMS
+    assert integrator.name == cartpole.DEFAULT_INTEGRATOR
+    assert fast.key_of("step", cartpole, params, integrator)[:2] == ("step", "cartpole")
+
+
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="expected one of: cartpole, pendulum"):
+    with pytest.raises(ValueError, match="unknown system 'trebuchet'; expected one of: cartpole"):
         fast.compile_step("trebuchet")
+    with pytest.raises(TypeError, match="registered system name"):
+        fast.compile_step(gym)
     with pytest.raises(TypeError, match="CartPoleParams"):
         fast.compile_step("cartpole", pendulum.PendulumParams())
     with pytest.raises(ValueError, match="block"):

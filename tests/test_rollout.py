@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from diffsim import cartpole, pendulum
-from diffsim.envs.rollout import SHORT_NAMES, TASKS, get_task, rollout
+from diffsim.envs.rollout import SHORT_NAMES, TASKS, Task, get_task, rollout
 
 F64 = torch.float64
 
@@ -116,6 +116,39 @@ def test_every_task_and_short_name_resolves():
         if env_id in TASKS:
             assert get_task(short) is get_task(env_id)
     assert get_task("pendulum-2019").params.clip_torque is False
+
+
+def test_tasks_are_built_from_the_registry():
+    from diffsim import systems
+
+    specs = systems.task_specs()
+    # Every task of a System is a rollout task; the one-shot trebuchet is not.
+    assert set(TASKS) == {i for i, s in specs.items() if s.system in ("cartpole", "pendulum")}
+    assert dict(SHORT_NAMES) == {s.short_name: i for i, s in specs.items()}
+    cart, pend = get_task("cartpole"), get_task("pendulum")
+    assert cart.system is cartpole.SYSTEM and cart.module is cartpole
+    assert pend.system is pendulum.SYSTEM and pend.module is pendulum
+    # The figures the old per-task table held, now read from the descriptions.
+    assert (cart.obs_size, cart.state_size, cart.dt, cart.discrete) == (4, 4, 0.02, True)
+    assert (pend.obs_size, pend.state_size, pend.dt, pend.discrete) == (3, 2, 0.05, False)
+    assert (pend.action_low, pend.action_high) == (-2.0, 2.0)
+    assert (cart.max_episode_steps, cart.reward_threshold, cart.solved_return) == (500, 475, 475)
+    assert (pend.max_episode_steps, pend.reward_threshold, pend.solved_return) == (200, None, -200)
+    assert not get_task("cartpole-continuous").discrete
+    assert cart.integrator.name == "euler" and pend.integrator.name == "semi_implicit_euler"
+    # A task built by hand from a physics module, as before, holds the module's System.
+    own = Task("own", pendulum, pendulum.PendulumParams(), 5, -2.0, 2.0, False, None, None)
+    assert own.system is pendulum.SYSTEM
+    assert rollout(linear(torch.zeros(3)), own, batch_size=2).transitions == 5 * 2
+
+
+def test_non_rollout_names_say_why():
+    with pytest.raises(ValueError, match="Trebuchet-v0 is not a rollout task.*one-shot"):
+        get_task("trebuchet")
+    with pytest.raises(ValueError, match="Gymnasium's own environment.*diffsim/Pendulum-v1"):
+        get_task("Pendulum-v1")
+    with pytest.raises(ValueError, match="expected one of.*cartpole-continuous"):
+        get_task("cartpol")
 
 
 def test_bad_inputs():
