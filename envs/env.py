@@ -292,10 +292,11 @@ class SystemEnv(SystemAttributes, gym.Env[np.ndarray, Union[int, np.ndarray]]):
         spec = resolve_task(task)
         system = systems.get_system(spec.system)
         owner = f"{type(self).__name__}({spec.env_id!r})"
-        if render_mode is not None and render_mode not in RENDER_MODES:
+        modes = list(RENDER_MODES) if system.render is not None else []
+        if render_mode is not None and render_mode not in modes:
             raise ValueError(
-                f"{owner}: render_mode must be None or one of {list(RENDER_MODES)}, "
-                f"got {render_mode!r}"
+                f"{owner}: render_mode must be None or one of {modes}, got {render_mode!r}"
+                + ("" if modes else f" (the {system.title} system is not drawn: System.render)")
             )
         explicit = params is not None
         params = env_params(system, spec, params)
@@ -322,7 +323,8 @@ class SystemEnv(SystemAttributes, gym.Env[np.ndarray, Union[int, np.ndarray]]):
         """Set what derives from the System (at construction and when unpickled)."""
         d = self.__dict__
         spec, params = d["task"], d["params"]
-        d["metadata"] = {"render_modes": list(RENDER_MODES), "render_fps": system.render_fps}
+        modes = list(RENDER_MODES) if system.render is not None else []
+        d["metadata"] = {"render_modes": modes, "render_fps": system.render_fps}
         d["observation_space"] = observation_space(system, params)
         d["action_space"] = action_space(system, spec, params)
         d["_discrete"] = spec.discrete

@@ -158,10 +158,11 @@ class SystemVectorEnv(SystemAttributes, VectorEnv):
         spec = resolve_task(task)
         system = systems.get_system(spec.system)
         owner = f"{type(self).__name__}({spec.env_id!r})"
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+        modes = ["rgb_array"] if system.render is not None else []
+        if render_mode is not None and render_mode not in modes:
             raise ValueError(
-                f"{owner}: render_mode must be None or one of {self.metadata['render_modes']}, "
-                f"got {render_mode!r}"
+                f"{owner}: render_mode must be None or one of {modes}, got {render_mode!r}"
+                + ("" if modes else f" (the {system.title} system is not drawn: System.render)")
             )
         if max_episode_steps == TASK_LIMIT:
             max_episode_steps = spec.max_episode_steps
@@ -197,7 +198,11 @@ class SystemVectorEnv(SystemAttributes, VectorEnv):
         """Set what derives from the System (at construction and when unpickled)."""
         d = self.__dict__
         spec, params, n = d["task"], d["params"], d["num_envs"]
-        d["metadata"] = {**type(self).metadata, "render_fps": system.render_fps}
+        d["metadata"] = {
+            **type(self).metadata,
+            "render_modes": ["rgb_array"] if system.render is not None else [],
+            "render_fps": system.render_fps,
+        }
         d["single_observation_space"] = observation_space(system, params)
         d["single_action_space"] = action_space(system, spec, params)
         d["observation_space"] = batch_space(d["single_observation_space"], n)

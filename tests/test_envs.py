@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 import warnings
@@ -473,6 +474,34 @@ def test_rgb_array_render(env_id):
     vec.reset(seed=0)
     frames = vec.render()
     assert len(frames) == 2 and all(f.shape == frame.shape for f in frames)
+
+
+def test_human_mode_opens_its_window_on_first_use_and_closes_it(monkeypatch):
+    from diffsim.envs import render
+
+    calls = []
+
+    class Window:  # render.HumanWindow's interface, recording instead of drawing
+        def __init__(self, title, width, height):
+            calls.append(("open", title, width, height))
+
+        def show(self, frame, fps):
+            calls.append(("show", frame.shape, frame.dtype, fps))
+
+        def close(self):
+            calls.append(("close",))
+
+    monkeypatch.setattr(render, "HumanWindow", Window)
+    env = gym.make("diffsim/Pendulum-v1", render_mode="human")
+    assert calls == []  # nothing opened before the first frame
+    env.reset(seed=0)
+    env.step(np.array([1.0], np.float32))
+    assert env.render() is None  # human mode draws, returns nothing (Gymnasium's)
+    twin = copy.deepcopy(env)  # a copy has no window of its own until it draws
+    assert twin.unwrapped._window is None
+    env.close()
+    frame = ("show", (500, 500, 3), np.dtype(np.uint8), 30)  # Gymnasium's size and fps
+    assert calls == [("open", "Pendulum", 500, 500), frame, frame, frame, ("close",)]
 
 
 def test_geometry():
