@@ -24,9 +24,13 @@ import functools
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:  # the parameter classes' modules import torch
+    from diffsim.cartpole import CartPoleParams
+    from diffsim.pendulum import PendulumParams
 
 Color = tuple[int, int, int]
 
@@ -782,7 +786,7 @@ def _circle(canvas: np.ndarray, x: int, y: int, r: int, color: Color) -> None:
 
 
 def cartpole_frame(
-    state: np.ndarray, params: Any, last_action: Optional[float] = None
+    state: np.ndarray, params: CartPoleParams, last_action: Optional[float] = None
 ) -> np.ndarray:
     """One CartPole frame, as Gymnasium's ``CartPoleEnv.render()`` in ``rgb_array`` mode.
 
@@ -842,7 +846,7 @@ def cartpole_frame(
 
 
 def pendulum_frame(
-    state: np.ndarray, params: Any, last_action: Optional[float] = None
+    state: np.ndarray, params: PendulumParams, last_action: Optional[float] = None
 ) -> np.ndarray:
     """One Pendulum frame, as Gymnasium's ``PendulumEnv.render()`` in ``rgb_array`` mode.
 
