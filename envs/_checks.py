@@ -92,7 +92,7 @@ def box_action(
             infinity (e.g. 1e300 to float32). Nothing is changed: the env stays usable.
     """
     try:
-        arr = np.array(action, copy=True)
+        arr = action if isinstance(action, np.ndarray) else np.asarray(action)
     except (TypeError, ValueError) as err:
         raise TypeError(
             f"{env}: the action must be a real array of shape {space.shape}, got "
@@ -116,13 +116,16 @@ def box_action(
             f"actions unclipped and refuses larger ones to keep the state finite), got "
             f"{arr.ravel()[bad[:10]].tolist()} at flat index {bad[:10].tolist()}"
         )
-    if clip:  # np.clip's values; the ufuncs directly cost less than np.clip's wrapper
-        arr = np.minimum(np.maximum(arr, space.low), space.high)
+    # np.clip's values; the ufuncs directly cost less than np.clip's wrapper. Either way the
+    # result is a new array (a copy when nothing else makes one), never the caller's.
+    out = np.minimum(np.maximum(arr, space.low), space.high) if clip else arr
+    if out.dtype == space.dtype:
+        return out.copy() if out is action else out
     with np.errstate(over="ignore"):  # an overflow is refused just below, not warned about
-        out = arr.astype(space.dtype, copy=False)
+        out = out.astype(space.dtype)
     # A narrowing cast (e.g. float64 to float32) overflows to inf above the target's largest
     # value: refuse rather than step with an infinity (the input was finite, checked above).
-    if out.dtype != arr.dtype and out.dtype.kind == "f":
+    if out.dtype.kind == "f":
         if not np.isfinite(out).all():
             bad = np.flatnonzero(~np.isfinite(out).ravel())
             raise ValueError(

@@ -369,6 +369,13 @@ class SystemEnv(SystemAttributes, gym.Env[np.ndarray, Union[int, np.ndarray]]):
         self.__dict__.update(state)
         self._bind(systems.get_system(state["task"].system))
 
+    @property
+    def steps_beyond_terminated(self) -> Optional[int]:
+        """Steps taken after the episode terminated (Gymnasium's CartPole attribute; None
+        until the first step after termination counts, and for systems that do not track
+        it), read-only."""
+        return self._steps_beyond_terminated
+
     # -- the env ------------------------------------------------------------------------------
     def _action(self, action: Any) -> Any:
         """The checked action as the physics takes it (a float, or a float32 scalar)."""
@@ -396,33 +403,36 @@ class SystemEnv(SystemAttributes, gym.Env[np.ndarray, Union[int, np.ndarray]]):
                 values, non-finite, beyond float32's range, or beyond :attr:`action_bound`
                 (nothing changes; the env stays usable).
         """
-        state = self._state
+        d = self.__dict__  # plain reads and writes: no attribute guard in the hot path
+        state = d["_state"]
         if state is None:
-            raise ResetNeeded(f"{self._owner}: call reset() before step()")
-        system, params = self._system, self.params
+            raise ResetNeeded(f"{d['_owner']}: call reset() before step()")
+        system, params = d["_system"], d["params"]
         u = self._action(action)
-        next_state = system.step_unchecked(state, u, params, self.integrator)
+        next_state = system.step_unchecked(state, u, params, d["integrator"])
         terminated = bool(system.terminated(next_state, params))
-        if self._env_reward is not None:
-            reward = self._env_reward(state, u, next_state, terminated, params, self.options)
+        env_reward = d["_env_reward"]
+        if env_reward is not None:
+            reward = env_reward(state, u, next_state, terminated, params, d["options"])
         else:
             reward = system.reward(state, u, next_state, params)
         reward = system.reward_type(reward)
-        self._state = next_state
-        self.last_action = float(u)
-        if terminated and self._after_termination is not None:
-            if self._steps_beyond_terminated is None:
-                self._steps_beyond_terminated = 0
+        d["_state"] = next_state
+        d["last_action"] = float(u)
+        if terminated and d["_after_termination"] is not None:
+            beyond = d["_steps_beyond_terminated"]
+            if beyond is None:
+                d["_steps_beyond_terminated"] = 0
             else:
-                if self._steps_beyond_terminated == 0:
+                if beyond == 0:
                     logger.warn(
                         "You are calling 'step()' even though this environment has already "
                         "returned terminated = True. You should always call 'reset()' once you "
                         "receive 'terminated = True' -- any further steps are undefined behavior."
                     )
-                self._steps_beyond_terminated += 1
-                reward = system.reward_type(self._after_termination)
-        if self.render_mode == "human":
+                d["_steps_beyond_terminated"] = beyond + 1
+                reward = system.reward_type(d["_after_termination"])
+        if d["render_mode"] == "human":
             self.render()
         return self._obs(), reward, terminated, False, {}
 

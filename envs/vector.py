@@ -353,7 +353,8 @@ class SystemVectorEnv(SystemAttributes, VectorEnv):
                 bool ``[num_envs]`` array of the sub-envs to reset (the others continue).
 
         Raises:
-            TypeError, ValueError: for a bad seed, option, state or mask (nothing changed).
+            TypeError, ValueError: for a bad seed, state or mask (nothing changed), or a bad
+                reset option (raised by the draw, after the seeding, as Gymnasium's).
             ResetNeeded: for a masked reset before a full one.
         """
         options = dict(options) if options else {}

@@ -84,8 +84,12 @@ def test_import_is_light():
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
-def test_gymnasium_check_env(env_id):
+def test_gymnasium_check_env(env_id, monkeypatch):
     from gymnasium.utils.env_checker import check_env
+
+    # The checker also makes the env in every declared render mode: "human" draws into an
+    # off-screen pygame window.
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
 
     _checked(check_env, gym.make(env_id).unwrapped)
 

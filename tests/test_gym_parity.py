@@ -107,6 +107,7 @@ def test_sutton_barto_reward_matches_gymnasium_over_episodes(sutton_barto):
             for _ in range(2):
                 rewards_ours.append(ours.unwrapped.step(1)[1])
                 rewards_theirs.append(theirs.unwrapped.step(1)[1])
+        assert ours.unwrapped.steps_beyond_terminated == theirs.unwrapped.steps_beyond_terminated
         assert rewards_ours == rewards_theirs
         assert [type(r) for r in rewards_ours] == [type(r) for r in rewards_theirs]
         if sutton_barto:

@@ -246,3 +246,16 @@ def test_trebuchet_still_shoots_at_the_ends_of_the_range():
     # the pivot (the release point is near it), instead of wrapping to another angle.
     assert float(d[0]) > 20.0
     assert abs(float(d[1])) < 5.0
+
+
+@pytest.mark.parametrize("clip", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_box_action_returns_a_new_array_of_the_space_dtype(clip, dtype):
+    from diffsim.envs import _checks
+
+    space = gym.spaces.Box(-2.0, 2.0, (3, 1), np.float32)
+    action = np.array([[0.5], [-3.0], [1.0]], dtype=dtype)
+    out = _checks.box_action(action, space, "Env", clip=clip)
+    assert out.dtype == np.float32 and not np.shares_memory(out, action)
+    expected = np.clip(action, -2.0, 2.0) if clip else action
+    np.testing.assert_array_equal(out, expected.astype(np.float32))

@@ -92,6 +92,7 @@ def _side_by_side(env_id, ours, theirs, steps, seed, check_counters=True):
         _same_step(env_id, a, b)
         assert ours.unwrapped.state.tobytes() == _their_state(theirs).tobytes()
         if check_counters:
+            assert ours.unwrapped.steps.dtype == np.int32  # CartPoleVectorEnv's
             np.testing.assert_array_equal(ours.unwrapped.steps, _their_steps(theirs))
             np.testing.assert_array_equal(ours.unwrapped.prev_done, _their_prev_done(theirs))
         resets += int(np.count_nonzero(ours.unwrapped.prev_done))
