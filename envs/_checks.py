@@ -242,6 +242,10 @@ def read_only_message(env: Any, attr: str, system: Any, value: Any) -> str:
     )
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+"""The unsigned integer type of each integer size (bytes), for :func:`discrete_lookup`."""
+
+
 def discrete_lookup(actions: Any, table: np.ndarray, space: spaces.MultiDiscrete, env: str) -> Any:
     """The physical actions ``table[actions]`` of a batch of discrete actions, checked.
 
@@ -253,8 +257,9 @@ def discrete_lookup(actions: Any, table: np.ndarray, space: spaces.MultiDiscrete
         TypeError, ValueError: as :func:`discrete_actions`; nothing is changed.
     """
     arr = actions if isinstance(actions, np.ndarray) else np.asarray(actions)
-    if arr.dtype.kind in "iu" and arr.shape == space.shape:
-        index = arr if arr.dtype.kind == "u" else arr.view(f"u{arr.dtype.itemsize}")
+    kind = arr.dtype.kind
+    if (kind == "i" or kind == "u") and arr.shape == space.shape:
+        index = arr if kind == "u" else arr.view(_UNSIGNED[arr.dtype.itemsize])
         try:
             return table.take(index)
         except IndexError:
