@@ -39,8 +39,9 @@ Deliberate differences:
 - the attributes are read-only: assigning one raises ``AttributeError`` saying how to build
   the env with other parameters (on Gymnasium's env it silently changes the physics).
 
-Pickling: the env holds its task's id and looks its System up by name when unpickled, so a
-pickled env of a user's system needs that system registered in the process that loads it.
+Pickling: the env keeps its task (the :class:`~diffsim.systems.TaskSpec`, plain data) and
+looks its System up by name when unpickled, so a pickled env of a user's system needs that
+system registered in the process that loads it.
 """
 
 from __future__ import annotations
@@ -371,9 +372,9 @@ class SystemEnv(SystemAttributes, gym.Env[np.ndarray, Union[int, np.ndarray]]):
 
     @property
     def steps_beyond_terminated(self) -> Optional[int]:
-        """Steps taken after the episode terminated (Gymnasium's CartPole attribute; None
-        until the first step after termination counts, and for systems that do not track
-        it), read-only."""
+        """Gymnasium's CartPole counter, read-only: None before the episode terminates, 0 on
+        the terminating step, then one more per step taken after it (None throughout for
+        systems without ``after_termination_reward``)."""
         return self._steps_beyond_terminated
 
     # -- the env ------------------------------------------------------------------------------

@@ -221,6 +221,7 @@ class SystemVectorEnv(SystemAttributes, VectorEnv):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         del state["_system"]  # looked up by name when unpickled (it may hold closures)
+        del state["_transition"]  # rebuilt with the System (a compiled function is not copied)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
