@@ -123,7 +123,10 @@ def test_tasks_are_built_from_the_registry():
 
     specs = systems.task_specs()
     # Every task of a System is a rollout task; the one-shot trebuchet is not.
-    assert set(TASKS) == {i for i, s in specs.items() if s.system in ("cartpole", "pendulum")}
+    assert set(TASKS) == {i for i, s in specs.items() if s.system in systems.system_names()}
+    assert "diffsim/Trebuchet-v0" not in TASKS and "diffsim/Trebuchet-v0" in specs
+    builtin = {"diffsim/CartPole-v1", "diffsim/CartPoleContinuous-v1", "diffsim/Pendulum-v1"}
+    assert builtin | {"diffsim/Pendulum2019-v1"} <= set(TASKS)
     assert dict(SHORT_NAMES) == {s.short_name: i for i, s in specs.items()}
     cart, pend = get_task("cartpole"), get_task("pendulum")
     assert cart.system is cartpole.SYSTEM and cart.module is cartpole
