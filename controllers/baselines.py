@@ -197,6 +197,18 @@ def _scheduled_class(algo: str) -> type:
     return _SCHEDULED[algo]
 
 
+def _quiet_logger() -> Any:
+    """An SB3 logger that writes nothing anywhere.
+
+    Without one, every ``learn`` call configures SB3's default logger, which creates an
+    empty ``SB3-<date>`` directory in the system's temporary directory even at
+    ``verbose=0``; the training loop keeps its own metrics in the run directory.
+    """
+    from stable_baselines3.common.logger import Logger
+
+    return Logger(folder=None, output_formats=[])
+
+
 class SB3Trainer:
     """An SB3 algorithm as a method of :func:`diffsim.controllers.train` (module docstring).
 
@@ -230,6 +242,7 @@ class SB3Trainer:
             verbose=0,
             **self.prepared.kwargs,
         )
+        self.model.set_logger(_quiet_logger())
         self.model.schedule_timesteps = config.schedule_timesteps or self.prepared.n_timesteps
 
     def _make_env(self) -> Any:
@@ -345,6 +358,7 @@ class SB3Trainer:
         self.model = cls.load(
             io.BytesIO(state["model"]), env=env, device=self.device, force_reset=False
         )
+        self.model.set_logger(_quiet_logger())
         venv._seeds = pending_seeds  # load() re-seeds the envs' next reset; undo that
         if state["replay_buffer"] is not None:
             _load_buffer(self.model.replay_buffer, state["replay_buffer"])

@@ -6,6 +6,7 @@ evaluations as an uninterrupted one; errors name what was wrong and what fits.
 """
 
 import json
+import tempfile
 
 import numpy as np
 import pytest
@@ -75,6 +76,18 @@ def test_sb3_method_trains_and_writes_a_loadable_policy(tmp_path, method):
     else:
         assert single.dtype == np.float32 and single.shape == (1,)
         assert batch.shape == (3, 1) and np.all(np.abs(batch) <= 2)
+
+
+def test_sb3_training_and_resume_write_nothing_in_the_temporary_directory(tmp_path, monkeypatch):
+    # SB3's default logger makes an empty SB3-<date> folder in the temporary directory on
+    # every learn() call; the trainers give their models a logger that writes nothing.
+    scratch = tmp_path / "system_tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    kw = dict(budget=256, eval_every=128)
+    _run(tmp_path / "run", "ppo", max_updates=1, **kw)
+    _run(tmp_path / "run", "ppo", **kw)  # resumed: the loaded model gets the logger too
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("SB3-")] == []
 
 
 def test_zoo_entries_and_their_preparation():
