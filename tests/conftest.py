@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -28,3 +30,38 @@ def ray_home(tmp_path_factory):
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+_session_tmp: dict = {}
+
+
+def pytest_configure(config):
+    """Every temporary file of the session goes to one directory of its own.
+
+    ``tempfile``'s directory (and ``TMPDIR``, for subprocesses) point into a fresh
+    ``diffsim-tests-*`` directory, created before collection: pytest's ``tmp_path``, the
+    libraries that write to the system's temporary directory (torch.compile's cache, whose
+    header directory is fixed when inductor is imported; SB3; Ray) all write there. It is
+    removed when the session passes, and kept (its path printed) when it fails.
+    """
+    root = tempfile.mkdtemp(prefix="diffsim-tests-")
+    _session_tmp.update(
+        root=root, tempdir=tempfile.tempdir, environ=os.environ.get("TMPDIR"), created=True
+    )
+    tempfile.tempdir = root
+    os.environ["TMPDIR"] = root
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _session_tmp.get("created"):
+        return
+    tempfile.tempdir = _session_tmp["tempdir"]
+    if _session_tmp["environ"] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = _session_tmp["environ"]
+    if exitstatus == 0:
+        shutil.rmtree(_session_tmp["root"], ignore_errors=True)
+    else:
+        print(f"\ntemporary files of this session kept in {_session_tmp['root']}")
+    _session_tmp["created"] = False
