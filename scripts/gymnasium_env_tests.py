@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def diffsim_ids() -> list[str]:
 
 
 def _checkout_version(checkout: Path) -> Optional[str]:
-    """``git describe`` of the checkout, when it is a git repository."""
+    """The checkout's release: ``git describe``, else ``gymnasium/__init__.py``'s version."""
     try:
         out = subprocess.run(
             ["git", "-C", str(checkout), "describe", "--tags", "--always"],
@@ -75,9 +76,16 @@ def _checkout_version(checkout: Path) -> Optional[str]:
             text=True,
             check=True,
         )
+        if out.stdout.strip():
+            return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip() or None
+        pass
+    init = checkout / "gymnasium" / "__init__.py"
+    if init.is_file():
+        match = re.search(r'^__version__\s*=\s*"([^"]+)"', init.read_text(), re.M)
+        if match:
+            return f"v{match.group(1)}"
+    return None
 
 
 def _outcomes(junit: Path) -> list[dict[str, Any]]:

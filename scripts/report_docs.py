@@ -1,4 +1,4 @@
-"""Rewrite the measured-figure blocks of five docs from their committed result files.
+"""Rewrite the measured-figure blocks of six docs from their committed result files.
 
 Usage::
 
@@ -12,6 +12,8 @@ generated, from one JSON file under ``docs/results/``:
 - ``docs/trebuchet.md`` from ``trebuchet.json`` (``python scripts/bench_trebuchet.py``);
 - ``docs/envs.md`` from ``speed_cpu.json`` (``diffsim bench``, its env rows);
 - ``docs/scaling.md`` from ``cluster.json`` (``python -m diffsim.scripts.bench_cluster``);
+- ``docs/parity.md`` from ``gymnasium_env_tests.json``
+  (``python -m diffsim.scripts.gymnasium_env_tests``);
 - ``docs/pendulum_research.md`` from every ``pendulum_research_<run>.json``
   (``python -m diffsim.scripts.research_pendulum``), in named blocks (see :data:`NAMED`).
 """
@@ -400,6 +402,40 @@ def render_scaling(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_gymnasium_tests(result: dict[str, Any]) -> str:
+    """The outcome table of ``docs/parity.md`` (Gymnasium's own env tests over our ids)."""
+    by_test: dict[str, dict[str, str]] = {}
+    for t in result["tests"]:
+        name, _, env_id = t["test"].partition("[")
+        by_test.setdefault(name, {})[env_id.rstrip("]")] = t["outcome"]
+    ids = result["ids"]
+    counts = result["summary"]["counts"]
+    lines = [
+        f"From `docs/results/gymnasium_env_tests.json` (`{result['command']}`; Gymnasium's "
+        f"`{result['test_file']}` at `{result['checkout'] or 'an unversioned checkout'}`, "
+        f"installed Gymnasium {result['gymnasium']}, Python {result['python']}): "
+        + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        + ".",
+        "",
+        "| test | " + " | ".join(f"`{i}`" for i in ids) + " |",
+        "|---|" + "---|" * len(ids),
+    ]
+    for name, outcomes in by_test.items():
+        cells = [outcomes.get(i, "—") for i in ids]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    deliberate = [t for t in result["tests"] if t.get("deliberate")]
+    if deliberate:
+        lines += ["", "Failures kept on purpose:", ""]
+        lines += [f"- `{t['test']}`: {t['deliberate']}" for t in deliberate]
+    if result["summary"]["defects"]:
+        lines += [
+            "",
+            "Failures not explained (defects): "
+            + ", ".join(f"`{d}`" for d in result["summary"]["defects"]),
+        ]
+    return "\n".join(lines)
+
+
 NAMED: dict[tuple[str, str], Callable[[dict[str, dict[str, Any]]], str]] = {
     ("docs/pendulum_research.md", "headline"): render_pendulum_headline,
     ("docs/pendulum_research.md", "runs"): render_pendulum_runs,
@@ -413,6 +449,7 @@ DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/trebuchet.md": ("docs/results/trebuchet.json", render_trebuchet),
     "docs/envs.md": ("docs/results/speed_cpu.json", render_envs),
     "docs/scaling.md": ("docs/results/cluster.json", render_scaling),
+    "docs/parity.md": ("docs/results/gymnasium_env_tests.json", render_gymnasium_tests),
 }
 """Each doc, the result file its block is generated from, and the renderer."""
 
