@@ -239,16 +239,13 @@ def _cross_eval(results_dir: Path) -> list[str]:
     lines = [
         "### The same final policies, evaluated on both environments from the same starts",
         "",
-        "Each environment's default evaluation draws its own 100 initial states from the "
-        "evaluation seed (diffsim's batched vector env draws them from one generator, "
-        "Gymnasium's `SyncVectorEnv` seeds each sub-env), so the two columns of the table "
-        "above do not start from the same states. "
-        f"`python -m diffsim.scripts.cross_eval` (`{files[0].name}`) "
-        "re-evaluates every final policy on Gymnasium's env and on diffsim's twin from the same "
-        "100 starts: the largest difference between the two over "
-        f"{len(rows)} policies is {same:.2g} (return units), and the default evaluation "
-        f"differs from those by {min(shift):+.1f} to {max(shift):+.1f}, the effect of the "
-        "start set alone.",
+        f"`python -m diffsim.scripts.cross_eval` (`{files[0].name}`) re-evaluates every final "
+        "policy on Gymnasium's env and on diffsim's twin, both as Gymnasium's `SyncVectorEnv` "
+        "(the same 100 starts), and by diffsim's default evaluation (its own vector env, which "
+        "draws the starts Gymnasium's vector env draws: [parity.md](parity.md)). Over "
+        f"{len(rows)} policies the largest difference between the first two is {same:.2g} "
+        "(return units), and the default evaluation differs from Gymnasium's by "
+        f"{min(shift):+.1f} to {max(shift):+.1f}.",
         "",
         "| method | seed | trained on | on Gymnasium's env | on diffsim's, same starts | "
         "on diffsim's, its default evaluation |",
