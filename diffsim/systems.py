@@ -504,3 +504,20 @@ register_task(
         description="the 2019 post's trebuchet: one shot (release angle, weight) at a target",
     )
 )
+register_system(
+    "acrobot",
+    "diffsim.acrobot:SYSTEM",
+    tasks=[
+        TaskSpec(
+            "diffsim/Acrobot-v1",
+            "acrobot",
+            "acrobot",
+            action="discrete",
+            max_episode_steps=500,
+            reward_threshold=-100.0,
+            solved_return=-100.0,
+            gymnasium_id="Acrobot-v1",
+            description="Gymnasium's Acrobot-v1: swing the tip above the bar (torque -1/0/+1)",
+        )
+    ],
+)

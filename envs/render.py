@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 if TYPE_CHECKING:  # the parameter classes' modules import torch
+    from diffsim.acrobot import AcrobotParams
     from diffsim.cartpole import CartPoleParams
     from diffsim.pendulum import PendulumParams
 
@@ -908,6 +909,93 @@ def pendulum_frame(
 
     axle = int(PENDULUM_AXLE_RADIUS * scale)
     _circle(canvas, offset, offset, axle, PENDULUM_AXLE_COLOR)
+    return frame
+
+
+# --- Acrobot frame ---------------------------------------------------------------------------
+# Facts from Gymnasium 1.x, gymnasium/envs/classic_control/acrobot.py (AcrobotEnv.render).
+
+ACROBOT_SCREEN = 500
+"""Acrobot's square screen side, px."""
+ACROBOT_MARGIN = 0.2
+"""The screen shows ±(l1 + l2 + 0.2) m around the bar."""
+ACROBOT_LINK_WIDTH = 0.2
+"""Drawn width of each link, m."""
+ACROBOT_JOINT_RADIUS = 0.1
+"""Radius of the joint discs at each link's base, m (truncated to whole pixels)."""
+ACROBOT_TARGET_LINE = (2.2, 1.0)
+"""The target line's half-length and height above the bar, in Gymnasium's screen units
+(fixed: 2.2 and 1.0 at any link lengths)."""
+ACROBOT_LINK_COLOR: Color = (0, 204, 204)
+ACROBOT_JOINT_COLOR: Color = (204, 204, 0)
+ACROBOT_TARGET_COLOR: Color = (0, 0, 0)
+
+
+def _acrobot_float32(s: np.ndarray) -> np.ndarray:
+    """``s`` as float32 when its entries are all float32 values (Gymnasium holds its reset
+    draw in float32 and draws it with float32 arithmetic), else as it is."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        s32 = s.astype(np.float32)
+    return s32 if (s32 == s).all() else s
+
+
+def acrobot_frame(
+    state: np.ndarray, params: AcrobotParams, last_action: Optional[float] = None
+) -> np.ndarray:
+    """One Acrobot frame, as Gymnasium's ``AcrobotEnv.render()`` in ``rgb_array`` mode.
+
+    Geometry (Gymnasium 1.x ``acrobot.py``): a 500×500 white screen showing
+    ``±(l1 + l2 + 0.2)`` m around the bar (113.6 px/m by default); a black one-pixel target
+    line from −2.2 to 2.2 screen units at height 1.0 (pygame.draw.line's truncated end
+    points); each link a (0, 204, 204) bar ``0.2`` m wide from its base, at ``θ1`` and
+    ``θ1 + θ2`` from hanging down, with a (204, 204, 0) disc of radius ``int(0.1·scale)`` px
+    (11 px) at its base, drawn in the order bar 1, disc 1, bar 2, disc 2. A state whose
+    entries are all float32 values is drawn with float32 arithmetic, as Gymnasium draws its
+    float32 reset state. Pixels follow pygame.gfxdraw's rules (see the module's docstring).
+
+    Args:
+        state: ``(θ1, θ2, θ̇1, θ̇2)`` in rad, rad, rad/s, rad/s (float64 ``[4]``).
+        params: An ``AcrobotParams`` (or any object with ``link_length_1`` and
+            ``link_length_2``, m): they set the scale and the links' drawn lengths.
+        last_action: Unused (Gymnasium draws no action for the Acrobot); accepted for the
+            common signature.
+
+    Returns:
+        uint8 ``[500, 500, 3]``, RGB.
+
+    Raises:
+        ValueError: ``state`` is not 4 finite reals, or a link length is not positive.
+    """
+    del last_action
+    names = ("theta1", "theta2", "theta1_dot", "theta2_dot")
+    s = _acrobot_float32(_state_vector(state, names, "Acrobot"))
+    l1, l2 = float(params.link_length_1), float(params.link_length_2)
+    if not (l1 > 0 and l2 > 0 and math.isfinite(l1 + l2)):
+        raise ValueError(
+            f"Acrobot params must have finite link_length_1 > 0 and link_length_2 > 0, got "
+            f"link_length_1={l1}, link_length_2={l2}"
+        )
+    dim = ACROBOT_SCREEN
+    scale = dim / ((l1 + l2 + ACROBOT_MARGIN) * 2)
+    offset = dim / 2
+    frame = np.full((dim, dim, 3), 255, dtype=np.uint8)
+    canvas = frame[::-1]  # drawn in pygame's rows; the frame is Gymnasium's flip of them
+
+    half, height = ACROBOT_TARGET_LINE
+    ends = int(-half * scale + offset), int(half * scale + offset)
+    _hline(canvas, *ends, int(height * scale + offset), ACROBOT_TARGET_COLOR)
+
+    s0, s1 = s[0], s[1]
+    elbow = (-l1 * np.cos(s0) * scale, l1 * np.sin(s0) * scale)
+    bases = [(0.0, 0.0), (float(elbow[1]), float(elbow[0]))]
+    angles = [s0 - np.pi / 2, s0 + s1 - np.pi / 2]
+    radius = int(ACROBOT_JOINT_RADIUS * scale)
+    for (bx, by), angle, length in zip(bases, angles, (l1 * scale, l2 * scale)):
+        x, y = bx + offset, by + offset
+        w = ACROBOT_LINK_WIDTH / 2 * scale
+        link = _rotate([(0, -w), (0, w), (length, w), (length, -w)], float(angle))
+        _polygon(canvas, [(px + x, py + y) for px, py in link], ACROBOT_LINK_COLOR)
+        _circle(canvas, int(x), int(y), radius, ACROBOT_JOINT_COLOR)
     return frame
 
 
