@@ -521,3 +521,37 @@ register_system(
         )
     ],
 )
+register_system(
+    "mountaincar",
+    "diffsim.mountain_car:SYSTEM",
+    tasks=[
+        TaskSpec(
+            "diffsim/MountainCar-v0",
+            "mountaincar",
+            "mountaincar",
+            action="discrete",
+            max_episode_steps=200,
+            reward_threshold=-110.0,
+            solved_return=-110.0,
+            gymnasium_id="MountainCar-v0",
+            description="Gymnasium's MountainCar-v0: drive up the right hill (push -1/0/+1)",
+        )
+    ],
+)
+register_system(
+    "mountaincar-continuous",
+    "diffsim.continuous_mountain_car:SYSTEM",
+    tasks=[
+        TaskSpec(
+            "diffsim/MountainCarContinuous-v0",
+            "mountaincar-continuous",
+            "mountaincar-continuous",
+            max_episode_steps=999,
+            reward_threshold=90.0,
+            solved_return=90.0,
+            gymnasium_id="MountainCarContinuous-v0",
+            description="Gymnasium's MountainCarContinuous-v0: reach the flag with a force "
+            "in [-1, 1] (Box(-1, 1, (1,)))",
+        )
+    ],
+)

@@ -999,6 +999,220 @@ def acrobot_frame(
     return frame
 
 
+# --- MountainCar frame -----------------------------------------------------------------------
+# Facts from Gymnasium 1.x, gymnasium/envs/classic_control/mountain_car.py and
+# continuous_mountain_car.py (``render``, the same code for both; the flag stands at each
+# one's goal_position). The track is drawn with ``pygame.draw.aalines``, whose segments
+# follow pygame 2.x's own anti-aliased line (src_c/draw.c, ``draw_aaline``: float32
+# arithmetic, a one-pixel-wide line blended into the surface, each endpoint weighted by its
+# pixel's overlap); the car, its wheels and the flag are ``pygame.gfxdraw`` primitives.
+
+MOUNTAIN_CAR_SCREEN = (600, 400)
+"""MountainCar's ``(width, height)`` in pixels; the screen shows the whole track."""
+MOUNTAIN_CAR_SIZE_PX = (40, 20)
+"""The car's ``(width, height)``, px."""
+MOUNTAIN_CAR_CLEARANCE_PX = 10
+"""How far the car's bottom is drawn above the track, px."""
+MOUNTAIN_CAR_TRACK_POINTS = 100
+"""Number of points of the drawn track (a polyline over ``[min_position, max_position]``)."""
+MOUNTAIN_CAR_FLAG_PX = (50, 25, 10)
+"""The flag's pole height, its pennant's length and its pennant's height, px."""
+MOUNTAIN_CAR_COLOR: Color = (0, 0, 0)
+MOUNTAIN_CAR_WHEEL_COLOR: Color = (128, 128, 128)
+MOUNTAIN_CAR_FLAG_COLOR: Color = (204, 204, 0)
+MOUNTAIN_CAR_TRACK_COLOR: Color = (0, 0, 0)
+
+
+def _blend_pixel(canvas: np.ndarray, x: int, y: int, color: Color, brightness: Any) -> None:
+    """pygame's anti-aliased pixel: ``(Uint8)(b·c + (1 − b)·d)`` per channel in float32 (``d``
+    the pixel's colour), nothing off the canvas."""
+    h, w = canvas.shape[:2]
+    if not (0 <= x < w and 0 <= y < h):
+        return
+    b = np.float32(brightness)
+    d = canvas[y, x].tolist()
+    canvas[y, x] = [int(b * c + (1 - b) * di) & 0xFF for c, di in zip(color, d)]
+
+
+def _pg_aaline(
+    canvas: np.ndarray, from_x: float, from_y: float, to_x: float, to_y: float, color: Color
+) -> None:
+    """One segment of ``pygame.draw.aalines`` (blend on), in pygame 2.x's float32 steps: the
+    end points are rounded to float32, the segment clipped to a one-pixel-wider canvas, each
+    column (row, for a steep segment) weighted between the two pixels it straddles, the end
+    pixels weighted by their overlap with the segment."""
+    f32 = np.float32
+    h, w = canvas.shape[:2]
+    fx, fy, tx, ty = f32(from_x), f32(from_y), f32(to_x), f32(to_y)
+    dx, dy = tx - fx, ty - fy
+    if abs(float(dx)) < 0.0001 and abs(float(dy)) < 0.0001:
+        _blend_pixel(canvas, math.floor(float(fx) + 0.5), math.floor(float(fy) + 0.5), color, 1.0)
+        return
+    clip_left, clip_top = f32(-1.0), f32(-1.0)
+    clip_right, clip_bottom = clip_left + w + f32(1.0), clip_top + h + f32(1.0)
+    steep = abs(dx) < abs(dy)
+    if steep:
+        fx, fy, tx, ty, dx, dy = fy, fx, ty, tx, dy, dx
+        clip_left, clip_top, clip_right, clip_bottom = clip_top, clip_left, clip_bottom, clip_right
+    if dx < 0:
+        fx, tx, fy, ty, dx, dy = tx, fx, ty, fy, -dx, -dy
+    if tx <= clip_left or fx >= clip_right:
+        return
+    gradient = dy / dx
+    if fx < clip_left:
+        fy += gradient * (clip_left - fx)
+        fx = clip_left
+    if tx > clip_right:
+        ty += gradient * (clip_right - tx)
+        tx = clip_right
+    if gradient > 0:
+        if ty <= clip_top or fy >= clip_bottom:
+            return
+        if fy < clip_top:
+            fx += (clip_top - fy) / gradient
+            fy = clip_top
+        if ty > clip_bottom:
+            tx += (clip_bottom - ty) / gradient
+            ty = clip_bottom
+    else:
+        if fy <= clip_top or ty >= clip_bottom:
+            return
+        if ty < clip_top:
+            tx += (clip_top - ty) / gradient
+            ty = clip_top
+        if fy > clip_bottom:
+            fx += (clip_bottom - fy) / gradient
+            fy = clip_bottom
+    fy, ty = fy + f32(1.0), ty + f32(1.0)  # one pixel down: int() then rounds down
+
+    def plot(major: int, minor: int, brightness: Any) -> None:
+        if steep:
+            _blend_pixel(canvas, minor, major, color, brightness)
+        else:
+            _blend_pixel(canvas, major, minor, color, brightness)
+
+    def endpoint(major: int, y_end: Any, gap: Any) -> None:
+        minor = int(y_end)
+        brightness = y_end - minor
+        if minor < y_end:
+            plot(major, minor, brightness * gap)
+        plot(major, minor - 1, (1 - brightness) * gap)
+
+    start = int(fx)
+    intersect = fy + gradient * (start - fx)
+    if tx > clip_left + f32(1.0):
+        endpoint(start, intersect, 1 + start - fx)
+        intersect += gradient
+        start += 1
+    end = math.ceil(float(tx))
+    if fx < clip_right - f32(1.0):
+        endpoint(end, ty + gradient * (end - tx), (1 - end) + tx)
+    for major in range(start, end):
+        minor = int(intersect)
+        brightness = 1 - intersect + minor
+        plot(major, minor - 1, brightness)
+        if minor < intersect:
+            plot(major, minor, 1 - brightness)
+        intersect += gradient
+
+
+def _mountain_car_height(x: Any) -> Any:
+    """Gymnasium's ``_height``: ``sin(3x)·0.45 + 0.55`` with NumPy's ``sin`` (in float32 for a
+    float32 ``x``)."""
+    return np.sin(3 * x) * 0.45 + 0.55
+
+
+@functools.lru_cache(maxsize=8)
+def _mountain_car_track(min_position: float, max_position: float) -> np.ndarray:
+    """The white screen with the track drawn (the frame's rows, read-only), for a track's
+    ends in m: Gymnasium's 100-point polyline, ``pygame.draw.aalines`` segment by segment."""
+    width, height = MOUNTAIN_CAR_SCREEN
+    scale = width / (max_position - min_position)
+    frame = np.full((height, width, 3), 255, dtype=np.uint8)
+    canvas = frame[::-1]
+    xs = np.linspace(min_position, max_position, MOUNTAIN_CAR_TRACK_POINTS)
+    ys = _mountain_car_height(xs)
+    px, py = ((xs - min_position) * scale).tolist(), (ys * scale).tolist()
+    for i in range(1, len(px)):
+        _pg_aaline(canvas, px[i - 1], py[i - 1], px[i], py[i], MOUNTAIN_CAR_TRACK_COLOR)
+    frame.setflags(write=False)
+    return frame
+
+
+def mountain_car_frame(
+    state: np.ndarray, params: Any, last_action: Optional[float] = None
+) -> np.ndarray:
+    """One MountainCar (or MountainCarContinuous) frame, as Gymnasium's ``render()`` in
+    ``rgb_array`` mode.
+
+    Geometry (Gymnasium 1.x ``mountain_car.py``, ``continuous_mountain_car.py``): a 600×400
+    white screen showing the track ``[min_position, max_position]`` (333.3 px/m by default);
+    the track, 100 points of the height ``0.45·sin(3x) + 0.55`` scaled alike, as a black
+    anti-aliased polyline; a black 40×20 px car 10 px above the track at the car's position,
+    turned by ``cos(3x)`` rad (Gymnasium's angle: not the track's slope); two grey wheels of
+    radius 8 px a quarter of the car's width from its centre; at ``goal_position`` a black
+    pole 50 px high with a (204, 204, 0) pennant 25×10 px. Pixels follow pygame.gfxdraw's and
+    pygame.draw.aalines' rules (see the module's docstring and the section's comment).
+    Where the parameters round to float32 (``float32_rounding``, MountainCarContinuous) and
+    the position is a float32 value, the car's coordinates are computed in float32, as
+    Gymnasium's float32 state makes them.
+
+    Args:
+        state: ``(position, velocity)`` in m, m/s (float64 ``[2]``).
+        params: A ``MountainCarParams`` or ``ContinuousMountainCarParams`` (or any object with
+            ``min_position``, ``max_position`` and ``goal_position``, m).
+        last_action: Unused (Gymnasium draws no action); accepted for the common signature.
+
+    Returns:
+        uint8 ``[400, 600, 3]``, RGB.
+
+    Raises:
+        ValueError: ``state`` is not 2 finite reals, or ``min_position`` is not below
+            ``max_position``.
+    """
+    del last_action
+    pos = float(_state_vector(state, ("position", "velocity"), "MountainCar")[0])
+    lo, hi = float(params.min_position), float(params.max_position)
+    goal = float(params.goal_position)
+    if not lo < hi:
+        raise ValueError(
+            f"MountainCar params must have min_position < max_position, got {lo} and {hi}"
+        )
+    if getattr(params, "float32_rounding", False) and pos == float(np.float32(pos)):
+        pos = np.float32(pos)  # Gymnasium's float32 state computes the car in float32
+    width, _ = MOUNTAIN_CAR_SCREEN
+    scale = width / (hi - lo)
+    frame = _mountain_car_track(lo, hi).copy()
+    canvas = frame[::-1]  # drawn in pygame's rows; the frame is Gymnasium's flip of them
+
+    carwidth, carheight = MOUNTAIN_CAR_SIZE_PX
+    clearance = MOUNTAIN_CAR_CLEARANCE_PX
+    angle = math.cos(3 * pos)
+    left, right, top, bottom = -carwidth / 2, carwidth / 2, carheight, 0
+    corners = _rotate([(left, bottom), (left, top), (right, top), (right, bottom)], angle)
+    car_x = (pos - lo) * scale
+    car_y = _mountain_car_height(pos) * scale
+    _polygon(
+        canvas, [(cx + car_x, cy + clearance + car_y) for cx, cy in corners], MOUNTAIN_CAR_COLOR
+    )
+    for cx, cy in _rotate([(carwidth / 4, 0), (-carwidth / 4, 0)], angle):
+        wheel_x, wheel_y = int(cx + car_x), int(cy + clearance + car_y)
+        _circle(canvas, wheel_x, wheel_y, int(carheight / 2.5), MOUNTAIN_CAR_WHEEL_COLOR)
+
+    pole, length, pennant = MOUNTAIN_CAR_FLAG_PX
+    flag_x = int((goal - lo) * scale)
+    flag_y1 = int(_mountain_car_height(goal) * scale)
+    flag_y2 = flag_y1 + pole
+    _vline(canvas, flag_x, flag_y1, flag_y2, MOUNTAIN_CAR_COLOR)
+    pennant_points = [
+        (flag_x, flag_y2),
+        (flag_x, flag_y2 - pennant),
+        (flag_x + length, flag_y2 - pennant // 2),
+    ]
+    _polygon(canvas, pennant_points, MOUNTAIN_CAR_FLAG_COLOR)
+    return frame
+
+
 @dataclasses.dataclass(frozen=True)
 class _Lengths:
     """The parameters the compatibility wrappers pass to the frame functions."""
