@@ -49,7 +49,8 @@ Gymnasium's env rounds the draw to float32, :func:`reset_state`).
 
 Gradients: the dynamics are smooth; the velocity clip passes no gradient beyond its bound,
 :func:`wrap` has slope 1 except at its jump (±π), and the termination and the reward are
-piecewise constant (no gradient), which is why a gradient method needs a smooth surrogate.
+piecewise constant (no gradient), which is why a gradient method needs a smooth surrogate
+(:func:`swing_loss`, the system's training loss).
 
 Arrays: :func:`step`, :func:`reward`, :func:`terminated` and :func:`observe` take torch
 tensors or NumPy arrays and return the input's library (one set of equations,
@@ -520,6 +521,24 @@ def reset_state(np_random: np.random.Generator, options: Optional[dict] = None) 
     return draw.astype(np.float32).astype(np.float64)
 
 
+def swing_loss(states: Any, alive: Any, params: Optional[AcrobotParams] = None) -> Any:
+    """The differentiable stand-in for the Acrobot's return, per element ``[B]``.
+
+    ``sum_t alive[t] · (goal_height − tip_height(s_{t+1})) / (goal_height + l1 + l2)`` over
+    the states ``[T+1, B, 4]`` after each step: every step of the episode costs the tip's
+    depth below the goal line, in units of the largest depth (hanging straight down), so a
+    step costs between 0 (tip at the goal) and 1 (straight down) where the reward pays −1
+    per step whatever the pose. The return is piecewise constant in the policy (no
+    gradient); this cost is smooth, its gradient raises the tip at every step, and it is
+    lowest for episodes that bring the tip up early and end soon (the step that reaches the
+    goal costs slightly less than 0). It is a proxy: the policy is judged on the return.
+    """
+    params = DEFAULT_PARAMS if params is None else params
+    reach = params.goal_height + params.link_length_1 + params.link_length_2
+    depth = (params.goal_height - tip_height(states[1:], params)) / reach
+    return (depth * alive).sum(0)
+
+
 def _observation_high(params: AcrobotParams) -> tuple[float, ...]:
     return (1.0, 1.0, 1.0, 1.0, float(params.max_vel_1), float(params.max_vel_2))
 
@@ -552,7 +571,7 @@ SYSTEM = System(
     reset_state=reset_state,
     reward_type=float,
     vector_reward_dtype="float64",
-    training_loss=None,
+    training_loss=swing_loss,
     render="diffsim.envs.render:acrobot_frame",
     render_fps=15,
     env_attributes={
