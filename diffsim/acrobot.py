@@ -300,8 +300,9 @@ def wrap(x: Array, low: float = -math.pi, high: float = math.pi) -> Array:
     exactly as Gymnasium's loop does (for ``|x| ≤`` :data:`WRAP_EXACT_LIMIT`; larger values,
     and infinities, are reduced with one ``mod`` first). Tensors take one masked pass each
     way, bitwise Gymnasium's for ``|x| ≤ high + (high − low)`` (every angle within one turn
-    of the range), then a ``mod`` for what is left (within an ulp of ``high − low`` of
-    Gymnasium's repeated subtraction); no host synchronisation. NaN stays NaN.
+    of the range), then an exact ``mod`` for what is left (Gymnasium's loop rounds once per
+    turn there, so the two differ by at most that many ulps of ``|x|``, and ``high`` may
+    come out as ``low``); no host synchronisation. NaN stays NaN.
 
     The result's gradient with respect to ``x`` is 1 (the jump at the range's ends has no
     derivative).
