@@ -1,8 +1,8 @@
 """Differentiable Acrobot: two links hanging from a fixed bar, driven at the joint between them.
 
 Sources: Sutton & Barto, *Reinforcement Learning: An Introduction* (MIT Press, 1998), §11.3
-(the acrobot's equations of motion, Figure 11.4, and the goal: swing the tip above the bar
-by one link length); Sutton, "Generalization in reinforcement learning: successful examples
+(the acrobot's equations of motion and the goal: swing the tip above the bar by one link
+length); Sutton, "Generalization in reinforcement learning: successful examples
 using sparse coarse coding", NIPS 8 (1996) (the same system; its printed equation for θ̈2
 lacks one term, the ``nips_dynamics`` flag below); Gymnasium's ``Acrobot-v1``
 (``gymnasium/envs/classic_control/acrobot.py``), whose defaults, step order and conventions
