@@ -1,0 +1,462 @@
+"""MountainCar-v0 and MountainCarContinuous-v0 (diffsim.mountain_car,
+diffsim.continuous_mountain_car) against Gymnasium's own envs, hand-derived steps and float64
+finite differences.
+
+Parity is bitwise on the NumPy path: observations compared as bytes, rewards by type and
+value, terminated and truncated exactly, over seeded episodes with resets on termination and
+truncation. The policies mix random actions with an energy-pumping rule (push along the
+velocity) so that episodes terminate at the goal and the left wall is hit; the continuous
+actions include values beyond ±1, whose force is clipped while the reward takes them as
+given.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_match import check_environments_match
+from torch.autograd import gradcheck
+
+from diffsim import continuous_mountain_car as cmc
+from diffsim import mountain_car as mc
+from diffsim import systems
+from diffsim.envs import rollout
+from diffsim.integrators import get_integrator
+
+IDS = ["MountainCar-v0", "MountainCarContinuous-v0"]
+SEMI = get_integrator("semi_implicit_euler")
+EXACT = cmc.ContinuousMountainCarParams(float32_rounding=False)
+"""The continuous car's plain float64 equations (what gradcheck can check)."""
+
+
+def _policy(obs: np.ndarray, rng: np.random.Generator, discrete: bool) -> np.ndarray:
+    """Random actions mixed with pushes along the velocity (60 %), for one obs [2] or a batch
+    [N, 2]; continuous actions in [−1.5, 1.5] (float32), beyond the Box on purpose."""
+    v = obs[..., 1]
+    shape = np.shape(v)
+    pump = rng.random(shape) < 0.6
+    if discrete:
+        return np.where(pump, np.where(v >= 0, 2, 0), rng.integers(0, 3, size=shape))
+    along = np.sign(v + 1e-9) * rng.uniform(0.3, 1.4, size=shape)
+    out = np.where(pump, along, rng.uniform(-1.5, 1.5, size=shape))
+    return out[..., None].astype(np.float32)
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+# --- registration --------------------------------------------------------------------------
+
+
+def test_registered_tasks_and_systems():
+    for gid, name, action, limit, threshold in [
+        ("MountainCar-v0", "mountaincar", "discrete", 200, -110.0),
+        ("MountainCarContinuous-v0", "mountaincar-continuous", "continuous", 999, 90.0),
+    ]:
+        task = systems.get_task_spec(name)
+        assert task.env_id == f"diffsim/{gid}" and task.gymnasium_id == gid
+        assert task.action == action and task.system == name
+        assert task.max_episode_steps == limit == gym.spec(gid).max_episode_steps
+        assert task.reward_threshold == threshold == gym.spec(gid).reward_threshold
+        assert task.solved_return == threshold
+        spec = gym.spec(task.env_id)
+        assert spec.max_episode_steps == limit and spec.reward_threshold == threshold
+        assert systems.get_system(name).name == name
+    assert systems.get_system("mountaincar") is mc.SYSTEM
+    assert systems.get_system("mountaincar-continuous") is cmc.SYSTEM
+    assert mc.SYSTEM.discrete_actions == (-1.0, 0.0, 1.0)
+    assert mc.SYSTEM.render_fps == cmc.SYSTEM.render_fps == 30
+    assert gym.make("MountainCar-v0").metadata["render_fps"] == 30
+
+
+@pytest.mark.parametrize("gid", IDS)
+def test_spaces_and_attributes_are_gymnasiums(gid):
+    ref, ours = gym.make(gid).unwrapped, gym.make(f"diffsim/{gid}").unwrapped
+    assert ours.action_space == ref.action_space
+    for name in ours.system.env_attributes:
+        assert getattr(ours, name) == getattr(ref, name), name
+    with pytest.raises(AttributeError, match="read-only|params"):
+        ours.max_speed = 1.0
+    # Every observation Gymnasium's Box admits lies in ours (see the xfail below).
+    assert np.all(ours.observation_space.low <= ref.observation_space.low)
+    assert np.all(ours.observation_space.high >= ref.observation_space.high)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="System.observation_high is symmetric; Gymnasium's Box is [min_position, "
+    "-max_speed] to [max_position, max_speed] (needs a System.observation_low)",
+)
+@pytest.mark.parametrize("gid", IDS)
+def test_observation_space_equals_gymnasiums(gid):
+    assert gym.make(f"diffsim/{gid}").observation_space == gym.make(gid).observation_space
+
+
+@pytest.mark.parametrize("gid", IDS)
+def test_gymnasium_check_env(gid, monkeypatch):
+    from gymnasium.utils.env_checker import check_env
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(gym.make(f"diffsim/{gid}").unwrapped)
+    assert not [str(w.message) for w in caught]
+
+
+# --- parity with Gymnasium -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gid", IDS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_single_env_equals_gymnasium_bitwise(gid, seed):
+    discrete = gid == "MountainCar-v0"
+    ref, ours = gym.make(gid), gym.make(f"diffsim/{gid}")
+    rng = np.random.default_rng(seed)
+    obs, _ = ref.reset(seed=seed)
+    assert _same(ours.reset(seed=seed)[0], obs)
+    ends = walls = 0
+    for t in range(1200):
+        action = _policy(obs, rng, discrete)
+        action = int(action) if discrete else action
+        expected, got = ref.step(action), ours.step(action)
+        assert _same(got[0], expected[0]), (t, got[0], expected[0])
+        assert _same(got[1], expected[1]), (t, got[1], expected[1])  # reward: type and bits
+        assert got[2] is expected[2] and got[3] is expected[3], t
+        obs = expected[0]
+        walls += bool(obs[0] == np.float32(-1.2))
+        if expected[2] or expected[3]:
+            ends += 1
+            obs, _ = ref.reset()
+            assert _same(ours.reset()[0], obs)
+    assert ends >= 4 and walls >= 1  # goals reached and the wall hit along the way
+
+
+@pytest.mark.parametrize("gid", IDS)
+def test_check_environments_match(gid):
+    # skip_obs: the observation *spaces* differ (xfail above); observations are compared
+    # bitwise in the test above.
+    check_environments_match(
+        gym.make(f"diffsim/{gid}"), gym.make(gid), 1000, seed=4, skip_obs=True, skip_render=True
+    )
+
+
+@pytest.mark.parametrize("gid", IDS)
+def test_reset_draw_and_options_as_gymnasium(gid):
+    ref, ours = gym.make(gid).unwrapped, gym.make(f"diffsim/{gid}").unwrapped
+    for seed, options in [(0, None), (5, {"low": -0.7, "high": 0.5}), (6, {"high": -0.45})]:
+        a, b = ref.reset(seed=seed, options=options)[0], ours.reset(seed=seed, options=options)[0]
+        assert _same(a, b) and np.array_equal(ours.state, ref.state)
+        assert ours.state.dtype == np.float64 and ours.state[1] == 0.0
+    for bad in ({"low": 0.1, "high": -0.1}, {"high": "high"}):
+        with pytest.raises(ValueError):
+            ours.reset(options=bad)
+        with pytest.raises(ValueError):
+            ref.reset(options=bad)
+    with pytest.raises(ValueError, match="finite"):  # Gymnasium: numpy's OverflowError
+        ours.reset(options={"low": float("nan")})
+
+
+@pytest.mark.parametrize("gid", IDS)
+def test_goal_velocity_option_as_gymnasium(gid):
+    discrete = gid == "MountainCar-v0"
+    ref = gym.make(gid, goal_velocity=0.02)
+    ours = gym.make(f"diffsim/{gid}", goal_velocity=0.02)
+    assert ours.unwrapped.goal_velocity == ours.unwrapped.params.goal_velocity == 0.02
+    rng = np.random.default_rng(9)
+    obs, _ = ref.reset(seed=9)
+    ours.reset(seed=9)
+    ends = 0
+    for _ in range(600):
+        action = _policy(obs, rng, discrete)
+        action = int(action) if discrete else action
+        expected, got = ref.step(action), ours.step(action)
+        assert all(_same(g, e) for g, e in zip(got[:4], expected[:4]))
+        obs = expected[0]
+        if expected[2] or expected[3]:
+            ends += 1
+            obs, _ = ref.reset()
+            ours.reset()
+    assert ends >= 1
+
+
+@pytest.mark.parametrize("gid", IDS)
+def test_vector_env_equals_sync_vector_env(gid):
+    discrete = gid == "MountainCar-v0"
+    ref = gym.make_vec(gid, 4, vectorization_mode="sync")
+    ours = gym.make_vec(f"diffsim/{gid}", 4)
+    rng = np.random.default_rng(3)
+    obs, _ = ref.reset(seed=11)
+    assert _same(ours.reset(seed=11)[0], obs)
+    autoresets = 0
+    for t in range(400):
+        action = _policy(obs, rng, discrete)
+        expected, got = ref.step(action), ours.step(action)
+        for e, g in zip(expected[:4], got[:4]):
+            assert e.dtype == g.dtype and e.tobytes() == g.tobytes(), (t, e, g)
+        autoresets += int((expected[2] | expected[3]).sum())
+        obs = expected[0]
+    assert expected[1].dtype == np.float64 and autoresets >= 2
+
+
+def test_float32_rounding_is_what_makes_the_continuous_car_bitwise():
+    # The plain float64 equations drift from Gymnasium's float32 state within an episode.
+    ref = gym.make("MountainCarContinuous-v0")
+    ours = gym.make("diffsim/MountainCarContinuous-v0", params=EXACT)
+    rng = np.random.default_rng(0)
+    obs, _ = ref.reset(seed=0)
+    ours.reset(seed=0)
+    differ = 0
+    for _ in range(200):
+        action = _policy(obs, rng, False)
+        obs, got = ref.step(action)[0], ours.step(action)[0]
+        differ += not _same(obs, got)
+    assert differ > 0
+
+
+def test_fresh_float64_states_step_in_float64_and_float32_states_in_float32():
+    # Gymnasium's first step after a reset starts from the float64 draw; later steps from
+    # its float32 state. The step reads which from the position.
+    ref = gym.make("MountainCarContinuous-v0").unwrapped
+    x64 = -0.5123456789012345
+    for state in ([x64, 0.0], [float(np.float32(x64)), float(np.float32(0.0123))]):
+        ref.reset(seed=0)
+        ref.state = np.array(state) if state[0] == x64 else np.array(state, np.float32)
+        action = np.array([0.7], np.float32)
+        ref.step(action)
+        ours = cmc.step(np.array(state), action[0:1].reshape(()))
+        assert ours.dtype == np.float64 and np.array_equal(ours, ref.state.astype(np.float64))
+        assert np.array_equal(ours, ours.astype(np.float32))  # float32 values
+
+
+# --- the equations by hand -----------------------------------------------------------------
+
+
+def test_discrete_step_by_hand():
+    x, v = -0.5, 0.01
+    for push in (-1.0, 0.0, 1.0):
+        v1 = v + (push * 0.001 - 0.0025 * math.cos(3 * x))
+        expected = np.array([x + v1, v1])
+        assert np.array_equal(mc.step(np.array([x, v]), np.array(push)), expected)
+    # the speed clip, the right end, the wall, the push clip
+    assert mc.step(np.array([-0.5236, 0.0695]), np.array(1.0))[1] == 0.07
+    assert mc.step(np.array([0.58, 0.05]), np.array(1.0))[0] == 0.6
+    np.testing.assert_array_equal(mc.step(np.array([-1.18, -0.05]), np.array(-1.0)), [-1.2, 0])
+    np.testing.assert_array_equal(
+        mc.step(np.array([-0.5, 0.0]), np.array(3.0)), mc.step(np.array([-0.5, 0.0]), np.array(1.0))
+    )
+    terminated = mc.terminated(np.array([[0.5, 0.0], [0.5, -1e-9], [0.49, 0.01]]))
+    assert terminated.tolist() == [True, False, False]
+    assert mc.reward(np.zeros(2), np.array(1.0), np.zeros((3, 2))).tolist() == [-1.0] * 3
+
+
+def test_continuous_step_and_reward_by_hand():
+    x, v, a = -0.5, 0.01, 0.6
+    v1 = v + (a * 0.0015 - 0.0025 * math.cos(3 * x))
+    np.testing.assert_array_equal(cmc.step(np.array([x, v]), np.array(a), EXACT), [x + v1, v1])
+    # Beyond ±1 the force is clipped, the reward takes the action as given.
+    assert np.array_equal(
+        cmc.step(np.array([x, v]), np.array(2.5), EXACT),
+        cmc.step(np.array([x, v]), np.array(1.0), EXACT),
+    )
+    below, at_goal = np.array([0.3, 0.01]), np.array([0.46, 0.01])
+    assert cmc.reward(below, np.array(2.5), below) == -0.1 * 2.5**2
+    assert cmc.reward(below, np.array(-0.5), at_goal) == 100.0 - 0.1 * 0.25
+    assert bool(cmc.terminated(at_goal)) and not cmc.terminated(np.array([0.46, -0.01]))
+    # Gymnasium compares its float32 state with float32 thresholds: float32(0.45) < 0.45.
+    goal32 = float(np.float32(0.45))
+    assert goal32 < 0.45 and bool(cmc.terminated(np.array([goal32, 0.0])))
+    assert not cmc.terminated(np.array([goal32, 0.0]), EXACT)
+
+
+def test_params_are_validated():
+    with pytest.raises(ValueError, match="min_position"):
+        mc.MountainCarParams(min_position=0.7)
+    with pytest.raises(ValueError, match="min_action"):
+        cmc.ContinuousMountainCarParams(min_action=1.0, max_action=-1.0)
+    with pytest.raises(ValueError, match="max_speed"):
+        cmc.ContinuousMountainCarParams(max_speed=0.0)
+    with pytest.raises(TypeError, match="float32_rounding"):
+        cmc.ContinuousMountainCarParams(float32_rounding=1)
+    with pytest.raises(ValueError, match="shape"):
+        cmc.step(torch.zeros(3, 2), torch.zeros(4))
+
+
+# --- torch --------------------------------------------------------------------------------
+
+
+def _random_batch(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.uniform(-0.6, -0.4, n), np.zeros(n)], -1), rng
+
+
+@pytest.mark.parametrize("module", [mc, cmc], ids=["discrete", "continuous"])
+def test_torch_float64_follows_numpy(module):
+    """300 steps of 64 pumping cars from the reset distribution: torch float64 within 1e-9
+    of NumPy's float64 (the same roundings; only torch's cos may differ by an ulp)."""
+    state, rng = _random_batch(64, 0)
+    tstate = torch.from_numpy(state.copy())
+    worst = 0.0
+    for _ in range(300):
+        push = np.sign(state[:, 1] + 1e-9) * rng.uniform(0.0, 1.3, 64)
+        state = module.step(state, push)
+        tstate = module.step(tstate, torch.from_numpy(push))
+        worst = max(worst, float(np.abs(tstate.numpy() - state).max()))
+    assert worst <= 1e-9
+    assert (state[:, 0] >= 0.45).any()  # some reached the goal region
+
+
+def test_torch_float32_step():
+    state = torch.tensor([[-0.5, 0.01], [0.2, -0.03]])
+    for module in (mc, cmc):
+        out = module.step(state, torch.tensor([0.5, -0.5]))
+        ref = module.step(state.double(), torch.tensor([0.5, -0.5], dtype=torch.float64))
+        assert out.dtype == torch.float32 and torch.allclose(out.double(), ref, atol=1e-6)
+
+
+# --- gradients ------------------------------------------------------------------------------
+
+INTERIOR = torch.tensor(
+    [[-0.5, 0.01], [-0.3, -0.02], [0.1, 0.03], [-0.9, 0.0]], dtype=torch.float64
+)
+"""States away from the clips and the wall (with forces inside ±1)."""
+FORCES = torch.tensor([0.3, -0.7, 0.9, -0.2], dtype=torch.float64)
+
+
+def test_continuous_step_gradcheck_state_action_power():
+    power = torch.tensor(0.0015, dtype=torch.float64, requires_grad=True)
+    gravity = torch.full((4,), 0.0025, dtype=torch.float64, requires_grad=True)
+
+    def f(s, a, p, g):
+        return cmc.step(s, a, EXACT.replace(power=p, gravity=g))
+
+    args = (INTERIOR.clone().requires_grad_(), FORCES.clone().requires_grad_(), power, gravity)
+    assert gradcheck(f, args)
+    a = FORCES.clone().requires_grad_()
+    assert gradcheck(lambda a: cmc.reward(INTERIOR, a, INTERIOR, EXACT), (a,))
+
+
+def test_discrete_step_gradcheck_state_push_force():
+    force = torch.tensor(0.001, dtype=torch.float64, requires_grad=True)
+
+    def f(s, a, p):
+        return mc.step(s, a, mc.MountainCarParams(force=p))
+
+    args = (INTERIOR.clone().requires_grad_(), FORCES.clone().requires_grad_(), force)
+    assert gradcheck(f, args)
+
+
+@pytest.mark.parametrize("module", [mc, cmc], ids=["discrete", "continuous"])
+def test_multistep_gradcheck(module):
+    params = EXACT if module is cmc else mc.DEFAULT_PARAMS
+
+    def run(s, a):
+        for k in range(6):
+            s = module.step(s, a[k], params)
+        return s
+
+    s = INTERIOR.clone().requires_grad_()
+    a = (0.5 * torch.ones(6, 4, dtype=torch.float64) * FORCES).requires_grad_()
+    assert gradcheck(run, (s, a))
+
+
+def test_straight_through_rounding_keeps_the_float64_gradient():
+    s = INTERIOR.clone().requires_grad_()
+    rounded = cmc.step(s, FORCES)
+    (g_rounded,) = torch.autograd.grad(rounded.sum(), s)
+    plain = cmc.step(s, FORCES, EXACT)
+    (g_plain,) = torch.autograd.grad(plain.sum(), s)
+    assert torch.equal(rounded, rounded.float().double())  # float32 values
+    assert (rounded - plain).abs().max() < 1e-7 and (rounded != plain).any()
+    torch.testing.assert_close(g_rounded, g_plain, rtol=1e-6, atol=1e-9)
+
+
+def _jacobian(module, state, action, params):
+    s = torch.tensor(state, dtype=torch.float64, requires_grad=True)
+    a = torch.tensor(action, dtype=torch.float64, requires_grad=True)
+    out = module.step(s, a, params)
+    rows = [torch.autograd.grad(out[i], (s, a), retain_graph=True) for i in range(2)]
+    return out.detach(), [[float(g) for g in row[0]] + [float(row[1])] for row in rows]
+
+
+@pytest.mark.parametrize("module", [mc, cmc], ids=["discrete", "continuous"])
+def test_zero_gradient_at_the_clips_and_the_wall(module):
+    params = EXACT if module is cmc else mc.DEFAULT_PARAMS
+    # Velocity clip (cos(3x) ≈ 0 there): v' = max_speed depends on nothing; x' = x + v'.
+    out, jac = _jacobian(module, [-0.5236, 0.0695], 1.0, params)
+    assert out[1] == 0.07 and jac[1] == [0.0, 0.0, 0.0] and jac[0] == [1.0, 0.0, 0.0]
+    # Position clip at the right end: x' = 0.6; v' unclipped keeps its gradient.
+    out, jac = _jacobian(module, [0.58, 0.05], 1.0, params)
+    assert out[0] == 0.6 and jac[0] == [0.0, 0.0, 0.0] and jac[1][1] == 1.0
+    # The wall: x' = min_position and v' = 0, neither depends on anything.
+    out, jac = _jacobian(module, [-1.18, -0.05], -1.0, params)
+    assert out.tolist() == [-1.2, 0.0] and jac == [[0.0] * 3, [0.0] * 3]
+    # A push or force beyond ±1 is clipped: no gradient through the dynamics.
+    out, jac = _jacobian(module, [-0.5, 0.01], 1.5, params)
+    assert jac[0][2] == jac[1][2] == 0.0
+    out, jac = _jacobian(module, [-0.5, 0.01], 0.5, params)
+    assert jac[1][2] > 0
+
+
+def test_reward_gradient_takes_the_unclipped_action():
+    a = torch.tensor([1.5, -0.4], dtype=torch.float64, requires_grad=True)
+    s = torch.tensor([[0.46, 0.01], [0.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    r = cmc.reward(s, a, s)
+    assert r.tolist() == [100.0 - 0.1 * 1.5**2, -0.1 * 0.4**2]
+    ga, gs = torch.autograd.grad(r.sum(), (a, s), allow_unused=True)
+    assert ga.tolist() == [-0.2 * 1.5, 0.2 * 0.4]
+    assert gs is None  # 100·[terminated] is a step function: the state gets no gradient
+
+
+# --- the differentiable rollout --------------------------------------------------------------
+
+
+def _rollout_objective(weights: torch.Tensor, task: str, params) -> torch.Tensor:
+    def policy(obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(10 * (obs @ weights[:2]) + weights[2])
+
+    out = rollout(policy, task, horizon=8, batch_size=3, seed=0, dtype=torch.float64, params=params)
+    return out.returns.sum() + out.states[-1, :, 0].sum()
+
+
+def test_rollout_gradient_matches_finite_differences_continuous():
+    w = torch.tensor([5.0, 30.0, 0.1], dtype=torch.float64, requires_grad=True)
+    assert gradcheck(lambda w: _rollout_objective(w, "mountaincar-continuous", EXACT), (w,))
+    # With Gymnasium's float32 rounding (straight-through), the gradient stays close.
+    (g_default,) = torch.autograd.grad(
+        _rollout_objective(w, "mountaincar-continuous", cmc.DEFAULT_PARAMS), w
+    )
+    (g_exact,) = torch.autograd.grad(_rollout_objective(w, "mountaincar-continuous", EXACT), w)
+    torch.testing.assert_close(g_default, g_exact, rtol=1e-4, atol=1e-8)
+
+
+def test_rollout_of_the_discrete_car_takes_a_continuous_push():
+    """The generic rollout hands the policy's output to the physics as the push: a
+    continuous push in [−1, 1] drives the discrete car (the relaxed Discrete(3)); its −1
+    reward has no gradient, the final state does."""
+    w = torch.tensor([5.0, 30.0, 0.1], dtype=torch.float64, requires_grad=True)
+    assert gradcheck(lambda w: _rollout_objective(w, "mountaincar", mc.DEFAULT_PARAMS), (w,))
+    out = rollout(
+        lambda obs: 0.5 * torch.ones(obs.shape[0], dtype=obs.dtype),
+        "mountaincar",
+        horizon=3,
+        initial_state=torch.tensor([[-0.5, 0.0]], dtype=torch.float64),
+    )
+    assert out.rewards.tolist() == [[-1.0]] * 3
+    expected = mc.step(np.array([-0.5, 0.0]), np.array(0.5))
+    assert out.states[1, 0].tolist() == expected.tolist()
+
+
+def test_sample_initial_is_the_reset_distribution():
+    for module in (mc, cmc):
+        g = torch.Generator().manual_seed(0)
+        s = module.sample_initial(1000, generator=g, dtype=torch.float64)
+        assert s.shape == (1000, 2) and (s[:, 1] == 0).all()
+        assert s[:, 0].min() >= -0.6 and s[:, 0].max() <= -0.4 and s[:, 0].std() > 0.05
+        n = module.sample_initial((2, 3), generator=np.random.default_rng(0))
+        assert isinstance(n, np.ndarray) and n.shape == (2, 3, 2)
