@@ -2,10 +2,11 @@
 
 Source: Gymnasium's ``MountainCar-v0`` (``gymnasium/envs/classic_control/mountain_car.py``),
 after Moore, "Efficient Memory-based Learning for Robot Control", PhD thesis, University of
-Cambridge, 1990 (and Sutton & Barto, *Reinforcement Learning: An Introduction*, 1998, §8.2);
-summarised in ``docs/reference_dynamics.md``. The defaults reproduce Gymnasium's env step for
-step, bit for bit on NumPy float64. :mod:`diffsim.continuous_mountain_car` is the continuous
-variant (``MountainCarContinuous-v0``); it shares this module's track, reset draw and walls.
+Cambridge, 1990, and Sutton & Barto, *Reinforcement Learning: An Introduction*, 1998,
+Example 8.2; summarised in ``docs/reference_dynamics.md``. The defaults reproduce
+Gymnasium's env step for step, bit for bit on NumPy float64.
+:mod:`diffsim.continuous_mountain_car` is the continuous variant
+(``MountainCarContinuous-v0``); it shares this module's track, reset draw and walls.
 
 State ``[..., 2]`` in Gymnasium's order (:func:`unpack` / :func:`pack`):
 
