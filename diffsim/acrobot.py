@@ -65,9 +65,10 @@ float32 reset state with float32 ``cos``/``sin`` (see :func:`observe`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 import torch
@@ -103,6 +104,7 @@ larger ones, for which Gymnasium's loop runs hundreds of iterations (and never e
 infinite or astronomically large angles), with one ``mod`` (to within an ulp of 2π)."""
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_SCALARS = frozenset({float, np.float64, np.float32})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,6 +206,8 @@ def _square(x: Array) -> Array:
     exponent NumPy multiplies instead, which differs from ``pow`` in the last bit for about
     0.08 % of arguments. Tensors are squared by ``torch.square``.
     """
+    if type(x) in _SCALARS:  # the single env's path: first
+        return x**2
     if isinstance(x, torch.Tensor):
         return torch.square(x)
     if isinstance(x, np.ndarray):
@@ -220,42 +224,94 @@ def accelerations(
     ``[...]`` (not clipped here), by the book's equations or the NIPS paper's (see the
     module docstring)."""
     theta1, theta2, dtheta1, dtheta2 = unpack(state)
-    return _accelerations(theta1, theta2, dtheta1, dtheta2, torque, params, state)
+    k = _coefficients(params, state)
+    return _accelerations(theta1, theta2, dtheta1, dtheta2, torque, k, ops(state))
 
 
-def _accelerations(theta1, theta2, dtheta1, dtheta2, a, params, like):
-    """The equations in Gymnasium's ``_dsdt`` operation order (bitwise on NumPy float64)."""
+class _Coefficients(NamedTuple):
+    """The parameters' products in ``_dsdt``, each formed as Gymnasium forms it (left to
+    right), once per step instead of once per RK4 stage: the same roundings."""
+
+    inertia: Any  # I
+    m2: Any  # m2
+    m1_lc1_sq: Any  # m1·lc1²
+    l1_sq_lc2_sq: Any  # l1² + lc2²
+    two_l1_lc2: Any  # 2·l1·lc2
+    lc2_sq: Any  # lc2²
+    l1_lc2: Any  # l1·lc2
+    m2_lc2_g: Any  # m2·lc2·g
+    minus_m2_l1_lc2: Any  # −m2·l1·lc2
+    two_m2_l1_lc2: Any  # 2·m2·l1·lc2
+    gravity_torque: Any  # (m1·lc1 + m2·l1)·g
+    m2_lc2_sq_i: Any  # m2·lc2² + I
+    m2_l1_lc2: Any  # m2·l1·lc2
+    nips: bool
+
+
+def _coefficients(params: AcrobotParams, like: Array) -> _Coefficients:
+    """The coefficients in ``like``'s dtype (Python floats for float parameters, formed once
+    per parameter set)."""
+    if not params._tensor_fields:
+        return _float_coefficients(params)
     xp = ops(like)
-    m1, m2, l1, lc1, lc2, inertia, g = (
-        xp.cast(p, like)
-        for p in (
-            params.link_mass_1,
-            params.link_mass_2,
-            params.link_length_1,
-            params.link_com_1,
-            params.link_com_2,
-            params.link_moi,
-            params.gravity,
-        )
+    return _products(
+        *(xp.cast(getattr(params, name), like) for name in _COEFFICIENT_FIELDS), params
     )
+
+
+_COEFFICIENT_FIELDS = (
+    "link_mass_1",
+    "link_mass_2",
+    "link_length_1",
+    "link_com_1",
+    "link_com_2",
+    "link_moi",
+    "gravity",
+)
+
+
+@functools.lru_cache(maxsize=32)
+def _float_coefficients(params: AcrobotParams) -> _Coefficients:
+    return _products(*(getattr(params, name) for name in _COEFFICIENT_FIELDS), params)
+
+
+def _products(m1, m2, l1, lc1, lc2, i, g, params: AcrobotParams) -> _Coefficients:
+    return _Coefficients(
+        i,
+        m2,
+        m1 * lc1**2,
+        l1**2 + lc2**2,
+        2 * l1 * lc2,
+        lc2**2,
+        l1 * lc2,
+        m2 * lc2 * g,
+        -m2 * l1 * lc2,
+        2 * m2 * l1 * lc2,
+        (m1 * lc1 + m2 * l1) * g,
+        m2 * lc2**2 + i,
+        m2 * l1 * lc2,
+        params.nips_dynamics,
+    )
+
+
+def _accelerations(theta1, theta2, dtheta1, dtheta2, a, k: _Coefficients, xp):
+    """The equations in Gymnasium's ``_dsdt`` operation order (bitwise on NumPy float64)."""
     cos2 = xp.cos(theta2)
     sin2 = xp.sin(theta2)
-    d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * cos2) + inertia + inertia
-    d2 = m2 * (lc2**2 + l1 * lc2 * cos2) + inertia
-    phi2 = m2 * lc2 * g * xp.cos(theta1 + theta2 - math.pi / 2.0)
+    d1 = k.m1_lc1_sq + k.m2 * (k.l1_sq_lc2_sq + k.two_l1_lc2 * cos2) + k.inertia + k.inertia
+    d2 = k.m2 * (k.lc2_sq + k.l1_lc2 * cos2) + k.inertia
+    phi2 = k.m2_lc2_g * xp.cos(theta1 + theta2 - math.pi / 2.0)
     phi1 = (
-        -m2 * l1 * lc2 * _square(dtheta2) * sin2
-        - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin2
-        + (m1 * lc1 + m2 * l1) * g * xp.cos(theta1 - math.pi / 2)
+        k.minus_m2_l1_lc2 * _square(dtheta2) * sin2
+        - k.two_m2_l1_lc2 * dtheta2 * dtheta1 * sin2
+        + k.gravity_torque * xp.cos(theta1 - math.pi / 2)
         + phi2
     )
-    denominator = m2 * lc2**2 + inertia - _square(d2) / d1
-    if params.nips_dynamics:
+    denominator = k.m2_lc2_sq_i - _square(d2) / d1
+    if k.nips:
         ddtheta2 = (a + d2 / d1 * phi1 - phi2) / denominator
     else:
-        ddtheta2 = (
-            a + d2 / d1 * phi1 - m2 * l1 * lc2 * _square(dtheta1) * sin2 - phi2
-        ) / denominator
+        ddtheta2 = (a + d2 / d1 * phi1 - k.m2_l1_lc2 * _square(dtheta1) * sin2 - phi2) / denominator
     ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
     return ddtheta1, ddtheta2
 
@@ -386,10 +442,11 @@ def _step(state: Array, action: Array, params: AcrobotParams, integrator: Integr
     torque = xp.clip(action, -limit, limit)
     theta1, theta2, dtheta1, dtheta2 = unpack(state)
     dt = xp.cast(params.dt, state)
+    k = _coefficients(params, state)
     if integrator.name == "rk4":
 
         def derivative(y):
-            dd1, dd2 = _accelerations(y[0], y[1], y[2], y[3], torque, params, state)
+            dd1, dd2 = _accelerations(y[0], y[1], y[2], y[3], torque, k, xp)
             return (y[2], y[3], dd1, dd2)
 
         theta1, theta2, dtheta1, dtheta2 = rk4_step(
@@ -398,7 +455,7 @@ def _step(state: Array, action: Array, params: AcrobotParams, integrator: Integr
     else:
 
         def accel(q, v):
-            return _accelerations(q[0], q[1], v[0], v[1], torque, params, state)
+            return _accelerations(q[0], q[1], v[0], v[1], torque, k, xp)
 
         (theta1, theta2), (dtheta1, dtheta2) = integrator(
             accel, (theta1, theta2), (dtheta1, dtheta2), dt
@@ -442,11 +499,15 @@ def reward(
     done = terminated(next_state, params)
     if isinstance(next_state, torch.Tensor):
         return torch.where(done, 0.0, -1.0).to(next_state.dtype)
+    if next_state.ndim == 1:  # one state: a scalar of its dtype
+        return next_state.dtype.type(0.0 if done else -1.0)
     return np.where(done, 0.0, -1.0).astype(next_state.dtype)
 
 
 def _float32_rows(state: np.ndarray) -> Any:
     """Whether each state ``[..., 4]`` holds float32 values only (a bool, or ``[...]``)."""
+    if state.ndim == 1:  # one state: stops at the first entry that is not a float32 value
+        return all(abs(v) <= _FLOAT32_MAX and float(np.float32(v)) == v for v in state.tolist())
     with np.errstate(over="ignore", invalid="ignore"):
         exact = state.astype(np.float32) == state
     return exact.all(axis=-1)
