@@ -73,6 +73,7 @@ from .mountain_car import (
     _check_track,
     apply_goal_velocity,
     clip_speed,
+    energy_loss,
     observation_high,
     pack,
     reset_state,
@@ -437,6 +438,7 @@ SYSTEM = System(
     vector_reward_dtype="float64",
     env_options={"goal_velocity": 0.0},
     apply_options=apply_goal_velocity,
+    training_loss=energy_loss,
     render="diffsim.envs.render:mountain_car_frame",
     render_fps=30,
     env_attributes={

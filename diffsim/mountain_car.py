@@ -42,7 +42,8 @@ Reward −1 per step (:func:`reward`). Termination when ``x ≥ goal_position`` 
 Gradients: the velocity clip, the position clip and the wall have zero gradient where they
 act (a clipped quantity does not depend on its input; at the wall the velocity is set to 0)
 and the clip's gradient is 1 inside and at its bounds; the reward is constant and the
-termination a boolean, so a gradient method needs a smooth surrogate of the task.
+termination a boolean, so gradient methods train on :func:`energy_loss` (the energy the
+car still lacks for the goal, per step; both cars' ``System.training_loss``).
 
 Arrays: :func:`step`, :func:`reward`, :func:`terminated` and :func:`observe` take torch
 tensors or NumPy arrays and return the input's library (one set of equations,
@@ -329,6 +330,44 @@ def observation_high(params: Any) -> tuple[float, ...]:
     return (reach, float(params.max_speed))
 
 
+def energy(state: Array, params: Any = None) -> Array:
+    """The car's mechanical energy per unit mass ``[...]``, m²/s²:
+    ``gravity/3·sin(3x) + v²/2``, whose potential term is the one of the gravity term
+    ``−gravity·cos(3x)`` (the unforced, unclipped dynamics keep it nearly constant)."""
+    params = DEFAULT_PARAMS if params is None else params
+    x, v = unpack(state)
+    return params.gravity / TRACK_FREQUENCY * ops(state).sin(TRACK_FREQUENCY * x) + 0.5 * v * v
+
+
+def energy_loss(states: Any, alive: Any, params: Any = None) -> Any:
+    """The differentiable stand-in for the mountain car's return, per element ``[B]``.
+
+    ``sum_t alive[t] · (E_goal − E(s_{t+1})) / (E_goal − E_min)`` over the states
+    ``[T+1, B, 2]`` after each step, with :func:`energy` ``E``, ``E_goal`` the energy of the
+    car at ``goal_position`` moving at ``max(goal_velocity, 0)`` and ``E_min = −gravity/3``
+    the valley's bottom at rest: every step of the episode costs the energy the car still
+    lacks, between 1 (at rest at the bottom) and about 0 (at the goal). Reaching the goal
+    needs that energy (the push adds less than gravity takes on the climb), and the rewards
+    (−1 per step; the continuous car's ``100·[terminated]``) are piecewise constant in the
+    policy, while this cost is smooth: its gradient pumps energy into the swing at every
+    step, and it is lowest for episodes that gain the energy early and end soon. It is a
+    proxy: the policy is judged on the return. It works for both cars' parameters (the
+    continuous car's action cost is not in it).
+    """
+    params = DEFAULT_PARAMS if params is None else params
+    g = params.gravity
+    goal_v = params.goal_velocity
+    goal_v = goal_v.clamp(min=0.0) if isinstance(goal_v, torch.Tensor) else max(goal_v, 0.0)
+    goal_x = params.goal_position
+    sin_goal = (torch.sin if isinstance(goal_x, torch.Tensor) else math.sin)(
+        TRACK_FREQUENCY * goal_x
+    )
+    e_goal = g / TRACK_FREQUENCY * sin_goal + 0.5 * goal_v * goal_v
+    e_min = -g / TRACK_FREQUENCY
+    deficit = (e_goal - energy(states[1:], params)) / (e_goal - e_min)
+    return (deficit * alive).sum(0)
+
+
 def _push_bounds(params: MountainCarParams) -> tuple[float, float]:
     return (-1.0, 1.0)
 
@@ -359,6 +398,7 @@ SYSTEM = System(
     vector_reward_dtype="float64",
     env_options={"goal_velocity": 0.0},
     apply_options=apply_goal_velocity,
+    training_loss=energy_loss,
     render="diffsim.envs.render:mountain_car_frame",
     render_fps=30,
     env_attributes={

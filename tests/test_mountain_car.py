@@ -460,3 +460,75 @@ def test_sample_initial_is_the_reset_distribution():
         assert s[:, 0].min() >= -0.6 and s[:, 0].max() <= -0.4 and s[:, 0].std() > 0.05
         n = module.sample_initial((2, 3), generator=np.random.default_rng(0))
         assert isinstance(n, np.ndarray) and n.shape == (2, 3, 2)
+
+
+# --- the training loss ----------------------------------------------------------------------
+
+
+def test_energy_is_the_potential_of_the_gravity_term():
+    """Unforced, away from the clips, one step changes the energy by O(dt²) of a swing; a push
+    along the velocity raises it by about push·force·v."""
+    state = INTERIOR.clone()
+    before = mc.energy(state)
+    idle = mc.energy(mc.step(state, torch.zeros(4, dtype=torch.float64)))
+    pushed = mc.energy(mc.step(state, torch.sign(state[:, 1])))
+    scale = mc.DEFAULT_PARAMS.gravity * 2 / 3  # the energy's range along the track
+    assert ((idle - before).abs() < 0.01 * scale).all()
+    moving = state[:, 1] != 0
+    expected = 0.001 * state[:, 1].abs()
+    torch.testing.assert_close((pushed - idle)[moving], expected[moving], rtol=0.1, atol=0.0)
+
+
+def test_energy_loss_costs_the_missing_energy():
+    params = mc.DEFAULT_PARAMS
+    bottom = torch.tensor([[[-math.pi / 6, 0.0]]] * 2, dtype=torch.float64)
+    goal = torch.tensor([[[-0.5, 0.0]], [[0.5, 0.0]]], dtype=torch.float64)
+    alive = torch.ones(1, 1, dtype=torch.float64)
+    torch.testing.assert_close(
+        mc.energy_loss(bottom, alive, params), torch.ones(1, dtype=torch.float64)
+    )
+    assert abs(float(mc.energy_loss(goal, alive, params))) < 1e-12
+    assert float(mc.energy_loss(goal, 0 * alive, params)) == 0.0  # steps after the end: free
+    states = torch.randn(6, 3, 2, dtype=torch.float64) * torch.tensor(
+        [0.3, 0.03], dtype=torch.float64
+    )
+    alive = torch.ones(5, 3, dtype=torch.float64)
+    assert gradcheck(lambda s: mc.energy_loss(s, alive, EXACT), (states.requires_grad_(),))
+    assert mc.SYSTEM.training_loss is cmc.SYSTEM.training_loss is mc.energy_loss
+
+
+def test_energy_loss_prefers_pumping_and_bptt_uses_it():
+    from controllers.bptt import derived_config
+
+    def loss(policy, task):
+        out = rollout(policy, task, horizon=200, batch_size=8, seed=0, dtype=torch.float64)
+        return float(systems.get_system(task).training_loss(out.states, out.alive).mean())
+
+    for task in ("mountaincar", "mountaincar-continuous"):
+        idle = loss(lambda obs: 0 * obs[:, 1], task)
+        pump = loss(lambda obs: torch.sign(obs[:, 1] + 1e-9), task)
+        assert pump < 0.5 * idle
+        assert derived_config(task)["loss"] == "balance"
+
+
+@pytest.mark.slow
+def test_energy_loss_gradient_learns_the_continuous_car():
+    """Six Adam steps on a two-parameter policy take the training return from 0 (idle)
+    past Gymnasium's threshold of 90."""
+    w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.2)
+    params = cmc.DEFAULT_PARAMS
+    for it in range(6):
+        out = rollout(
+            lambda obs: torch.tanh(100 * obs[:, 1] * w[0] + w[1]),
+            "mountaincar-continuous",
+            horizon=200,
+            batch_size=8,
+            seed=it,
+            dtype=torch.float64,
+        )
+        loss = mc.energy_loss(out.states, out.alive, params).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(out.returns.detach().mean()) > 90
