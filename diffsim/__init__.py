@@ -4,6 +4,9 @@ Physics lives in one module per system, as pure batched functions over tensors:
 
 - :mod:`diffsim.cartpole` — Gymnasium's CartPole-v1, with a continuous action in [−1, 1].
 - :mod:`diffsim.pendulum` — Gymnasium's Pendulum-v1 (and the 2019 Gym.jl variant).
+- :mod:`diffsim.acrobot` — Gymnasium's Acrobot-v1 (Sutton & Barto's two-link swing-up).
+- :mod:`diffsim.mountain_car`, :mod:`diffsim.continuous_mountain_car` — Gymnasium's
+  MountainCar-v0 and MountainCarContinuous-v0.
 - :mod:`diffsim.trebuchet` — the 2019 post's trebuchet (a one-shot aiming task).
 - :mod:`diffsim.integrators` — explicit Euler, semi-implicit Euler and RK4, by name.
 - :mod:`diffsim.fast` — the opt-in compiled path (compiled steps, CUDA graphs).
@@ -63,11 +66,14 @@ def _check_not_shadowed() -> None:
 _check_not_shadowed()
 
 _SUBMODULES = (
+    "acrobot",
     "cartpole",
+    "continuous_mountain_car",
     "controllers",
     "envs",
     "fast",
     "integrators",
+    "mountain_car",
     "pendulum",
     "scripts",
     "systems",
@@ -76,7 +82,10 @@ _SUBMODULES = (
 """Submodules loaded on first attribute access (``diffsim.cartpole``)."""
 
 _ATTRIBUTES: dict[str, str] = {
+    "AcrobotParams": "acrobot",
     "CartPoleParams": "cartpole",
+    "ContinuousMountainCarParams": "continuous_mountain_car",
+    "MountainCarParams": "mountain_car",
     "PendulumParams": "pendulum",
     "INTEGRATORS": "integrators",
     "Integrator": "integrators",
@@ -93,31 +102,49 @@ _ATTRIBUTES: dict[str, str] = {
 
 __all__ = [
     "INTEGRATORS",
+    "AcrobotParams",
     "CartPoleParams",
+    "ContinuousMountainCarParams",
     "Integrator",
+    "MountainCarParams",
     "NonFiniteError",
     "Params",
     "PendulumParams",
     "System",
     "TaskSpec",
     "__version__",
+    "acrobot",
     "cartpole",
+    "continuous_mountain_car",
     "debug_checks",
     "fast",
     "get_integrator",
     "get_system",
     "integrators",
+    "mountain_car",
     "pendulum",
     "register_system",
     "systems",
 ]
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
-    from . import cartpole, fast, integrators, pendulum, systems
+    from . import (
+        acrobot,
+        cartpole,
+        continuous_mountain_car,
+        fast,
+        integrators,
+        mountain_car,
+        pendulum,
+        systems,
+    )
     from ._debug import NonFiniteError, debug_checks
     from ._params import Params
+    from .acrobot import AcrobotParams
     from .cartpole import CartPoleParams
+    from .continuous_mountain_car import ContinuousMountainCarParams
     from .integrators import INTEGRATORS, Integrator, get_integrator
+    from .mountain_car import MountainCarParams
     from .pendulum import PendulumParams
     from .systems import System, TaskSpec, get_system, register_system
 

@@ -41,6 +41,9 @@ def test_registered_ids_and_specs():
         "diffsim/Pendulum-v1",
         "diffsim/Pendulum2019-v1",
         "diffsim/Trebuchet-v0",
+        "diffsim/Acrobot-v1",
+        "diffsim/MountainCar-v0",
+        "diffsim/MountainCarContinuous-v0",
     ]
     for env_id in ENV_IDS:
         spec = gym.spec(env_id)

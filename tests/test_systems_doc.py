@@ -28,3 +28,14 @@ def test_the_example_runs_and_prints_its_output(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout == expected.group(1)
+
+
+def test_the_table_lists_every_built_in_system_and_task():
+    from diffsim.envs.registration import ENV_IDS  # the built-in ids, fixed at import
+    from diffsim.systems import get_task_spec
+
+    for env_id in ENV_IDS:
+        spec = get_task_spec(env_id)
+        assert f"`{spec.short_name}`: `{env_id}`" in PAGE, env_id
+        if spec.generic:
+            assert f"| `{spec.system}` |" in PAGE, spec.system
