@@ -94,6 +94,14 @@ class NumpyOps:
     def stack(*components) -> np.ndarray:
         """Stack ``n`` arrays ``[...]`` (broadcast together) into ``[..., n]``, component-major
         (each component contiguous, as :meth:`TorchOps.stack`); scalars give an array ``[n]``."""
+        first = components[0]
+        if type(first) is np.ndarray and first.ndim == 1:  # the batched step: [N] each
+            shape = first.shape
+            for c in components:
+                if type(c) is not np.ndarray or c.shape != shape:
+                    break
+            else:
+                return np.array(components).T  # one copy into [n, N], as np.stack's
         for c in components:
             if isinstance(c, np.ndarray) and c.ndim:
                 break
@@ -113,8 +121,11 @@ class NumpyOps:
         return np.stack(components, axis=-1)
 
     @staticmethod
-    def full(shape: tuple[int, ...], value, like, dtype=None) -> np.ndarray:
-        """An array of ``shape`` filled with ``value`` (``like``'s dtype unless given)."""
+    def full(shape: tuple[int, ...], value, like, dtype=None):
+        """An array of ``shape`` filled with ``value`` (``like``'s dtype unless given); a
+        NumPy scalar of that dtype for ``shape == ()`` (a single state; ~4× cheaper)."""
+        if not shape:
+            return np.dtype(dtype or like.dtype).type(value)
         return np.full(shape, value, dtype=dtype or like.dtype)
 
     @staticmethod

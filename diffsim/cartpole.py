@@ -126,8 +126,7 @@ def unpack(state: Array) -> tuple[Array, Array, Array, Array]:
     ``x, x_dot, theta, theta_dot = self.state``.
     """
     if isinstance(state, np.ndarray) and state.ndim == 1:
-        x, x_dot, theta, theta_dot = scalars(state)
-        return x, x_dot, theta, theta_dot
+        return scalars(state)
     return state[..., 0], state[..., 1], state[..., 2], state[..., 3]
 
 
@@ -158,15 +157,18 @@ def accelerations(
 ) -> tuple[Array, Array]:
     """Return ``(ẍ, θ̈)`` in m/s² and rad/s² for a state and a force in newtons."""
     _, _, theta, theta_dot = unpack(state)
-    return _accelerations(theta, theta_dot, force, params, state)
+    return _accelerations(theta, theta_dot, force, params, state, ops(state))
 
 
-def _accelerations(theta, theta_dot, force, params, like):
-    xp = ops(like)
-    g = xp.cast(params.gravity, like)
-    m_pole = xp.cast(params.masspole, like)
-    length = xp.cast(params.length, like)
-    total_mass = xp.cast(params.masspole, like) + xp.cast(params.masscart, like)
+def _accelerations(theta, theta_dot, force, params, like, xp):
+    if params._tensor_fields:
+        g, m_pole, length = (
+            xp.cast(p, like) for p in (params.gravity, params.masspole, params.length)
+        )
+        total_mass = xp.cast(params.masspole, like) + xp.cast(params.masscart, like)
+    else:  # float parameters are used as they are (a cast would return them unchanged)
+        g, m_pole, length = params.gravity, params.masspole, params.length
+        total_mass = m_pole + params.masscart
     polemass_length = m_pole * length
     sintheta = xp.sin(theta)
     costheta = xp.cos(theta)
@@ -214,16 +216,18 @@ def step(
 def _step(state: Array, action: Array, params: CartPoleParams, integrator: Integrator) -> Array:
     """The unchecked step (no validation, no host synchronisation)."""
     xp = ops(state)
-    force = xp.clip(action, -1.0, 1.0) * xp.cast(params.force_mag, state)
+    if params._tensor_fields:
+        force_mag, tau = xp.cast(params.force_mag, state), xp.cast(params.tau, state)
+    else:
+        force_mag, tau = params.force_mag, params.tau
+    force = xp.clip(action, -1.0, 1.0) * force_mag
     x, x_dot, theta, theta_dot = unpack(state)
 
     def accel(q, v):
-        return _accelerations(q[1], v[1], force, params, state)
+        return _accelerations(q[1], v[1], force, params, state, xp)
 
-    (x, theta), (x_dot, theta_dot) = integrator(
-        accel, (x, theta), (x_dot, theta_dot), xp.cast(params.tau, state)
-    )
-    return pack(x, x_dot, theta, theta_dot)
+    (x, theta), (x_dot, theta_dot) = integrator(accel, (x, theta), (x_dot, theta_dot), tau)
+    return xp.stack(x, x_dot, theta, theta_dot)  # pack()
 
 
 def reward(
@@ -239,10 +243,13 @@ def reward(
 def terminated(state: Array, params: Optional[CartPoleParams] = None) -> Array:
     """Boolean ``[...]``: the cart left the track or the pole fell past the threshold."""
     params = DEFAULT_PARAMS if params is None else params
-    xp = ops(state)
     x, _, theta, _ = unpack(state)
-    x_limit = xp.cast(params.x_threshold, state)
-    theta_limit = xp.cast(params.theta_threshold, state)
+    if params._tensor_fields:
+        xp = ops(state)
+        x_limit = xp.cast(params.x_threshold, state)
+        theta_limit = xp.cast(params.theta_threshold, state)
+    else:
+        x_limit, theta_limit = params.x_threshold, params.theta_threshold
     # |x| > L is x < −L or x > L (both False for NaN), in two operations fewer.
     return (abs(x) > x_limit) | (abs(theta) > theta_limit)
 

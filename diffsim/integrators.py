@@ -45,6 +45,13 @@ def _axpy(y: Vec, dt: Union[float, torch.Tensor], x: Vec) -> Vec:
     # y + dt·x, one component at a time (stacking small tensors costs more than the math).
     # Two roundings, as Gymnasium computes it: torch.add(y, x, alpha=dt) would be one kernel
     # fewer but may fuse into one rounding (FMA) and so differ from the reference by an ulp.
+    # One and two degrees of freedom (every built-in system) are written out: a
+    # comprehension is a function call of its own, which a single env's step notices.
+    n = len(y)
+    if n == 2:
+        return (y[0] + dt * x[0], y[1] + dt * x[1])
+    if n == 1:
+        return (y[0] + dt * x[0],)
     return tuple([yi + dt * xi for yi, xi in zip(y, x)])  # a list: faster than a generator
 
 

@@ -63,6 +63,10 @@ RENDER_MODES = ("human", "rgb_array")
 """The render modes of :class:`SystemEnv` (``human`` needs pygame)."""
 
 
+_INDEX_TYPES = frozenset((int, np.int64, np.int32))
+"""Types of a discrete action looked up directly (others go through the full check)."""
+
+
 def resolve_task(task: Union[str, systems.TaskSpec]) -> systems.TaskSpec:
     """The :class:`~diffsim.systems.TaskSpec` of a registered id or short name (a TaskSpec is
     returned as it is).
@@ -330,6 +334,7 @@ class SystemEnv(SystemAttributes, gym.Env[np.ndarray, Union[int, np.ndarray]]):
         d["action_space"] = action_space(system, spec, params)
         d["_discrete"] = spec.discrete
         d["_forces"] = tuple(float(a) for a in system.discrete_actions)
+        d["_force_of"] = dict(enumerate(d["_forces"]))  # Discrete(n) starts at 0
         d["_float64_action"] = system.env_action_dtype == "float64"
         uses_env_reward = system.env_reward is not None and d["options"] != dict(system.env_options)
         d["_env_reward"] = system.env_reward if uses_env_reward else None
@@ -381,6 +386,10 @@ class SystemEnv(SystemAttributes, gym.Env[np.ndarray, Union[int, np.ndarray]]):
     def _action(self, action: Any) -> Any:
         """The checked action as the physics takes it (a float, or a float32 scalar)."""
         if self._discrete:
+            if type(action) in _INDEX_TYPES:  # the common case: an index as sampled; no copy
+                force = self._force_of.get(action)
+                if force is not None:
+                    return force
             return self._forces[_checks.discrete_action(action, self.action_space, self._owner)]
         u = _checks.box_action(
             action, self.action_space, self._owner, self.clip_actions, self.action_bound

@@ -102,9 +102,17 @@ def _check_limit(max_episode_steps: Any) -> Optional[int]:
 _BOOL = np.dtype(np.bool_)
 
 
-def _fresh(array: Any, dtype: np.dtype, n: int) -> np.ndarray:
-    """``array`` as a fresh writeable ``[n]`` array of ``dtype`` (no copy when the physics
-    already returned one: a new array of that dtype and shape owning its memory)."""
+def _fresh(array: Any, dtype: np.dtype, n: int, owned: bool = False) -> np.ndarray:
+    """``array`` as a fresh writeable ``[n]`` array of ``dtype``: no copy when the physics
+    already returned one (a new ``[n]`` array owning its memory, or ``owned``: memory that
+    belongs to this call alone, e.g. a compiled call's new output)."""
+    if (
+        type(array) is np.ndarray
+        and array.shape == (n,)
+        and (owned or array.base is None)
+        and array.flags.writeable
+    ):
+        return array if array.dtype == dtype else array.astype(dtype)
     out = np.asarray(array, dtype=dtype)
     if out.base is not None or not out.flags.writeable or out.shape != (n,):
         out = np.array(np.broadcast_to(out, (n,)), dtype=dtype)
@@ -430,7 +438,7 @@ class SystemVectorEnv(SystemAttributes, VectorEnv):
         state = d["_state"]
         if state is None:
             raise ResetNeeded(f"{self._owner}: call reset() before step()")
-        n, params, system = d["num_envs"], d["params"], d["_system"]
+        params, system = d["params"], d["_system"]
         if d["_discrete"]:
             u = _checks.discrete_lookup(actions, d["_table"], d["action_space"], d["_owner"])
         else:
@@ -441,20 +449,22 @@ class SystemVectorEnv(SystemAttributes, VectorEnv):
                 u = u.astype(np.float64)
         # The physics takes [N, n] (a transposed view of the [n, N] state: each component
         # contiguous) and returns the next state laid out so, whose transpose is [n, N].
-        x, env_reward = state.T, d["_env_reward"]
-        if d["fast"]:
+        x, env_reward, fast = state.T, d["_env_reward"], d["fast"]
+        if fast:  # new arrays of this call (the transition copies any that would alias)
             next_x, reward, terminated = d["_transition"](x, u)
         else:
             next_x = system.step_unchecked(x, u, params, d["integrator"])
             terminated = system.terminated(next_x, params)
-            reward = None if env_reward is not None else system.reward(x, u, next_x, params)
+            if env_reward is None:
+                reward = system.reward(x, u, next_x, params)
         if env_reward is not None:
             reward = env_reward(x, u, next_x, terminated, params, d["options"])
         new = next_x.T
         if not new.flags.c_contiguous:
             new = np.ascontiguousarray(new)
-        reward = _fresh(reward, d["_reward_dtype"], n)
-        terminated = _fresh(terminated, _BOOL, n)
+        n = d["num_envs"]
+        reward = _fresh(reward, d["_reward_dtype"], n, fast and env_reward is None)
+        terminated = _fresh(terminated, _BOOL, n, fast)
         steps = d["_steps"]
         steps += 1
         limit = d["_limit"]
@@ -827,6 +837,7 @@ class _Transition:
 
     def _setup(self) -> None:
         self._compiled: Any = None
+        self._shared: Optional[tuple[bool, ...]] = None
         self._fast_transition: Any = None
         if self.fast:
             from diffsim import fast as fast_path
@@ -847,12 +858,34 @@ class _Transition:
         self.__dict__.update(state)
         self._setup()
 
+    def _specialise(self, args: tuple[torch.Tensor, ...]) -> Any:
+        """Compile for ``args``' signature; find which outputs share memory with an input
+        or an earlier output (those are copied on every call, so that each is fresh)."""
+        compiled = self._fast_transition.specialize(*args)
+        seen = {a.untyped_storage().data_ptr() for a in args}
+        shared = []
+        for out in compiled(*args):
+            ptr = out.untyped_storage().data_ptr()
+            shared.append(ptr in seen)
+            seen.add(ptr)
+        self._shared = tuple(shared) if any(shared) else None
+        self._compiled = compiled
+        return compiled
+
     def __call__(self, state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, ...]:
-        # The inputs' signature never changes: the state is component-major float64 [N, n]
-        # (a transposed C-contiguous [n, N] array), the action a contiguous [N] array of the
-        # dtype the env casts it to. Specialised once, on the first step.
+        """``(next_state, reward, terminated)`` as NumPy arrays, each new memory of this call.
+
+        The inputs' signature never changes: the state is component-major float64 [N, n] (a
+        transposed C-contiguous [n, N] array), the action a contiguous [N] array of the dtype
+        the env casts it to. Specialised once, on the first step."""
         args = (torch.from_numpy(state), torch.from_numpy(action))
-        if self._compiled is None:
-            self._compiled = self._fast_transition.specialize(*args)
-        next_state, reward, terminated = self._compiled(*args)
-        return next_state.numpy(), reward.numpy(), terminated.numpy()
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._specialise(args)
+        outs = compiled(*args)
+        if self._shared is None:
+            next_state, reward, terminated = outs
+            return next_state.numpy(), reward.numpy(), terminated.numpy()
+        return tuple(
+            o.numpy().copy(order="K") if c else o.numpy() for o, c in zip(outs, self._shared)
+        )
