@@ -242,10 +242,12 @@ def _cross_eval(results_dir: Path) -> list[str]:
         f"`python -m diffsim.scripts.cross_eval` (`{files[0].name}`) re-evaluates every final "
         "policy on Gymnasium's env and on diffsim's twin, both as Gymnasium's `SyncVectorEnv` "
         "(the same 100 starts), and by diffsim's default evaluation (its own vector env, which "
-        "draws the starts Gymnasium's vector env draws: [parity.md](parity.md)). Over "
+        "draws the starts of Gymnasium's default evaluation of the same id: "
+        "`CartPoleVectorEnv`'s for CartPole, `SyncVectorEnv`'s for Pendulum; "
+        "[parity.md](parity.md)). Over "
         f"{len(rows)} policies the largest difference between the first two is {same:.2g} "
-        "(return units), and the default evaluation differs from Gymnasium's by "
-        f"{min(shift):+.1f} to {max(shift):+.1f}.",
+        "(return units); the default evaluation differs from the first by "
+        f"{min(shift):+.1f} to {max(shift):+.1f}, where Gymnasium's own two start sets differ.",
         "",
         "| method | seed | trained on | on Gymnasium's env | on diffsim's, same starts | "
         "on diffsim's, its default evaluation |",
@@ -399,12 +401,18 @@ NOTES = """\
 the same way for every method: a BPTT rollout of B starts × T steps costs B·T, a CMA-ES
 generation costs every step of every candidate's episodes, an SB3 agent every env step it
 takes. Evaluation episodes are not counted and their time is not included. Seconds were
-measured on the 2-core CPU named in each section, on one torch thread per run, while other
-comparisons were often running beside it, so compare seconds with care. The CartPole BPTT run
-with 10 seeds (`cartpole_bptt`) was measured with the machine otherwise idle. In `cartpole`,
-the bptt and ppo cells were re-run with the machine otherwise idle (after BPTT's defaults
-changed), while dqn and cmaes ran with several other jobs sharing the two cores: their
-seconds are inflated relative to bptt's and ppo's. Transitions do not depend on the load.
+measured on the 2-core CPU named in each section, on one torch thread per run. The comparisons
+on diffsim's ids were all regenerated on 2026-12-01 after the vector envs' seeding changed to
+Gymnasium's (which moved the 100 evaluation starts): `cartpole` and `pendulum` ran side by side,
+with other work on the machine (load average 2.5 to 5 on its 2 cores), and the three small
+ones after `cartpole`, beside `pendulum`; their seconds are inflated relative to a quiet machine, the more so for the
+short runs (BPTT's), so compare seconds with care. The comparisons on Gymnasium's own ids
+(`*_gymnasium`) are from earlier runs, made with an earlier version of the code on a machine
+often shared with other comparisons; they were not rerun (Gymnasium's envs did not change).
+With the current code one method and seed trained on both ids give the same run, evaluations
+included (`tests/test_baselines.py`), so where the two columns below differ, the code between
+the two runs differs, not the environments.
+Transitions do not depend on the load.
 
 **What the numbers say** (each sentence under a table is computed from it):
 

@@ -139,6 +139,21 @@ def test_schedules_run_over_the_zoos_length_not_each_learn_call(tmp_path):
     assert result.metrics[-1]["learning_rate"] == pytest.approx(1e-3 * (1 - 512 / 100_000))
 
 
+@pytest.mark.parametrize(("ours", "theirs", "method"), [("cartpole", "CartPole-v1", "ppo")])
+def test_training_on_our_id_and_on_gymnasiums_gives_the_same_run(tmp_path, ours, theirs, method):
+    # The equivalence check of docs/benchmarks.md at its root: the same method, seed and
+    # budget on our env and on Gymnasium's give the same training and the same evaluations
+    # (the envs step alike, and the vector envs evaluate from the same starts).
+    kw = dict(budget=1024, eval_every=512, eval_episodes=8)
+    a = _run(tmp_path / "ours", method, env=ours, **kw).metrics
+    b = _run(tmp_path / "theirs", method, env=theirs, **kw).metrics
+    skip = ("train_seconds", "eval_seconds")
+    assert [{k: v for k, v in r.items() if k not in skip} for r in a] == [
+        {k: v for k, v in r.items() if k not in skip} for r in b
+    ]
+    assert len(a) == 3
+
+
 def test_wrong_action_space_and_untuned_pairs_are_refused():
     with pytest.raises(ValueError, match=r"dqn needs a Discrete action space.*Pendulum-v1"):
         baselines.default_config("dqn", "diffsim/Pendulum-v1")
