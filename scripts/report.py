@@ -403,16 +403,16 @@ generation costs every step of every candidate's episodes, an SB3 agent every en
 takes. Evaluation episodes are not counted and their time is not included. Seconds were
 measured on the 2-core CPU named in each section, on one torch thread per run. The comparisons
 on diffsim's ids were all regenerated on 2026-12-01 after the vector envs' seeding changed to
-Gymnasium's (which moved the 100 evaluation starts): `cartpole` and `pendulum` ran side by side,
-with other work on the machine (load average 2.5 to 5 on its 2 cores), and the three small
-ones after `cartpole`, beside `pendulum`; their seconds are inflated relative to a quiet machine, the more so for the
-short runs (BPTT's), so compare seconds with care. The comparisons on Gymnasium's own ids
-(`*_gymnasium`) are from earlier runs, made with an earlier version of the code on a machine
-often shared with other comparisons; they were not rerun (Gymnasium's envs did not change).
-With the current code one method and seed trained on both ids give the same run, evaluations
-included (`tests/test_baselines.py`), so where the two columns below differ, the code between
-the two runs differs, not the environments.
-Transitions do not depend on the load.
+Gymnasium's (which moved the 100 evaluation starts): `cartpole` and `pendulum` ran side by
+side, with other work on the machine (load average 2.5 to 5 on its 2 cores), and the three
+small ones after `cartpole`, beside `pendulum`; their seconds are inflated relative to a quiet
+machine, the more so for the short runs (BPTT's), so compare seconds with care. The comparisons
+on Gymnasium's own ids (`*_gymnasium`) are from earlier runs, made with an earlier version of
+the code on a machine often shared with other comparisons; they were not rerun (Gymnasium's
+envs did not change). With the current code one method and seed trained on both ids give the
+same run, evaluations included (`tests/test_baselines.py`), so where the two columns below
+differ, the code between the two runs differs, not the environments. Transitions do not depend
+on the load.
 
 **What the numbers say** (each sentence under a table is computed from it):
 
