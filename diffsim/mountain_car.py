@@ -319,15 +319,13 @@ def apply_goal_velocity(params: Any, options: Mapping[str, Any]) -> Any:
 
 
 def observation_high(params: Any) -> tuple[float, ...]:
-    """The bound of the symmetric observation Box the generic envs build: the larger end of
-    the track and ``max_speed``.
+    """The observation Box's upper bounds, Gymnasium's: ``(max_position, max_speed)``."""
+    return (float(params.max_position), float(params.max_speed))
 
-    Gymnasium's Box is ``[min_position, −max_speed]`` to ``[max_position, max_speed]``;
-    :class:`~diffsim.systems.System` has symmetric bounds only, so the Box here contains
-    Gymnasium's (every observation lies in both).
-    """
-    reach = max(abs(float(params.min_position)), abs(float(params.max_position)))
-    return (reach, float(params.max_speed))
+
+def observation_low(params: Any) -> tuple[float, ...]:
+    """The observation Box's lower bounds, Gymnasium's: ``(min_position, −max_speed)``."""
+    return (float(params.min_position), -float(params.max_speed))
 
 
 def energy(state: Array, params: Any = None) -> Array:
@@ -392,6 +390,7 @@ SYSTEM = System(
     terminated=terminated,
     observe=observe,
     observation_high=observation_high,
+    observation_low=observation_low,
     sample_initial=sample_initial,
     reset_state=reset_state,
     reward_type=float,

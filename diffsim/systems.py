@@ -72,8 +72,10 @@ class System:
         reward: ``(state, action, next_state, params) -> [...]``, the reference's reward.
         terminated: ``(state, params) -> bool [...]``.
         observe: ``state -> observation [..., obs]`` (float64 on NumPy float64 states).
-        observation_high: ``params -> sequence of float``: the bounds of the observation
-            Box (symmetric, ``inf`` where unbounded).
+        observation_high: ``params -> sequence of float``: the upper bounds of the
+            observation Box (``inf`` where unbounded).
+        observation_low: ``params -> sequence of float``: its lower bounds; None for a
+            symmetric Box (``-observation_high``).
         sample_initial: ``(batch_shape, *, generator, dtype, device) -> [*batch_shape, n]``,
             the reference's reset distribution for torch (or NumPy, with a NumPy generator).
         reset_state: ``(np_random, options) -> float64 [n]``: the reference single env's
@@ -148,6 +150,7 @@ class System:
     env_reward: Optional[Callable[..., Any]] = None
     after_termination_reward: Optional[Callable[[Mapping[str, Any]], float]] = None
     training_loss: Optional[Callable[..., Any]] = None
+    observation_low: Optional[Callable[[Any], Sequence[float]]] = None
     render: Optional[str] = None
     render_fps: int = 30
     env_attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)

@@ -12,7 +12,8 @@ runs Gymnasium's ``check_environments_match`` with nothing skipped but rendering
 
 - spaces: ``Discrete(len(system.discrete_actions))`` for a discrete task, else a float32
   ``Box`` of shape (1,) over ``system.action_bounds(params)``; the observation a float32
-  ``Box(-high, high)`` with ``high = system.observation_high(params)``;
+  ``Box(low, high)`` with ``high = system.observation_high(params)`` and ``low =
+  system.observation_low(params)`` (``-high`` when the System gives none);
 - ``reset(seed, options)``: ``system.reset_state(self.np_random, options)``, Gymnasium's own
   draw from the same generator (CartPole's ``low``/``high``, Pendulum's ``x_init``/``y_init``);
   ``options={"state": ...}`` starts from a given state instead;
@@ -175,9 +176,13 @@ def action_space(system: systems.System, task: systems.TaskSpec, params: Any) ->
 
 
 def observation_space(system: systems.System, params: Any) -> spaces.Box:
-    """A system's float32 observation Box ``(-high, high)``, ``high = observation_high``."""
+    """A system's float32 observation Box from ``observation_low`` to ``observation_high``
+    (``-observation_high`` when the System gives no lower bound)."""
     high = np.array(system.observation_high(params), dtype=np.float32)
-    return spaces.Box(-high, high, dtype=np.float32)
+    if system.observation_low is None:
+        return spaces.Box(-high, high, dtype=np.float32)
+    low = np.array(system.observation_low(params), dtype=np.float32)
+    return spaces.Box(low, high, dtype=np.float32)
 
 
 def action_clipping(

@@ -83,16 +83,10 @@ def test_spaces_and_attributes_are_gymnasiums(gid):
         assert getattr(ours, name) == getattr(ref, name), name
     with pytest.raises(AttributeError, match="read-only|params"):
         ours.max_speed = 1.0
-    # Every observation Gymnasium's Box admits lies in ours (see the xfail below).
     assert np.all(ours.observation_space.low <= ref.observation_space.low)
     assert np.all(ours.observation_space.high >= ref.observation_space.high)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="System.observation_high is symmetric; Gymnasium's Box is [min_position, "
-    "-max_speed] to [max_position, max_speed] (needs a System.observation_low)",
-)
 @pytest.mark.parametrize("gid", IDS)
 def test_observation_space_equals_gymnasiums(gid):
     assert gym.make(f"diffsim/{gid}").observation_space == gym.make(gid).observation_space
@@ -139,10 +133,8 @@ def test_single_env_equals_gymnasium_bitwise(gid, seed):
 
 @pytest.mark.parametrize("gid", IDS)
 def test_check_environments_match(gid):
-    # skip_obs: the observation *spaces* differ (xfail above); observations are compared
-    # bitwise in the test above.
     check_environments_match(
-        gym.make(f"diffsim/{gid}"), gym.make(gid), 1000, seed=4, skip_obs=True, skip_render=True
+        gym.make(f"diffsim/{gid}"), gym.make(gid), 1000, seed=4, skip_render=True
     )
 
 
