@@ -286,6 +286,8 @@ def sample_initial(
 
 def _reset_bounds(options: Optional[dict]) -> tuple[float, float]:
     """Gymnasium's ``reset(options={"low": ..., "high": ...})`` bounds (±0.05 by default)."""
+    if not options:  # the vector env's every autoreset: nothing to parse
+        return -0.05, 0.05
     low = option_number(options, "low", -0.05)
     high = option_number(options, "high", 0.05)
     if low > high:

@@ -263,9 +263,11 @@ def _step(state, action, *, system, params, integrator):
     return system.step_unchecked(state, action, params, integrator)
 
 
-def _transition(state, action, *, system, params, integrator):
+def _transition(state, action, *, system, params, integrator, reward_dtype=None):
     next_state = system.step_unchecked(state, action, params, integrator)
     reward = system.reward(state, action, next_state, params)
+    if reward_dtype is not None:
+        reward = reward.to(reward_dtype)
     return next_state, reward, system.terminated(next_state, params)
 
 
@@ -273,16 +275,26 @@ def compile_transition(
     system: Any,
     params: Optional[Params] = None,
     integrator: Union[str, Integrator, None] = None,
+    reward_dtype: Optional[torch.dtype] = None,
 ) -> FastFunction:
     """The compiled ``(state, action) -> (next_state, reward, terminated)`` of a system.
 
     ``reward`` ``[B]`` is the system's reward for the step (Pendulum's: −cost of the pre-step
-    state), ``terminated`` ``[B]`` the boolean termination of ``next_state``. Arguments as
-    :func:`compile_step`; the vector envs' ``fast=True`` steps with it.
+    state), cast to ``reward_dtype`` if given (in the kernel: what a vector env returns,
+    e.g. CartPole's float32), ``terminated`` ``[B]`` the boolean termination of
+    ``next_state``. Other arguments as :func:`compile_step`'s; the vector envs' ``fast=True``
+    steps with it.
     """
     system, params, integrator = resolve(system, params, integrator)
-    fn = functools.partial(_transition, system=system, params=params, integrator=integrator)
-    key = key_of("transition", system, params, integrator)
+    fn = functools.partial(
+        _transition,
+        system=system,
+        params=params,
+        integrator=integrator,
+        reward_dtype=reward_dtype,
+    )
+    extra = () if reward_dtype is None else (reward_dtype,)
+    key = key_of("transition", system, params, integrator, *extra)
     return fast_function(key, fn, traceable=not params.tensors())
 
 

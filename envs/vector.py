@@ -100,6 +100,7 @@ def _check_limit(max_episode_steps: Any) -> Optional[int]:
 
 
 _BOOL = np.dtype(np.bool_)
+_ONE = np.int32(1)
 
 
 def _fresh(array: Any, dtype: np.dtype, n: int, owned: bool = False) -> np.ndarray:
@@ -223,7 +224,10 @@ class SystemVectorEnv(SystemAttributes, VectorEnv):
         d["_limit"] = d["max_episode_steps"]
         changed = system.env_reward is not None and d["options"] != dict(system.env_options)
         d["_env_reward"] = system.env_reward if changed else None
-        d["_transition"] = _Transition(system.name, params, d["integrator"], d["fast"])
+        # The compiled step casts the reward to the env's dtype in its kernel.
+        d["_transition"] = _Transition(
+            system.name, params, d["integrator"], d["fast"], system.vector_reward_dtype
+        )
         d["_system"] = system
 
     def __getstate__(self) -> dict[str, Any]:
@@ -466,7 +470,7 @@ class SystemVectorEnv(SystemAttributes, VectorEnv):
         reward = _fresh(reward, d["_reward_dtype"], n, fast and env_reward is None)
         terminated = _fresh(terminated, _BOOL, n, fast)
         steps = d["_steps"]
-        steps += 1
+        steps += _ONE  # an int32 scalar: half the cost of a Python int
         limit = d["_limit"]
         truncated = np.zeros(n, dtype=np.bool_) if limit is None else steps >= limit
         done = d["_prev_done"].nonzero()[0]  # the sub-envs reset now
@@ -474,7 +478,8 @@ class SystemVectorEnv(SystemAttributes, VectorEnv):
             if d["_per_env"]:
                 new[:, done] = self._draw_each(done, None)
             else:
-                new[:, done] = system.reset_batch(self.np_random, len(done), d["_reset_options"])
+                rng = d.get("_np_random") or self.np_random  # seeded by reset
+                new[:, done] = system.reset_batch(rng, len(done), d["_reset_options"])
             steps[done] = 0
             reward[done] = 0.0
             terminated[done] = False
@@ -818,21 +823,29 @@ class TrebuchetVectorEnv(_BatchedVectorEnv):
 
 class _Transition:
     """The compiled ``(state, action) -> (next_state, reward, terminated)`` of ``fast=True``:
-    the System's compiled torch step (:func:`diffsim.fast.compile_transition`) on the NumPy
-    arrays' memory.
+    the System's compiled torch step (:func:`diffsim.fast.compile_transition`, the reward
+    cast to ``reward_dtype`` in the kernel) on the NumPy arrays' memory.
 
-    A picklable callable: it holds the system's *name*, the parameters and the integrator,
-    so that a vector env survives ``pickle`` / ``copy.deepcopy`` (what Stable-Baselines3's
-    ``SubprocVecEnv`` does). The compiled function is not pickled; a copy compiles its own
-    on its first step. With ``fast=False`` it holds nothing to compile (the env steps the
-    System's NumPy functions itself).
+    A picklable callable: it holds the system's *name*, the parameters, the integrator and
+    the reward dtype, so that a vector env survives ``pickle`` / ``copy.deepcopy`` (what
+    Stable-Baselines3's ``SubprocVecEnv`` does). The compiled function is not pickled; a copy
+    compiles its own on its first step. With ``fast=False`` it holds nothing to compile (the
+    env steps the System's NumPy functions itself).
     """
 
-    def __init__(self, system_name: str, params: Any, integrator: Integrator, fast: bool) -> None:
+    def __init__(
+        self,
+        system_name: str,
+        params: Any,
+        integrator: Integrator,
+        fast: bool,
+        reward_dtype: Optional[str] = None,
+    ) -> None:
         self.system_name = system_name
         self.params = params
         self.integrator = integrator
         self.fast = bool(fast)
+        self.reward_dtype = reward_dtype
         self._setup()
 
     def _setup(self) -> None:
@@ -842,8 +855,9 @@ class _Transition:
         if self.fast:
             from diffsim import fast as fast_path
 
+            dtype = None if self.reward_dtype is None else getattr(torch, self.reward_dtype)
             self._fast_transition = fast_path.compile_transition(
-                self.system_name, self.params, self.integrator
+                self.system_name, self.params, self.integrator, dtype
             )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -852,10 +866,11 @@ class _Transition:
             "params": self.params,
             "integrator": self.integrator,
             "fast": self.fast,
+            "reward_dtype": self.reward_dtype,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"reward_dtype": None, **state})
         self._setup()
 
     def _specialise(self, args: tuple[torch.Tensor, ...]) -> Any:
