@@ -165,13 +165,13 @@ def _torque(action: Array, params: PendulumParams, like: Array) -> Array:
     if not params.clip_torque:
         return action
     xp = ops(like)
-    limit = xp.cast(params.max_torque, like)
+    limit = xp.cast(params.max_torque, like) if params._tensor_fields else params.max_torque
     return xp.clip(action, -limit, limit)
 
 
 def _clip_speed(v: Array, params: PendulumParams, like: Array) -> Array:
     xp = ops(like)
-    limit = xp.cast(params.max_speed, like)
+    limit = xp.cast(params.max_speed, like) if params._tensor_fields else params.max_speed
     return xp.clip(v, -limit, limit)
 
 
@@ -245,7 +245,11 @@ def _step(state: Array, action: Array, params: PendulumParams, integrator: Integ
     """The unchecked step (no validation, no host synchronisation)."""
     xp = ops(state)
     u = _torque(action, params, state)
-    g, m, length = (xp.cast(p, state) for p in (params.g, params.m, params.l))
+    if params._tensor_fields:
+        g, m, length = (xp.cast(p, state) for p in (params.g, params.m, params.l))
+        dt = xp.cast(params.dt, state)
+    else:  # float parameters are used as they are (a cast would return them unchanged)
+        g, m, length, dt = params.g, params.m, params.l, params.dt
     torque_term = 3.0 / (m * length**2) * u
 
     def accel(q, v):
@@ -255,13 +259,12 @@ def _step(state: Array, action: Array, params: PendulumParams, integrator: Integ
         return (_clip_speed(v[0], params, state),)
 
     theta, theta_dot = unpack(state)
-    dt = xp.cast(params.dt, state)
     if params.position_uses_clipped_speed:
         (theta,), (theta_dot,) = integrator(accel, (theta,), (theta_dot,), dt, limit)
     else:
         (theta,), (theta_dot,) = integrator(accel, (theta,), (theta_dot,), dt)
         (theta_dot,) = limit((theta_dot,))
-    return pack(theta, theta_dot)
+    return xp.stack(theta, theta_dot)  # pack()
 
 
 def cost(state: Array, action: Array, params: Optional[PendulumParams] = None) -> Array:

@@ -7,6 +7,7 @@ checks, so a bad action raises here, before anything changes, and the env stays 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Optional
 
 import numpy as np
@@ -91,6 +92,17 @@ def box_action(
             or a finite entry that the cast to the space's dtype would turn into an
             infinity (e.g. 1e300 to float32). Nothing is changed: the env stays usable.
     """
+    if (
+        bound is None
+        and type(action) is np.ndarray
+        and action.shape == (1,) == space.shape
+        and action.dtype == space.dtype
+    ):  # one action of the space's dtype (as sampled): the same checks and clip on a float
+        value = action.item()
+        if math.isfinite(value):
+            if clip:  # np.minimum(np.maximum(...))'s values: equal bounds keep the action's
+                value = min(max(value, space.low.item(0)), space.high.item(0))
+            return np.array((value,), dtype=space.dtype)
     try:
         arr = action if isinstance(action, np.ndarray) else np.asarray(action)
     except (TypeError, ValueError) as err:
