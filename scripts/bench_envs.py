@@ -423,7 +423,7 @@ def run_bench(
 def format_table(result: dict[str, Any]) -> str:
     """The result as a fixed-width text table (env-steps/s, best and median; ratios)."""
     head = (
-        f"{'variant':24s} {'id':26s} {'envs':>5s} {'best/s':>13s} {'median/s':>13s} "
+        f"{'variant':24s} {'id':32s} {'envs':>5s} {'best/s':>13s} {'median/s':>13s} "
         f"{'x best':>7s} {'x median':>8s} {'x cpu':>6s}  vectorization"
     )
     lines = [head, "-" * len(head)]
@@ -433,7 +433,7 @@ def format_table(result: dict[str, Any]) -> str:
             return f"{r[key]:.2f}" if key in r else "-"
 
         lines.append(
-            f"{r['name']:24s} {r['id']:26s} {r['num_envs']:5d} {r['best']:13,.0f} "
+            f"{r['name']:24s} {r['id']:32s} {r['num_envs']:5d} {r['best']:13,.0f} "
             f"{r['median']:13,.0f} {ratio('ratio_best'):>7s} {ratio('ratio_median'):>8s} "
             f"{ratio('cpu_ratio_best'):>6s}  {r['vectorization']}"
         )
