@@ -82,7 +82,9 @@ def test_plot_trajectory_writes_nonblank_png(tmp_path, env, starts):
 
 def test_plot_unknown_env_is_a_clear_error(capsys):
     assert main(["plot", "trajectory", "cartpol"]) == 2
-    assert "expected one of: cartpole" in capsys.readouterr().err
+    from diffsim.scripts.plot import task_names
+
+    assert f"expected one of: {', '.join(sorted(task_names()))}" in capsys.readouterr().err
 
 
 def test_train_set_of_the_wrong_type_names_the_option_value_and_type(tmp_path, capsys):
