@@ -546,20 +546,33 @@ def _ppo(env_id, steps, venv=None, **kwargs):
 
 def _check_episodes(model, env_id):
     """The episodes the agent finished (SB3's Monitor) are the env's: CartPole's +1 a step
-    up to 500 steps, the pendulums' 200 steps of non-positive reward, the trebuchet's one
-    shot with a reward of minus the miss."""
+    up to 500 steps, the pendulums' 200 steps of non-positive reward, Acrobot's −1 a step but
+    0 on the terminating one, MountainCar's −1 a step, MountainCarContinuous's at most the
+    goal's 100, each within the time limit; the trebuchet's one shot with a reward of minus
+    the miss."""
     (monitor,) = model.get_env().envs  # SB3 wraps a single env in its Monitor
     lengths, returns = monitor.get_episode_lengths(), monitor.get_episode_rewards()
+    if "Trebuchet" in env_id:
+        assert lengths == [1] * model.num_timesteps
+        assert all(r <= 0 for r in returns)
+        return
+    limit = gym.spec(env_id).max_episode_steps
+    assert lengths and max(lengths) <= limit
+    # Every step is in a finished episode but those of the last, unfinished one.
+    assert model.num_timesteps - limit < sum(lengths) <= model.num_timesteps
     if "CartPole" in env_id:
-        assert returns == [float(n) for n in lengths] and max(lengths) <= 500
-        # Every step is in a finished episode but those of the last, unfinished one (< 500).
-        assert model.num_timesteps - 500 < sum(lengths) <= model.num_timesteps
+        assert returns == [float(n) for n in lengths]
     elif "Pendulum" in env_id:
         assert lengths == [200] * (model.num_timesteps // 200)
         assert all(r <= 0 for r in returns)
+    elif "Acrobot" in env_id:
+        assert all(-n <= r <= -(n - 1) for n, r in zip(lengths, returns))
+    elif "MountainCarContinuous" in env_id:
+        assert all(r <= 100 for r in returns)
+    elif "MountainCar" in env_id:
+        assert returns == [-float(n) for n in lengths]
     else:
-        assert lengths == [1] * model.num_timesteps
-        assert all(r <= 0 for r in returns)
+        raise AssertionError(f"no episode check for {env_id}: add one")
 
 
 def _check_same_as_gymnasiums(model, env_id, max_steps):
