@@ -189,6 +189,7 @@ def test_rollout_equals_the_equations_stepped_by_hand():
     assert out.alive.eq(1).all() and not out.terminated.any()
 
 
+@pytest.mark.slow  # it compiles; tests/test_fast.py covers the compiled path by default
 def test_fast_rollout_equals_eager():
     from diffsim.envs.rollout import rollout
 
