@@ -34,7 +34,7 @@ baselines extra).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 
 from diffsim import systems
 
@@ -56,39 +56,17 @@ METHOD_NAMES: dict[str, str] = {
 """Every training method, with a one-line description (the order of ``--help``)."""
 
 
-class _RegistryView(Mapping):
-    """A read-only mapping recomputed from :mod:`diffsim.systems` on every access."""
+task_names = systems.short_names
+"""Short task name → this project's Gymnasium id, for every registered task."""
 
-    def __init__(self, table: Callable[[], dict[str, str]]):
-        self._table = table
-
-    def __getitem__(self, key: str) -> str:
-        return self._table()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._table())
-
-    def __len__(self) -> int:
-        return len(self._table())
-
-    def __repr__(self) -> str:
-        return repr(self._table())
+gymnasium_twin_names = systems.gymnasium_twins
+"""Gymnasium's own ids that the SB3 baselines also train on → this project's twin."""
 
 
-def task_names() -> dict[str, str]:
-    """Short task name → this project's Gymnasium id, for every registered task."""
-    return {s.short_name: s.env_id for s in systems.task_specs().values()}
-
-
-def gymnasium_twin_names() -> dict[str, str]:
-    """Gymnasium's own ids that the SB3 baselines also train on → this project's twin."""
-    return {s.gymnasium_id: s.env_id for s in systems.task_specs().values() if s.gymnasium_id}
-
-
-TASK_NAMES: Mapping[str, str] = _RegistryView(task_names)
+TASK_NAMES: Mapping[str, str] = systems.RegistryView.of(task_names)
 """Short task name → this project's Gymnasium id (a view of the registry)."""
 
-GYMNASIUM_TWIN_NAMES: Mapping[str, str] = _RegistryView(gymnasium_twin_names)
+GYMNASIUM_TWIN_NAMES: Mapping[str, str] = systems.RegistryView.of(gymnasium_twin_names)
 """Gymnasium's own ids that the SB3 baselines also train on → this project's twin (a view
 of the registry's :attr:`~diffsim.systems.TaskSpec.gymnasium_id`)."""
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Optional, Union
 
 ACTION_KINDS = ("continuous", "discrete")
@@ -435,6 +435,50 @@ def get_task_spec(name: str) -> TaskSpec:
             return task
     valid = [t.short_name for t in _TASKS.values()] + list(_TASKS)
     raise ValueError(f"unknown task {name!r}; expected one of: {', '.join(valid)}")
+
+
+def short_names() -> dict[str, str]:
+    """Short name → id of every registered task (the trebuchet's included)."""
+    return {t.short_name: t.env_id for t in _TASKS.values()}
+
+
+def gymnasium_twins() -> dict[str, str]:
+    """Gymnasium's own id → the registered task equivalent to it (:attr:`TaskSpec.gymnasium_id`)."""
+    return {t.gymnasium_id: t.env_id for t in _TASKS.values() if t.gymnasium_id}
+
+
+class RegistryView(Mapping):
+    """A read-only mapping computed from the registry on every access, so that systems and
+    tasks registered later appear in it (``diffsim.envs.rollout.TASKS``, the command line's
+    name tables).
+
+    Args:
+        keys: Returns the current keys, in order.
+        value: Returns the value of a current key.
+    """
+
+    def __init__(self, keys: Callable[[], Sequence[str]], value: Callable[[str], Any]):
+        self._keys = keys
+        self._value = value
+
+    @classmethod
+    def of(cls, table: Callable[[], Mapping[str, Any]]) -> RegistryView:
+        """The view of a table recomputed on every access."""
+        return cls(lambda: list(table()), lambda key: table()[key])
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys():
+            raise KeyError(key)
+        return self._value(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 def task_params(task: TaskSpec) -> Any:

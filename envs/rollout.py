@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Optional, Union
@@ -231,63 +231,20 @@ def _task_of(env_id: str) -> Task:
     return task
 
 
-class _RegistryView(Mapping):
-    """A read-only mapping computed from the registry (:mod:`diffsim.systems`) on every
-    access, so that systems and tasks registered later appear in it."""
-
-    def __init__(self, keys: Callable[[], list[str]], value: Callable[[str], Any], doc: str):
-        self._keys = keys
-        self._value = value
-        self.__doc__ = doc
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._keys():
-            raise KeyError(key)
-        return self._value(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys())
-
-    def __len__(self) -> int:
-        return len(self._keys())
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
+short_names = systems.short_names
+gymnasium_twins = systems.gymnasium_twins
 
 
-def short_names() -> dict[str, str]:
-    """Short name → id of every registered task (the trebuchet's included)."""
-    return {s.short_name: s.env_id for s in systems.task_specs().values()}
-
-
-def gymnasium_twins() -> dict[str, str]:
-    """Gymnasium's own id → the registered task equivalent to it (:attr:`TaskSpec.gymnasium_id`)."""
-    return {s.gymnasium_id: s.env_id for s in systems.task_specs().values() if s.gymnasium_id}
-
-
-TASKS: Mapping[str, Task] = _RegistryView(
-    _rollout_ids,
-    _task_of,
-    "Tasks with multi-step dynamics, by registered id: every registered task of a "
-    "registered System (the trebuchet is a one-shot task). A read-only view of the registry.",
-)
+TASKS: Mapping[str, Task] = systems.RegistryView(_rollout_ids, _task_of)
 """Tasks with multi-step dynamics, by registered id: every registered task whose system has a
 :class:`~diffsim.systems.System` (the trebuchet is a one-shot task). A read-only view of
 :mod:`diffsim.systems`' registry: tasks registered later appear in it."""
 
-SHORT_NAMES: Mapping[str, str] = _RegistryView(
-    lambda: list(short_names()),
-    lambda name: short_names()[name],
-    "Short names accepted by the command line and get_task, with their ids.",
-)
+SHORT_NAMES: Mapping[str, str] = systems.RegistryView.of(short_names)
 """Short names accepted by the command line and :func:`get_task`, with their ids (a view of
 the registry: :attr:`TaskSpec.short_name`)."""
 
-GYMNASIUM_TWINS: Mapping[str, str] = _RegistryView(
-    lambda: list(gymnasium_twins()),
-    lambda name: gymnasium_twins()[name],
-    "Gymnasium's own ids that resolve_env_id also accepts, with their diffsim twins.",
-)
+GYMNASIUM_TWINS: Mapping[str, str] = systems.RegistryView.of(gymnasium_twins)
 """Gymnasium's own ids that :func:`resolve_env_id` also accepts (the baselines' equivalence
 check trains and evaluates on them), with the diffsim id each is equivalent to (whose
 :class:`Task` gives the solved return): the registry's :attr:`TaskSpec.gymnasium_id`.

@@ -329,7 +329,7 @@ def test_animate_mp4_without_ffmpeg_says_how_to_get_it(tmp_path, capsys, monkeyp
         (
             ["animate", "cartpol"],
             "expected one of: acrobot, cartpole, cartpole-continuous, mountaincar, "
-            "mountaincar-continuous, pendulum, pendulum-2019, trebuchet",
+            "mountaincar-continuous, pendulum, pendulum-2019, ",
         ),
         (["animate", "runs/missing"], "does not exist"),
         (["animate", "trebuchet", "--steps", "3"], "--steps applies to CartPole"),
