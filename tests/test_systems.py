@@ -106,7 +106,18 @@ TASKS = [
 
 @pytest.fixture(scope="module", autouse=True)
 def registered():
+    """The toy system registered for this module's tests, and the registries (ours and
+    Gymnasium's) restored afterwards, so that later test modules see only the built-ins."""
+    saved_systems, saved_tasks = dict(systems._SYSTEMS), dict(systems._TASKS)
+    saved_gym = dict(gym.registry)
     systems.register_system(NAME, SLIDE, TASKS)
+    yield
+    systems._SYSTEMS.clear()
+    systems._SYSTEMS.update(saved_systems)
+    systems._TASKS.clear()
+    systems._TASKS.update(saved_tasks)
+    gym.registry.clear()
+    gym.registry.update(saved_gym)
 
 
 # --- the registry ------------------------------------------------------------------------------
