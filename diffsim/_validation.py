@@ -4,18 +4,38 @@ These helpers may synchronise with the device (they read tensor values); they ar
 when parameters are built and when a public entry point receives its inputs, never inside
 the per-step physics, which must stay free of host synchronisation so that it can be
 compiled or captured in a CUDA graph.
+
+:func:`check_choice` is defined in :mod:`diffsim._choice` (which :mod:`diffsim.integrators`
+uses too) and imported from here as well; :func:`checked_step` uses
+:func:`diffsim.integrators.get_integrator`, so this module imports the integrators and never
+the reverse.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Optional, Union
 
 import numpy as np
 import torch
 
+from . import _debug
 from ._array import Array, ops
+from ._choice import check_choice
+from .integrators import get_integrator
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "Scalar",
+    "check_action",
+    "check_choice",
+    "check_param_shapes",
+    "check_scalar",
+    "check_state",
+    "checked_step",
+    "stack_components",
+]
 
 Scalar = Union[float, torch.Tensor]
 """A physical quantity: a Python float, or a tensor (possibly batched, possibly requiring grad)."""
@@ -61,13 +81,6 @@ def _show(value: Scalar) -> str:
     if isinstance(value, torch.Tensor):
         return f"tensor with values {value.detach().flatten()[:6].tolist()}"
     return repr(value)
-
-
-def check_choice(kind: str, name: str, valid: Iterable[str]) -> None:
-    """Raise ``ValueError`` listing the valid names when ``name`` is not one of them."""
-    valid = sorted(valid)
-    if name not in valid:
-        raise ValueError(f"unknown {kind} {name!r}; expected one of: {', '.join(valid)}")
 
 
 def _is_numpy(x: object) -> bool:
@@ -187,9 +200,6 @@ def checked_step(
     finiteness of the inputs and of the result, and ``debug_check(state, action, params)``
     (a system's own value checks, which may read values) when given.
     """
-    from . import _debug
-    from .integrators import get_integrator
-
     params = default_params if params is None else params
     if not isinstance(params, type(default_params)):
         raise TypeError(

@@ -33,7 +33,7 @@ from typing import Optional, Union
 
 import torch
 
-from ._validation import check_choice
+from ._choice import check_choice
 
 Vec = tuple[torch.Tensor, ...]
 """Generalised coordinates (or their rates), one tensor ``[...]`` per degree of freedom."""
