@@ -1,42 +1,62 @@
-"""SHAC: short-horizon actor-critic through the differentiable Pendulum.
+"""SHAC: short-horizon actor-critic through a differentiable continuous-action system.
 
 Reference: J. Xu, V. Makoviychuk, Y. Narang, F. Ramos, W. Matusik, A. Garg and M. Macklin,
 "Accelerated Policy Learning with Parallel Differentiable Simulation", ICLR 2022
-(arXiv:2204.07137). This is an independent implementation of the method for this project's
-Pendulum (Gymnasium ``Pendulum-v1`` dynamics, or the 2019 post's unclipped variant).
+(arXiv:2204.07137). This is an independent implementation of the method on this project's
+rollout (:func:`diffsim.envs.rollout`): it trains every registered continuous-action task
+whose system has a :class:`~diffsim.systems.System` description (:func:`shac_task_ids`).
+Everything about the task (dynamics, integrator, observation, reward, termination, reset
+distribution, action bounds, observation bounds, training loss) is read from its
+:class:`~diffsim.envs.rollout.Task`.
 
 Algorithm (one :meth:`SHACTrainer.update`):
 
-1. ``num_envs`` pendulums continue their episodes from where the previous update left them
-   (the state buffer persists across updates; an element restarts from the reset
-   distribution when its episode reaches ``episode_length`` steps, episodes staggered);
-   with ``fresh_starts`` (the default) every window starts from fresh states instead.
-2. The deterministic actor ``u = 2·tanh(MLP(obs))`` (N·m) acts for ``horizon`` steps through
-   the differentiable physics (:func:`diffsim.pendulum._step`); the actor loss is
+1. ``num_envs`` elements start the window from fresh draws of the task's reset distribution
+   (``fresh_starts``, widened by ``start_options``), or continue their episodes from the
+   persistent state buffer left by the previous update.
+2. The deterministic actor (a :class:`~diffsim.controllers.policies.ControlPolicy`: an ELU
+   MLP of the observation divided by the observation scale, and a tanh head spanning the
+   task's action bounds) acts for ``horizon`` steps through :func:`diffsim.envs.rollout` with
+   ``on_terminate="mask"``: an element whose episode terminates inside the window is frozen
+   there and its later rewards are zero. The actor loss is
 
-       L = −1/(h·N) Σ_envs [ Σ_t γ^t r_t + γ^h V'(s_h) ]
+       L = −1/(h·N) Σ_envs [ Σ_t γ^t r_t + γ^h · alive_h · V'(s_h) ]
 
-   with ``V'`` the target critic (no bootstrap term without ``use_critic``), bootstrapping
-   also at the step where an episode ends inside the window. The gradient flows through the
-   dynamics and through ``V'(s_h)`` into the actor; its norm is clipped, then Adam steps.
+   with ``V'`` the target critic; a terminated element's value is zero (no bootstrap), and
+   without ``use_critic`` there is no bootstrap term at all (short-window BPTT). The
+   gradient flows through the dynamics and through ``V'(s_h)`` into the actor; its global
+   norm is clipped to ``grad_clip``, then Adam steps.
 3. The critic ``V(obs)`` regresses, for ``critic_iterations`` epochs of minibatches, onto
-   TD(λ) targets computed from the window's rewards and the target critic; the target
-   critic then follows it by Polyak averaging.
+   TD(λ) targets computed from the window's rewards and the target critic (zero after a
+   termination), over the steps taken while the episodes ran; the target critic then
+   follows it by Polyak averaging.
+4. Elements whose episode terminated in the window, or has run ``episode_length`` steps,
+   restart from the reset distribution for the next window. The time limit is therefore
+   applied at window boundaries (an episode lasts less than ``episode_length + horizon``
+   steps); a time-limit restart is a truncation, bootstrapped by the critic like any window
+   end, not a termination.
 
-Learning cost: by default Gymnasium's own cost ``angle_normalize(θ)² + 0.1·θ̇² + 0.001·u²``
-(``surrogate="true"``), scaled by ``reward_scale``, plus a penalty on the actor's pre-tanh
-output beyond ±``saturation_threshold`` (``saturation_weight``), which keeps the tanh head out
-of deep saturation where its gradient vanishes and the policy freezes. Options for
-experiments: the smooth ``2·(1 − cos θ)`` angle term (``surrogate="cosine"``) and an
-energy-shaping term (``energy_weight``). With the smooth term, hanging still is a strict local
-minimum of any short-window cost (the 0.1·θ̇² of a small oscillation outweighs its angle gain);
-the wrapped angle's kink at the bottom (slope 2π) pushes the pendulum out of it. Evaluation
-always uses the true Gymnasium return (see ``scripts/research_pendulum.py`` and
-``docs/pendulum_research.md``).
+Learning reward ``r_t`` (``reward_scale`` times):
 
-The tuned defaults run short-window BPTT from fresh, wide starts without the critic
-(``use_critic=False, fresh_starts=True``): on Pendulum every critic variant did worse (see the
-research notes). ``use_critic=True, fresh_starts=False`` gives SHAC as published.
+- the task's reward where it is differentiable: a system without a
+  :attr:`~diffsim.systems.System.training_loss` (Pendulum: ``−(angle² + 0.1 θ̇² + 0.001 u²)``);
+- where the system declares a training loss (CartPole: its reward, +1 per step, has no
+  gradient), the task's reward minus the per-step training loss. The loss is evaluated on
+  each step as a one-step trajectory ``(s_t, s_{t+1})``, so it must be a sum over steps
+  (as :func:`diffsim.cartpole.balance_loss` is). Its gradient drives the actor; the task's
+  reward carries no gradient but is kept so that the critic values the episode going on:
+  with the cost alone, a terminated element (value zero) would look better to the critic
+  than one still paying the cost.
+
+The saturation penalty ``saturation_weight · mean(relu(|z| − saturation_threshold)²)`` on the
+actor's pre-tanh score ``z`` is added to the actor loss: it keeps the tanh head out of deep
+saturation, where its gradient vanishes and the policy can freeze at a bound.
+
+Defaults: :func:`default_config` gives the tuned configuration of each built-in task
+(:data:`TUNED`) and :class:`SHACConfig`'s generic defaults for any other; Pendulum's is
+short-window BPTT from wide fresh starts without the critic (``use_critic=False``); the
+published SHAC is ``use_critic=True, fresh_starts=False``. Measurements and the tuning
+study are in ``docs/pendulum_research.md`` (``scripts/research_pendulum.py``).
 
 All randomness (initial weights, initial states, exploration noise, critic minibatches) comes
 from ``torch.Generator`` objects seeded from the trainer's seed; no global RNG is used.
@@ -46,67 +66,50 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional, Union
 
 import torch
-from torch import nn
 
-from diffsim import pendulum, systems
+from diffsim import systems
 from diffsim._validation import check_choice
-from diffsim.integrators import get_integrator
+from diffsim.envs.rollout import Rollout, Task, get_task, resolve_env_id, rollout
 
 from ._fields import check_fields
+from .checkpoint import PolicyAgent, save_policy
+from .policies import ControlPolicy, PolicySpec, build_policy, param_norm, spec_for_task
 
-SYSTEM = "pendulum"
-"""The registry name of the system SHAC trains on (its reward shaping is the pendulum's)."""
-
-
-def shac_tasks() -> dict[str, str]:
-    """Short name → id of every registered task of the pendulum system (read now)."""
-    return {s.short_name: s.env_id for s in systems.task_specs().values() if s.system == SYSTEM}
-
-
-def _task_params(task: str) -> pendulum.PendulumParams:
-    """The parameters of a pendulum task given by short name or id.
-
-    Raises:
-        ValueError: for a task that is not one of the pendulum system's (listing them).
-    """
-    tasks = shac_tasks()
-    if task not in tasks and task not in tasks.values():
-        raise ValueError(f"task must be one of {tuple(tasks)}, got {task!r}")
-    return systems.task_params(systems.get_task_spec(task))
-
-
-def __getattr__(name: str) -> Any:
-    if name == "TASKS":  # the short names, as a tuple (read from the registry now)
-        return tuple(shac_tasks())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+METHOD = "shac"
+"""The method's name in run files."""
 
 
 @dataclass
 class SHACConfig:
-    """Hyperparameters of :class:`SHACTrainer`; the defaults solve Gymnasium's Pendulum-v1."""
+    """Hyperparameters of :class:`SHACTrainer` (generic defaults; :func:`default_config`
+    gives each task's tuned ones)."""
 
     num_envs: int = 64
-    """Parallel pendulums N (batch size of every window)."""
+    """Parallel elements N (batch size of every window)."""
     horizon: int = 32
     """Window length h, steps: the gradient spans at most h steps of the dynamics."""
-    episode_length: int = 200
-    """Steps after which an episode restarts from the reset distribution (Gymnasium's
-    truncation)."""
+    episode_length: Optional[int] = None
+    """Steps after which a training episode restarts from the reset distribution, checked at
+    window boundaries; None: the task's time limit (no limit for a task without one)."""
     fresh_starts: bool = True
-    """Start every window from fresh reset-distribution states instead of continuing the
-    episodes (then there is no episode bookkeeping and no in-window reset)."""
+    """Start every window from fresh states instead of continuing the episodes (then there
+    is no episode bookkeeping)."""
     use_critic: bool = False
     """Learn a value critic and bootstrap the window with it (SHAC); False gives plain
     short-window BPTT (the window's rewards only)."""
-    start_max_speed: float = 4.0
-    """Training starts draw θ̇ ~ U(−s, s), rad/s (Gymnasium's reset: 1; larger values explore
-    the energy spectrum). θ ~ U(−π, π) always."""
+    start_options: dict[str, float] = field(default_factory=dict)
+    """Keyword arguments of the system's ``sample_initial`` for the training starts and
+    restarts (a system's own options, e.g. Pendulum's ``max_speed``: θ̇ ~ U(−s, s) rad/s);
+    empty: the task's reset distribution. Evaluation always uses the env's own reset."""
     stagger_episodes: bool = True
-    """Start the N episodes at random step counts, so that resets are spread over windows."""
+    """Start the N episodes at random step counts, so that time-limit restarts are spread
+    over windows (``fresh_starts=False`` only)."""
     gamma: float = 0.99
     """Discount factor per step."""
     lam: float = 0.95
@@ -123,6 +126,9 @@ class SHACConfig:
     """Adam's (β1, β2) for both networks (SHAC used (0.7, 0.95))."""
     actor_hidden: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the actor MLP (ELU activations)."""
+    actor_init_scale: float = 0.1
+    """Multiplier of the actor's last-layer initial weights (small: start near the middle of
+    the action range)."""
     critic_hidden: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the critic MLP (ELU activations)."""
     critic_iterations: int = 16
@@ -133,39 +139,16 @@ class SHACConfig:
     """Polyak factor: target ← α·target + (1 − α)·critic after each update."""
     grad_clip: float = 1.0
     """Maximum global L2 norm of the actor's gradient (and of the critic's)."""
-    surrogate: str = "true"
-    """Training cost: ``"cosine"`` (2(1 − cos θ) + 0.1θ̇² + 0.001u², smooth) or ``"true"``
-    (Gymnasium's angle_normalize(θ)² + …)."""
-    speed_weight: float = 0.1
-    """Weight of θ̇² in the training cost at the first update (Gymnasium: 0.1)."""
-    speed_weight_final: float = 0.1
-    """Weight of θ̇² in the training cost after ``speed_weight_updates`` updates (linear ramp
-    from ``speed_weight``)."""
-    speed_weight_updates: int = 0
-    """Length of the speed-weight ramp, updates (0: ``speed_weight_final`` throughout)."""
-    energy_weight: float = 0.0
-    """Weight of the energy-shaping term ``(e/e₀)²`` added to the training cost, where
-    ``e = θ̇²/2 + (3g/2l)(cos θ − 1)`` is the pendulum's mechanical energy per unit inertia
-    relative to resting upright (rad²/s²) and ``e₀ = 3g/l`` its magnitude hanging at rest;
-    0 disables it."""
-    energy_weight_final: float | None = None
-    """Energy-shaping weight after ``energy_weight_updates`` updates (linear ramp from
-    ``energy_weight``); None keeps ``energy_weight`` throughout."""
-    energy_weight_updates: int = 0
-    """Length of the energy-weight ramp, updates."""
     saturation_weight: float = 0.01
     """Weight of the penalty ``mean(relu(|z| − saturation_threshold)²)`` on the actor's
-    pre-tanh output z, added to the actor loss: it keeps the tanh head out of deep saturation,
-    where its gradient vanishes and the policy can freeze (e.g. at a constant −2 N·m)."""
+    pre-tanh score z, added to the actor loss (see the module docstring); 0 disables it."""
     saturation_threshold: float = 2.5
     """|z| beyond which the saturation penalty acts (tanh(2.5) = 0.987)."""
     reward_scale: float = 0.1
-    """Factor applied to the per-step rewards used for learning (values of order one)."""
+    """Factor applied to the per-step learning rewards (values of order one)."""
     action_noise: float = 0.0
-    """Standard deviation (N·m) of Gaussian noise added to the actor's torque during training
-    windows (before the ±2 N·m clip of the physics); 0 disables it."""
-    speed_scale: float = 8.0
-    """θ̇ is divided by this (rad/s) in the networks' input (fixed observation scaling)."""
+    """Standard deviation of Gaussian noise added to the actor's action during training
+    windows, in the action's physical units (before the physics' own clip); 0 disables it."""
     dtype: str = "float32"
     """Floating dtype of the training simulation and networks."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -173,128 +156,206 @@ class SHACConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        check_choice("surrogate", self.surrogate, ("cosine", "true"))
         check_choice("dtype", self.dtype, ("float32", "float64"))
+        positive = {
+            "num_envs": self.num_envs,
+            "horizon": self.horizon,
+            "critic_iterations": self.critic_iterations,
+            "critic_minibatches": self.critic_minibatches,
+        }
+        bad = {k: v for k, v in positive.items() if v < 1}
+        if self.episode_length is not None and self.episode_length < 1:
+            bad["episode_length"] = self.episode_length
+        if bad:
+            raise ValueError(f"SHACConfig: these must be positive: {bad}")
+        if not 0.0 < self.gamma <= 1.0 or not 0.0 <= self.lam <= 1.0:
+            raise ValueError(
+                f"SHACConfig: need 0 < gamma <= 1 and 0 <= lam <= 1, got {self.gamma}, {self.lam}"
+            )
 
 
-def _mlp(sizes: list[int], generator: torch.Generator, dtype: torch.dtype) -> nn.Sequential:
-    """An ELU MLP with orthogonal-ish (Kaiming-uniform) initialisation drawn from ``generator``."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        lin = nn.Linear(a, b, dtype=dtype)
-        bound = 1.0 / math.sqrt(a)
-        with torch.no_grad():
-            lin.weight.uniform_(-bound, bound, generator=generator)
-            lin.bias.uniform_(-bound, bound, generator=generator)
-        layers.append(lin)
-        if i < len(sizes) - 2:
-            layers.append(nn.ELU())
-    return nn.Sequential(*layers)
+# Short-window BPTT from wide fresh starts (θ̇ ~ U(−4, 4) rad/s), no critic: the study in
+# docs/pendulum_research.md. Both pendulum tasks share it.
+_PENDULUM: dict[str, Any] = dict(start_options={"max_speed": 4.0})
+_CARTPOLE_CONTINUOUS: dict[str, Any] = dict(
+    fresh_starts=False,
+    use_critic=True,
+    num_envs=32,
+    horizon=32,
+)
+TUNED: dict[str, dict[str, Any]] = {
+    "diffsim/Pendulum-v1": _PENDULUM,
+    "diffsim/Pendulum2019-v1": _PENDULUM,
+    "diffsim/CartPoleContinuous-v1": _CARTPOLE_CONTINUOUS,
+}
+""":class:`SHACConfig` overrides per task id (``diffsim train ENV --method shac`` with no
+options); tasks not listed get the generic defaults."""
+
+DEFAULT_BUDGETS: dict[str, int] = {
+    "diffsim/Pendulum-v1": 200_000,
+    "diffsim/Pendulum2019-v1": 200_000,
+    "diffsim/CartPoleContinuous-v1": 200_000,
+}
+"""Training transitions per task id with no ``--budget``; others: :data:`DERIVED_BUDGET`."""
+
+DERIVED_BUDGET = 200_000
+"""The default budget (transitions) of a task without a :data:`DEFAULT_BUDGETS` entry."""
 
 
-class Actor(nn.Module):
-    """Deterministic actor: observation ``[B, 3]`` (cos θ, sin θ, θ̇) → torque ``[B, 1]``, N·m.
+def shac_task_ids() -> list[str]:
+    """The id of every registered task SHAC trains: continuous actions and a
+    :class:`~diffsim.systems.System` description (read from the registry now)."""
+    names = set(systems.system_names())
+    return [i for i, s in systems.task_specs().items() if not s.discrete and s.system in names]
 
-    The output is ``max_torque·tanh(MLP(x))``, so it always lies within ±max_torque and the
-    physics' clip never zeroes its gradient.
+
+def shac_tasks() -> dict[str, str]:
+    """Short name → id of every task SHAC trains (:func:`shac_task_ids`)."""
+    specs = systems.task_specs()
+    return {specs[i].short_name: i for i in shac_task_ids()}
+
+
+def resolve_shac_task(env_id: str) -> Task:
+    """The :class:`~diffsim.envs.rollout.Task` of a registered id or short name SHAC trains.
+
+    Raises:
+        ValueError: for an unknown name, or a task SHAC does not train (discrete actions, or
+            no multi-step System such as the trebuchet); the message lists the ids it trains.
     """
-
-    def __init__(
-        self,
-        hidden: tuple[int, ...],
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        max_torque: float = 2.0,
-        speed_scale: float = 8.0,
-    ) -> None:
-        super().__init__()
-        self.net = _mlp([3, *hidden, 1], generator, dtype)
-        with torch.no_grad():  # start near zero torque
-            self.net[-1].weight.mul_(0.1)
-            self.net[-1].bias.zero_()
-        self.max_torque = float(max_torque)
-        self.speed_scale = float(speed_scale)
-
-    def preactivation(self, obs: torch.Tensor) -> torch.Tensor:
-        """The MLP's output z ``[B, 1]`` before the ``max_torque·tanh`` head."""
-        obs = obs.to(self.net[0].weight.dtype)
-        x = torch.cat((obs[..., :2], obs[..., 2:] / self.speed_scale), dim=-1)
-        return self.net(x)
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Torque ``[B, 1]`` in N·m for observations ``[B, 3]``."""
-        return self.max_torque * torch.tanh(self.preactivation(obs))
+    resolved = resolve_env_id(env_id)
+    ids = shac_task_ids()
+    if resolved not in ids:
+        spec = systems.task_specs().get(resolved)
+        if spec is None:
+            why = "it is not a diffsim task (Gymnasium's own id?)"
+        elif spec.discrete:
+            why = "its actions are discrete (SHAC differentiates a continuous action)"
+        else:
+            why = f"its system {spec.system!r} has no multi-step System description"
+        raise ValueError(f"shac cannot train {env_id!r}: {why}; shac trains {', '.join(ids)}")
+    return get_task(resolved)
 
 
-class Critic(nn.Module):
-    """State-value network: observation ``[B, 3]`` → value ``[B]`` (scaled reward units)."""
+def default_config(env_id: str) -> SHACConfig:
+    """The tuned configuration of a task id or short name (:data:`TUNED`), else the generic
+    defaults.
 
-    def __init__(
-        self,
-        hidden: tuple[int, ...],
-        generator: torch.Generator,
-        dtype: torch.dtype,
-        speed_scale: float = 8.0,
-    ) -> None:
-        super().__init__()
-        self.net = _mlp([3, *hidden, 1], generator, dtype)
-        self.speed_scale = float(speed_scale)
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """Value ``[B]`` for observations ``[B, 3]``."""
-        x = torch.cat((obs[..., :2], obs[..., 2:] / self.speed_scale), dim=-1)
-        return self.net(x).squeeze(-1)
+    Raises:
+        ValueError: for a task SHAC does not train (see :func:`resolve_shac_task`).
+    """
+    task = resolve_shac_task(env_id)
+    return SHACConfig(**copy.deepcopy(TUNED.get(task.env_id, {})))
 
 
-def _global_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in tensors]))
+def default_budget(env_id: str) -> int:
+    """The default training budget (transitions) of a task id or short name.
+
+    Raises:
+        ValueError: for a task SHAC does not train (see :func:`resolve_shac_task`).
+    """
+    return DEFAULT_BUDGETS.get(resolve_shac_task(env_id).env_id, DERIVED_BUDGET)
+
+
+def observation_scale(task: Task) -> tuple[float, ...]:
+    """Divisors of the networks' inputs: per observation entry, the half-extent
+    ``max(|low|, |high|)`` of the task's observation Box where it is finite and positive,
+    else 1 (Pendulum: ``(1, 1, 8)``, its speed limit in rad/s)."""
+    system, params = task.system, task.params
+    high = [float(h) for h in system.observation_high(params)]
+    low = (
+        [-h for h in high]
+        if system.observation_low is None
+        else [float(v) for v in system.observation_low(params)]
+    )
+    scale = []
+    for lo, hi in zip(low, high):
+        s = max(abs(lo), abs(hi))
+        scale.append(s if math.isfinite(s) and s > 0 else 1.0)
+    return tuple(scale)
+
+
+def actor_spec(task: Task, config: SHACConfig) -> PolicySpec:
+    """The actor's :class:`PolicySpec`: an ELU MLP of ``config.actor_hidden`` on the
+    observation divided by :func:`observation_scale`, with the tanh head (scale and offset)
+    spanning the task's action bounds."""
+    return spec_for_task(
+        task,
+        dict(
+            kind="mlp",
+            hidden=tuple(config.actor_hidden),
+            activation="elu",
+            obs_scale=observation_scale(task),
+            init_scale=config.actor_init_scale,
+        ),
+    )
+
+
+def critic_spec(task: Task, config: SHACConfig) -> PolicySpec:
+    """The critic's network, built as a :class:`ControlPolicy` with a linear head of scale 1:
+    its output is the value (scaled reward units) of an observation, same MLP family and
+    input scaling as the actor."""
+    return PolicySpec(
+        obs_size=task.obs_size,
+        kind="mlp",
+        hidden=tuple(config.critic_hidden),
+        activation="elu",
+        head="linear",
+        action_scale=1.0,
+        obs_scale=observation_scale(task),
+    )
 
 
 class SHACTrainer:
-    """Short-horizon actor-critic (Xu et al. 2022) / short-window BPTT on a differentiable pendulum.
+    """SHAC (Xu et al. 2022) / short-window BPTT on one task (see the module docstring).
 
     Args:
-        task: ``"pendulum"`` (Gymnasium Pendulum-v1 dynamics, torque clipped to ±2 N·m),
-            ``"pendulum-2019"`` (:meth:`~diffsim.pendulum.PendulumParams.variant_2019`), or
-            any registered task of the pendulum system (short name or id, :func:`shac_tasks`);
-            its parameters are the registry's (:func:`diffsim.systems.task_params`).
-        config: Hyperparameters.
+        env_id: A registered id or short name of a task SHAC trains (:func:`shac_task_ids`).
+        config: Hyperparameters (default: :func:`default_config` of the task).
         seed: Seed of every generator (weights, initial states, noise, minibatches).
         device: Torch device of the simulation and networks.
 
+    Raises:
+        ValueError: for a task SHAC does not train (the message lists those it trains), or
+            ``start_options`` the system's ``sample_initial`` does not accept.
+
     Attributes:
-        policy: The deterministic actor, observation ``[B, 3]`` float32 → torque ``[B, 1]``.
-        critic: The value network V.
+        env_id: The registered id trained on.
+        task: Its :class:`~diffsim.envs.rollout.Task`.
+        policy: The actor, a :class:`~diffsim.controllers.policies.ControlPolicy`:
+            observations ``[B, obs]`` → physical actions ``[B]`` within the action bounds.
+        critic: The value network V (a ControlPolicy with a linear head; ``critic.score``).
         target_critic: The Polyak-averaged copy of V used for bootstrapping and targets.
+        state: ``[N, n]`` the persistent state buffer (the next window's starts).
         updates: Number of updates done.
-        transitions: Environment steps consumed so far (N·h per update).
+        transitions: Simulated steps consumed so far (N·h per update).
     """
 
     def __init__(
-        self, task: str, config: SHACConfig | None = None, seed: int = 0, device: str = "cpu"
+        self,
+        env_id: str,
+        config: Optional[SHACConfig] = None,
+        seed: int = 0,
+        device: Union[str, torch.device] = "cpu",
     ) -> None:
-        params = _task_params(task)
-        self.task = task
-        self.config = config = SHACConfig() if config is None else config
-        if config.surrogate not in ("cosine", "true"):
-            raise ValueError(f"surrogate must be 'cosine' or 'true', got {config.surrogate!r}")
+        self.task = resolve_shac_task(env_id)
+        self.env_id = self.task.env_id
+        self.config = config = default_config(self.env_id) if config is None else config
         self.seed = int(seed)
         self.device = torch.device(device)
         self.dtype = getattr(torch, config.dtype)
-        self.params = params
-        self.integrator = get_integrator(pendulum.DEFAULT_INTEGRATOR)
+        limit = config.episode_length or self.task.max_episode_steps
+        self.episode_length: Optional[int] = limit
 
         init_gen = torch.Generator().manual_seed(self.seed)
         self.env_gen = torch.Generator(device=self.device).manual_seed(self.seed + 1)
         self.noise_gen = torch.Generator(device=self.device).manual_seed(self.seed + 2)
         self.batch_gen = torch.Generator().manual_seed(self.seed + 3)
 
-        self.policy = Actor(
-            config.actor_hidden, init_gen, self.dtype, speed_scale=config.speed_scale
-        ).to(self.device)
-        self.critic = Critic(
-            config.critic_hidden, init_gen, self.dtype, speed_scale=config.speed_scale
-        ).to(self.device)
+        self.spec = actor_spec(self.task, config)
+        self.policy = build_policy(self.spec, init_gen).to(self.device, self.dtype)
+        self.critic = build_policy(critic_spec(self.task, config), init_gen).to(
+            self.device, self.dtype
+        )
         self.target_critic = copy.deepcopy(self.critic)
         for p in self.target_critic.parameters():
             p.requires_grad_(False)
@@ -316,271 +377,241 @@ class SHACTrainer:
 
         n = config.num_envs
         self.state = self._sample_initial(n)
-        if config.stagger_episodes:
+        if config.stagger_episodes and limit is not None and not config.fresh_starts:
             self.episode_step = torch.randint(
-                0, config.episode_length, (n,), generator=self.env_gen, device=self.device
+                0, limit, (n,), generator=self.env_gen, device=self.device
             )
         else:
             self.episode_step = torch.zeros(n, dtype=torch.long, device=self.device)
         self.episode_return = torch.zeros(n, dtype=torch.float64, device=self.device)
-        self.completed_returns: list[float] = []
         self.updates = 0
         self.transitions = 0
 
-    # ------------------------------------------------------------------ helpers
+    # -- the training loop's contract ---------------------------------------------------
+    def agent(self) -> PolicyAgent:
+        """The policy behind the env's (continuous) action space."""
+        return PolicyAgent(self.policy, self.env_id, False)
+
+    def save(self, path: Union[str, Path]) -> None:
+        """Write the policy to ``path`` (``policy.pt``:
+        :func:`~diffsim.controllers.checkpoint.save_policy`)."""
+        save_policy(Path(path), self.policy, self.env_id, False, METHOD)
+
+    # -- helpers ------------------------------------------------------------------------
     def _sample_initial(self, n: int) -> torch.Tensor:
-        return pendulum.sample_initial(
-            n,
-            generator=self.env_gen,
-            dtype=self.dtype,
-            device=self.device,
-            max_speed=self.config.start_max_speed,
-        )
+        try:
+            return self.task.system.sample_initial(
+                n,
+                generator=self.env_gen,
+                dtype=self.dtype,
+                device=self.device,
+                **self.config.start_options,
+            )
+        except TypeError as exc:
+            if not self.config.start_options:
+                raise
+            raise ValueError(
+                f"start_options {self.config.start_options} are not options of the "
+                f"{self.task.system.title} system's sample_initial ({exc})"
+            ) from None
 
-    def _training_reward(self, state: torch.Tensor, torque: torch.Tensor) -> torch.Tensor:
-        """Per-step learning reward ``[B]`` (scaled, surrogate or true)."""
-        theta, theta_dot = state[:, 0], state[:, 1]
-        u = torque if not self.params.clip_torque else torque.clamp(-2.0, 2.0)
-        if self.config.surrogate == "cosine":
-            angle_cost = 2.0 * (1.0 - torch.cos(theta))
-        else:
-            angle_cost = pendulum.angle_normalize(theta) ** 2
-        c = angle_cost + self._speed_weight() * theta_dot**2 + 0.001 * u**2
-        ew = self._energy_weight()
-        if ew > 0:
-            w2 = 1.5 * self.params.g / self.params.l
-            e = 0.5 * theta_dot**2 + w2 * (torch.cos(theta) - 1.0)
-            c = c + ew * (e / (2.0 * w2)) ** 2
-        return -self.config.reward_scale * c
+    def _learning_rewards(self, out: Rollout) -> torch.Tensor:
+        """``[h, N]`` per-step learning rewards (scaled; zero after a termination)."""
+        rewards = out.rewards
+        loss_fn = self.task.system.training_loss
+        if loss_fn is not None:
+            h, n = out.alive.shape
+            # Each step as a one-step trajectory (s_t, s_{t+1}): [2, h·N, n].
+            pairs = torch.stack((out.states[:-1], out.states[1:])).reshape(2, h * n, -1)
+            cost = loss_fn(pairs, out.alive.reshape(1, h * n), self.task.params).reshape(h, n)
+            rewards = rewards - cost
+        return self.config.reward_scale * rewards * out.alive
 
-    def _speed_weight(self) -> float:
-        cfg = self.config
-        if cfg.speed_weight_updates <= 0:
-            return cfg.speed_weight_final
-        f = min(self.updates, cfg.speed_weight_updates) / cfg.speed_weight_updates
-        return cfg.speed_weight + f * (cfg.speed_weight_final - cfg.speed_weight)
+    def _value(self, network: ControlPolicy, states: torch.Tensor) -> torch.Tensor:
+        """Values ``[...]`` of states ``[..., n]``."""
+        obs = self.task.observe(states)
+        return network.score(obs.reshape(-1, obs.shape[-1])).reshape(obs.shape[:-1])
 
-    def _energy_weight(self) -> float:
-        cfg = self.config
-        if cfg.energy_weight_final is None or cfg.energy_weight_updates <= 0:
-            return cfg.energy_weight
-        f = min(self.updates, cfg.energy_weight_updates) / cfg.energy_weight_updates
-        return cfg.energy_weight + f * (cfg.energy_weight_final - cfg.energy_weight)
-
-    @staticmethod
-    def _true_reward(state: torch.Tensor, torque: torch.Tensor, clip: bool) -> torch.Tensor:
-        u = torque.clamp(-2.0, 2.0) if clip else torque
-        theta, theta_dot = state[:, 0], state[:, 1]
-        return -(pendulum.angle_normalize(theta) ** 2 + 0.1 * theta_dot**2 + 0.001 * u**2)
-
-    # ------------------------------------------------------------------ update
-    def update(self) -> dict[str, float]:
+    # -- one update ---------------------------------------------------------------------
+    def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
         """One SHAC update: an actor step through an h-step window, then critic regression.
 
+        Args:
+            max_transitions: The transitions the caller has left (the training loop's count
+                to its next evaluation). An update always simulates one full window of
+                ``N·h`` steps, so it exceeds this by less than one window; the algorithm
+                does not depend on it. Must be positive when given.
+
         Returns:
-            Metrics: ``transitions`` (N·h steps consumed by this update), ``loss`` (actor
+            Metrics: ``transitions`` (N·h steps simulated by this update), ``loss`` (actor
             loss), ``critic_loss``, ``grad_norm`` (actor gradient norm before clipping),
-            ``param_norm`` (actor), ``train_return`` (mean true Gymnasium return of the
-            training episodes that ended during this update, or of the running episodes'
-            per-step reward × 200 when none ended), ``value_mean``, ``actor_lr``.
+            ``param_norm`` (actor), ``train_return`` (mean task return of the training
+            episodes that ended in this update; with fresh starts, or when none ended, the
+            mean per-step task reward times the episode length), ``value_mean``,
+            ``actor_lr``, ``episodes_ended``.
 
         Raises:
+            ValueError: for a ``max_transitions`` below 1.
             FloatingPointError: if the actor loss or its gradient is not finite (the
                 optimiser is not stepped).
         """
+        if max_transitions is not None and max_transitions < 1:
+            raise ValueError(f"max_transitions must be positive, got {max_transitions}")
         cfg = self.config
-        n, h, gamma = cfg.num_envs, cfg.horizon, cfg.gamma
-        policy, target = self.policy, self.target_critic
-        clip = self.params.clip_torque
-
+        n, h = cfg.num_envs, cfg.horizon
         if cfg.fresh_starts:
             self.state = self._sample_initial(n)
-            self.episode_step = torch.zeros_like(self.episode_step)
-            self.episode_return = torch.zeros_like(self.episode_return)
-        state = self.state.detach()
-        obs_buf = torch.empty(h, n, 3, dtype=self.dtype, device=self.device)
-        rew_buf = torch.empty(h, n, dtype=self.dtype, device=self.device)
-        next_val_buf = torch.zeros(h, n, dtype=self.dtype, device=self.device)
-        done_buf = torch.zeros(h, n, dtype=torch.bool, device=self.device)
-        true_rew_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        out, scores = self._window(self.state.detach())
+        rewards = self._learning_rewards(out)
+        alive_end = out.alive[-1] * (~out.terminated[-1]).to(self.dtype)
 
-        discount = torch.ones(n, dtype=self.dtype, device=self.device)
-        acc = torch.zeros(n, dtype=self.dtype, device=self.device)
-        ep_step = self.episode_step.clone()
-        ep_ret = self.episode_return.clone()
-        finished: list[torch.Tensor] = []
-        sat = torch.zeros((), dtype=self.dtype, device=self.device)
-        for t in range(h):
-            obs = pendulum.observe(state)
-            obs_buf[t] = obs.detach()
-            z = policy.preactivation(obs).squeeze(-1)
-            torque = policy.max_torque * torch.tanh(z)
-            if cfg.saturation_weight > 0:
-                sat = sat + torch.relu(z.abs() - cfg.saturation_threshold).pow(2).sum()
-            if cfg.action_noise > 0:
-                noise = torch.randn(
-                    n, generator=self.noise_gen, dtype=self.dtype, device=self.device
-                )
-                torque = torque + cfg.action_noise * noise
-            r = self._training_reward(state, torque)
-            true_r = self._true_reward(state.detach(), torque.detach(), clip).double()
-            ep_ret = ep_ret + true_r
-            true_rew_sum = true_rew_sum + true_r.sum()
-            next_state = pendulum._step(state, torque, self.params, self.integrator)
-            acc = acc + discount * r
-            rew_buf[t] = r.detach()
-            discount = discount * gamma
-            ep_step = ep_step + 1
-            done = ep_step >= cfg.episode_length
-            if cfg.fresh_starts:
-                done = torch.zeros_like(done)
-            any_done = bool(done.any())
-            done_buf[t] = done
-            if not cfg.use_critic:
-                pass
-            elif t == h - 1:
-                v_next = target(pendulum.observe(next_state))
-                next_val_buf[t] = v_next.detach()
-                acc = acc + discount * v_next
-            elif any_done:
-                v_next = target(pendulum.observe(next_state))
-                next_val_buf[t] = v_next.detach()
-                # Bootstrap and restart the elements whose episode ends here.
-                acc = acc + torch.where(done, discount * v_next, torch.zeros_like(v_next))
-                discount = torch.where(done, torch.ones_like(discount), discount)
-            if any_done:
-                finished.append(ep_ret[done])
-                fresh = self._sample_initial(n)
-                next_state = torch.where(done[:, None], fresh, next_state)
-                ep_ret = torch.where(done, torch.zeros_like(ep_ret), ep_ret)
-                ep_step = torch.where(done, torch.zeros_like(ep_step), ep_step)
-            state = next_state
+        discounts = cfg.gamma ** torch.arange(h, dtype=self.dtype, device=self.device)
+        acc = (discounts[:, None] * rewards).sum(0)
+        if cfg.use_critic:
+            acc = acc + cfg.gamma**h * alive_end * self._value(self.target_critic, out.states[-1])
+        loss = -acc.sum() / (n * h)
+        if cfg.saturation_weight > 0:
+            excess = torch.relu(scores.abs() - cfg.saturation_threshold).pow(2) * out.alive
+            loss = loss + cfg.saturation_weight * excess.sum() / (n * h)
 
-        loss = -acc.sum() / (n * h) + cfg.saturation_weight * sat / (n * h)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"SHAC update {self.updates}: actor loss is not finite ({loss.item()}); "
-                "optimiser not stepped"
-            )
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
-        grads = [p.grad for p in policy.parameters() if p.grad is not None]
-        grad_norm = _global_norm(grads)
-        if not torch.isfinite(grad_norm):
-            bad = [
-                name
-                for name, p in policy.named_parameters()
-                if p.grad is not None and not torch.isfinite(p.grad).all()
-            ]
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip)
+        if not bool(torch.isfinite(loss) & torch.isfinite(grad_norm)):
+            self.actor_opt.zero_grad(set_to_none=True)
+            what = "loss" if not torch.isfinite(loss) else "gradient"
             raise FloatingPointError(
-                f"SHAC update {self.updates}: actor gradient is not finite in {bad}; "
-                "optimiser not stepped"
+                f"SHAC update {self.updates} on {self.env_id}: the actor {what} is not finite "
+                f"(loss {float(loss)}, gradient norm {float(grad_norm)}); optimiser not stepped"
             )
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
         self.actor_opt.step()
 
+        critic_loss = value_mean = torch.zeros((), dtype=self.dtype)
         if cfg.use_critic:
-            critic_loss_val, value_mean = self._update_critic(
-                obs_buf, rew_buf, next_val_buf, done_buf
-            )
-        else:
-            critic_loss_val, value_mean = torch.zeros(()), torch.zeros(())
-
-        self.actor_sched.step()
-        if cfg.use_critic:
+            critic_loss, value_mean = self._update_critic(out, rewards.detach())
             self.critic_sched.step()
-        self.state = state.detach()
-        self.episode_step = ep_step
-        self.episode_return = ep_ret
+        self.actor_sched.step()
+        train_return, ended = self._advance_episodes(out)
         self.updates += 1
-        self.transitions += n * h
-        if finished:
-            ended = torch.cat(finished)
-            train_return = float(ended.mean())
-            self.completed_returns.extend(ended.tolist())
-        else:
-            train_return = float(true_rew_sum) / (n * h) * cfg.episode_length
-        with torch.no_grad():
-            param_norm = _global_norm([p.detach() for p in policy.parameters()])
+        self.transitions += out.transitions
         return {
-            "transitions": float(n * h),
+            "transitions": float(out.transitions),
             "loss": float(loss.detach()),
-            "critic_loss": float(critic_loss_val),
+            "critic_loss": float(critic_loss),
             "grad_norm": float(grad_norm),
-            "param_norm": float(param_norm),
+            "param_norm": param_norm(self.policy),
             "train_return": train_return,
             "value_mean": float(value_mean),
             "actor_lr": float(self.actor_opt.param_groups[0]["lr"]),
+            "episodes_ended": float(ended),
         }
 
+    def _window(self, start: torch.Tensor) -> tuple[Rollout, torch.Tensor]:
+        """The window's rollout from ``start`` and the actor's pre-tanh scores ``[h, N]``."""
+        cfg, policy = self.config, self.policy
+        scores: list[torch.Tensor] = []
+
+        def act(obs: torch.Tensor) -> torch.Tensor:
+            z = policy.score(obs)
+            scores.append(z)
+            action = policy.head(z)
+            if cfg.action_noise > 0:
+                noise = torch.randn(
+                    z.shape, generator=self.noise_gen, dtype=z.dtype, device=z.device
+                )
+                action = action + cfg.action_noise * noise
+            return action
+
+        out = rollout(act, self.task, start, cfg.horizon, on_terminate="mask")
+        return out, torch.stack(scores)
+
+    def _advance_episodes(self, out: Rollout) -> tuple[float, torch.Tensor]:
+        """Update the episode buffers after a window; restart ended episodes (see the module
+        docstring, step 4). Returns ``(train_return, number of episodes that ended)``."""
+        cfg = self.config
+        n, h = cfg.num_envs, cfg.horizon
+        window_return = out.rewards.detach().sum(0).double()
+        per_step = float(window_return.sum()) / (n * h) * (self.episode_length or h)
+        if cfg.fresh_starts:
+            self.state = out.states[-1].detach()
+            return per_step, torch.zeros(())
+        self.episode_return = self.episode_return + window_return
+        self.episode_step = self.episode_step + h
+        ended = out.terminated.any(0)
+        if self.episode_length is not None:
+            ended = ended | (self.episode_step >= self.episode_length)
+        count = ended.sum()
+        finished = (self.episode_return * ended).sum()
+        fresh = self._sample_initial(n)
+        self.state = torch.where(ended[:, None], fresh, out.states[-1].detach())
+        self.episode_step = torch.where(ended, 0, self.episode_step)
+        self.episode_return = torch.where(ended, 0.0, self.episode_return)
+        if int(count) == 0:
+            return per_step, count
+        return float(finished) / int(count), count
+
     def _update_critic(
-        self,
-        obs_buf: torch.Tensor,
-        rew_buf: torch.Tensor,
-        next_val_buf: torch.Tensor,
-        done_buf: torch.Tensor,
+        self, out: Rollout, rewards: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Regress the critic on TD(λ) targets of one window; Polyak-update the target.
 
         Args:
-            obs_buf: ``[h, N, 3]`` observations of the window's pre-step states.
-            rew_buf: ``[h, N]`` scaled learning rewards.
-            next_val_buf: ``[h, N]`` target values of the post-step states (pre-reset).
-            done_buf: ``[h, N]`` True where an episode ended at that step.
+            out: The window's rollout.
+            rewards: ``[h, N]`` its learning rewards (detached).
 
         Returns:
             The last epoch's mean critic loss and the mean target value.
         """
         cfg = self.config
-        h, n = rew_buf.shape
-        gamma, target = cfg.gamma, self.target_critic
-        # Critic: TD(λ) targets from the window (truncations bootstrap with V'(s_end)).
+        h, n = rewards.shape
         with torch.no_grad():
-            # V'(s_{t+1}) for non-terminal steps is V'(obs_{t+1}); terminal ones were stored.
-            v_obs = target(obs_buf[1:].reshape(-1, 3)).reshape(h - 1, n)
-            next_val_buf[:-1] = torch.where(done_buf[:-1], next_val_buf[:-1], v_obs)
-            targets = torch.empty(h, n, dtype=self.dtype, device=self.device)
-            g = next_val_buf[h - 1]
+            live = (~out.terminated).to(self.dtype)  # V(terminal) = 0
+            next_values = self._value(self.target_critic, out.states[1:].detach()) * live
+            targets = torch.empty_like(rewards)
+            g = next_values[h - 1]
             for t in range(h - 1, -1, -1):
-                nv = next_val_buf[t]
-                if t == h - 1:
-                    g = rew_buf[t] + gamma * nv
-                else:
-                    lam_ret = rew_buf[t] + gamma * ((1 - cfg.lam) * nv + cfg.lam * g)
-                    g = torch.where(done_buf[t], rew_buf[t] + gamma * nv, lam_ret)
+                blend = (
+                    next_values[t] if t == h - 1 else (1 - cfg.lam) * next_values[t] + cfg.lam * g
+                )
+                g = rewards[t] + cfg.gamma * live[t] * blend
                 targets[t] = g
-        obs_flat = obs_buf.reshape(-1, 3)
+        obs_flat = out.observations.detach().reshape(h * n, -1)
         tgt_flat = targets.reshape(-1)
+        weight = out.alive.detach().reshape(-1)  # only steps taken while the episode ran
         m = obs_flat.shape[0]
         mb = max(1, m // cfg.critic_minibatches)
-        critic_loss_val = torch.zeros((), dtype=self.dtype)
+        critic_loss = torch.zeros((), dtype=self.dtype, device=self.device)
         for _ in range(cfg.critic_iterations):
             perm = torch.randperm(m, generator=self.batch_gen).to(self.device)
-            total = torch.zeros((), dtype=self.dtype)
+            total = torch.zeros((), dtype=self.dtype, device=self.device)
             for k in range(cfg.critic_minibatches):
                 idx = perm[k * mb : (k + 1) * mb]
-                pred = self.critic(obs_flat[idx])
-                closs = ((pred - tgt_flat[idx]) ** 2).mean()
+                w = weight[idx]
+                err = (self.critic.score(obs_flat[idx]) - tgt_flat[idx]) ** 2
+                closs = (w * err).sum() / w.sum().clamp_min(1.0)
                 self.critic_opt.zero_grad(set_to_none=True)
                 closs.backward()
                 torch.nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
                 self.critic_opt.step()
                 total = total + closs.detach()
-            critic_loss_val = total / cfg.critic_minibatches
-        if not torch.isfinite(critic_loss_val):
-            raise FloatingPointError(f"SHAC update {self.updates}: critic loss is not finite")
+            critic_loss = total / cfg.critic_minibatches
+        if not torch.isfinite(critic_loss):
+            raise FloatingPointError(
+                f"SHAC update {self.updates} on {self.env_id}: the critic loss is not finite"
+            )
         with torch.no_grad():
             a = cfg.target_alpha
             for pt, p in zip(self.target_critic.parameters(), self.critic.parameters()):
                 pt.mul_(a).add_(p, alpha=1 - a)
-        return critic_loss_val, tgt_flat.mean()
+        mean = (tgt_flat * weight).sum() / weight.sum().clamp_min(1.0)
+        return critic_loss, mean
 
-    # ------------------------------------------------------------------ checkpointing
+    # -- checkpointing ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume exactly (networks, optimisers, schedulers, generators,
-        episode buffers, counters)."""
+        """Everything needed to resume exactly: networks, optimisers, schedulers, every
+        generator, the state buffer and episode counters."""
         return {
-            "task": self.task,
+            "env_id": self.env_id,
             "seed": self.seed,
             "config": asdict(self.config),
             "policy": copy.deepcopy(self.policy.state_dict()),
@@ -593,63 +624,84 @@ class SHACTrainer:
             "env_gen": self.env_gen.get_state(),
             "noise_gen": self.noise_gen.get_state(),
             "batch_gen": self.batch_gen.get_state(),
-            "state": self.state.clone(),
+            "state": self.state.detach().clone(),
             "episode_step": self.episode_step.clone(),
             "episode_return": self.episode_return.clone(),
-            "completed_returns": list(self.completed_returns),
             "updates": self.updates,
             "transitions": self.transitions,
         }
 
-    def load_state_dict(self, d: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (same task and network sizes)."""
-        if d["task"] != self.task:
-            raise ValueError(f"checkpoint is for task {d['task']!r}, trainer is {self.task!r}")
-        self.policy.load_state_dict(d["policy"])
-        self.critic.load_state_dict(d["critic"])
-        self.target_critic.load_state_dict(d["target_critic"])
-        self.actor_opt.load_state_dict(d["actor_opt"])
-        self.critic_opt.load_state_dict(d["critic_opt"])
-        self.actor_sched.load_state_dict(d["actor_sched"])
-        self.critic_sched.load_state_dict(d["critic_sched"])
-        self.env_gen.set_state(d["env_gen"])
-        self.noise_gen.set_state(d["noise_gen"])
-        self.batch_gen.set_state(d["batch_gen"])
-        self.state = d["state"].clone().to(self.device)
-        self.episode_step = d["episode_step"].clone().to(self.device)
-        self.episode_return = d["episode_return"].clone().to(self.device)
-        self.completed_returns = list(d["completed_returns"])
-        self.updates = int(d["updates"])
-        self.transitions = int(d["transitions"])
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (same task and network sizes).
+
+        Raises:
+            ValueError: for a state saved on another task.
+        """
+        saved = state.get("env_id")
+        if saved != self.env_id:
+            raise ValueError(
+                f"the SHAC state is for task {saved!r}, this trainer trains {self.env_id!r}"
+            )
+        self.policy.load_state_dict(state["policy"])
+        self.critic.load_state_dict(state["critic"])
+        self.target_critic.load_state_dict(state["target_critic"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.actor_sched.load_state_dict(state["actor_sched"])
+        self.critic_sched.load_state_dict(state["critic_sched"])
+        self.env_gen.set_state(state["env_gen"])
+        self.noise_gen.set_state(state["noise_gen"])
+        self.batch_gen.set_state(state["batch_gen"])
+        self.state = state["state"].clone().to(self.device)
+        self.episode_step = state["episode_step"].clone().to(self.device)
+        self.episode_return = state["episode_return"].clone().to(self.device)
+        self.updates = int(state["updates"])
+        self.transitions = int(state["transitions"])
 
 
 @torch.no_grad()
 def evaluate_batched(
-    policy: nn.Module,
+    policy: torch.nn.Module,
     initial_states: torch.Tensor,
     task: str = "pendulum",
     steps: int = 200,
 ) -> torch.Tensor:
-    """True Gymnasium returns ``[E]`` of a deterministic policy from given initial states.
+    """Deprecated: use :func:`diffsim.controllers.evaluate.evaluate` (the env itself) or
+    :func:`diffsim.envs.rollout`. Returns ``[E]`` float64 sums of the task's reward of
+    ``policy`` (float32 observations → actions ``[E]`` or ``[E, 1]``) from
+    ``initial_states``, over ``steps`` steps."""
+    warnings.warn(
+        "diffsim.controllers.shac.evaluate_batched is deprecated: use "
+        "diffsim.controllers.evaluate.evaluate(agent, env_id) or diffsim.envs.rollout",
+        DeprecationWarning,
+        stacklevel=2,
+    )
 
-    Args:
-        policy: observation ``[E, 3]`` float32 → torque ``[E, 1]`` (N·m).
-        initial_states: ``[E, 2]`` (θ rad, θ̇ rad/s), simulated in their dtype (float64
-            recommended, as Gymnasium).
-        task: ``"pendulum"``, ``"pendulum-2019"`` or another pendulum task (as
-            :class:`SHACTrainer`'s).
-        steps: Episode length (200 in Pendulum-v1).
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        return policy(obs.to(torch.float32)).reshape(-1).to(obs.dtype)
 
-    Returns:
-        Undiscounted sums of Gymnasium's reward, float64 ``[E]``.
-    """
-    params = _task_params(task)
-    integ = get_integrator(pendulum.DEFAULT_INTEGRATOR)
-    state = initial_states.clone()
-    total = torch.zeros(state.shape[0], dtype=torch.float64, device=state.device)
-    for _ in range(steps):
-        obs = pendulum.observe(state).to(torch.float32)
-        u = policy(obs).reshape(-1).to(state.dtype)
-        total += pendulum.reward(state, u, None, params).double()
-        state = pendulum._step(state, u, params, integ)
-    return total
+    out = rollout(act, resolve_shac_task(task), initial_states, steps)
+    return out.rewards.sum(0).double()
+
+
+_REMOVED = {
+    "Actor": "the actor is a ControlPolicy: SHACTrainer(...).policy, or "
+    "build_policy(actor_spec(task, config)) from diffsim.controllers.shac",
+    "Critic": "the critic is a ControlPolicy with a linear head: SHACTrainer(...).critic, or "
+    "build_policy(critic_spec(task, config))",
+    "SYSTEM": "SHAC trains any continuous-action system: see shac_task_ids()",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TASKS":
+        warnings.warn(
+            "diffsim.controllers.shac.TASKS is deprecated: use shac_tasks() (short name → id) "
+            "or shac_task_ids()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return tuple(shac_tasks())
+    if name in _REMOVED:
+        raise AttributeError(f"diffsim.controllers.shac.{name} was removed: {_REMOVED[name]}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
