@@ -3,8 +3,8 @@
 The systems' equations are written once, as plain arithmetic on the state's components
 plus the few functions below. Each step takes its array namespace from its inputs
 (:func:`ops`): torch tensors run on torch (gradients, GPU, ``torch.compile``), NumPy arrays
-and NumPy scalars run on NumPy, which is several times faster than torch for one small
-state when no gradient is wanted (the Gymnasium envs). The same expressions in the same
+and NumPy scalars run on NumPy, with less overhead per call than torch for one small state
+when no gradient is wanted (the Gymnasium envs' path). The same expressions in the same
 order give the same IEEE roundings in both, so a NumPy step equals Gymnasium's NumPy code
 bit for bit, and equals the torch step to within the two libraries' ``sin``/``cos`` (torch's
 vectorised CPU kernels may differ from the C library's by an ulp). Squares go through
@@ -88,7 +88,7 @@ class NumpyOps:
         """``x`` clipped to ``[low, high]`` (``np.clip``'s values, NaN kept, less overhead)."""
         if isinstance(x, np.ndarray):
             return np.minimum(np.maximum(x, low), high)
-        return min(max(x, low), high)  # a scalar: 10× faster than the ufuncs
+        return min(max(x, low), high)  # a scalar: Python's min/max, cheaper than ufuncs
 
     @staticmethod
     def stack(*components) -> np.ndarray:
@@ -123,7 +123,7 @@ class NumpyOps:
     @staticmethod
     def full(shape: tuple[int, ...], value, like, dtype=None):
         """An array of ``shape`` filled with ``value`` (``like``'s dtype unless given); a
-        NumPy scalar of that dtype for ``shape == ()`` (a single state; ~4× cheaper)."""
+        NumPy scalar of that dtype for ``shape == ()`` (a single state)."""
         if not shape:
             return np.dtype(dtype or like.dtype).type(value)
         return np.full(shape, value, dtype=dtype or like.dtype)
@@ -147,8 +147,8 @@ def scalars(state: np.ndarray) -> tuple:
     """The entries of a 1-D NumPy state as scalars, for the fast single-state path.
 
     Python floats for float64 (IEEE double arithmetic like NumPy's float64, with less
-    overhead; ``tolist`` is ~10× faster than iterating the array), NumPy scalars for other
-    dtypes (so that float32 arithmetic stays float32).
+    overhead; converted at once by ``tolist``), NumPy scalars for other dtypes (so that
+    float32 arithmetic stays float32).
     """
     return tuple(state.tolist()) if state.dtype.char == "d" else tuple(state)
 

@@ -56,7 +56,7 @@ Arrays: :func:`step`, :func:`reward`, :func:`terminated` and :func:`observe` tak
 tensors or NumPy arrays and return the input's library (one set of equations,
 :mod:`diffsim._array`). Bitwise parity with Gymnasium on NumPy float64 needs two details
 that the other systems do not: Gymnasium squares NumPy scalars (``θ̇²``, ``d2²``) with C's
-``pow``, which differs from ``x·x`` in the last bit for about 0.08 % of arguments, so
+``pow``, which differs from ``x·x`` in the last bit for some arguments, so
 batched NumPy arrays are squared with ``np.power`` against an array exponent (the same
 ``pow``; a scalar exponent takes NumPy's multiply shortcut); and Gymnasium observes its
 float32 reset state with float32 ``cos``/``sin`` (see :func:`observe`).
@@ -203,8 +203,8 @@ def _square(x: Array) -> Array:
     """``x²`` as Gymnasium's ``x**2`` rounds it on NumPy scalars (C's ``pow``).
 
     A NumPy array is squared with ``np.power`` against an array of twos: with a scalar
-    exponent NumPy multiplies instead, which differs from ``pow`` in the last bit for about
-    0.08 % of arguments. Tensors are squared by ``torch.square``.
+    exponent NumPy multiplies instead, which differs from ``pow`` in the last bit for some
+    arguments. Tensors are squared by ``torch.square``.
     """
     if type(x) in _SCALARS:  # the single env's path: first
         return x**2
@@ -533,7 +533,7 @@ def observe(state: Array) -> Array:
 
     Gymnasium holds its reset state in float32 (its draw rounded to float32) and computes
     the first observation's cosines and sines in float32, whose rounding differs from
-    float64's rounded to float32 for about 0.1 % of angles; after a step its state is
+    float64's rounded to float32 for some angles; after a step its state is
     float64. The envs here hold every state in float64, so on NumPy float64 a state whose
     four entries are all float32 values (as a reset draw's are, and a float64 RK4 result
     in practice never is) is observed the way Gymnasium observes its float32 reset state.

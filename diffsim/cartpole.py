@@ -40,9 +40,9 @@ Initial states: every entry ~ U(−0.05, 0.05) (:func:`sample_initial`).
 
 Arrays: :func:`step`, :func:`reward`, :func:`terminated` and :func:`observe` take torch
 tensors (gradients, GPU, ``torch.compile``) or NumPy arrays (no gradients; what the
-Gymnasium envs use, several times faster for one small state); the result is of the
-input's library. The equations are written once (:mod:`diffsim._array`); on NumPy float64
-they are Gymnasium's own operations in Gymnasium's order, hence bitwise equal to it.
+Gymnasium envs step on); the result is of the input's library. The equations are written
+once (:mod:`diffsim._array`); on NumPy float64 they are Gymnasium's own operations in
+Gymnasium's order, hence bitwise equal to it.
 """
 
 from __future__ import annotations
@@ -121,9 +121,8 @@ DEFAULT_PARAMS = CartPoleParams()
 def unpack(state: Array) -> tuple[Array, Array, Array, Array]:
     """Split a state ``[..., 4]`` into ``(x, x_dot, theta, theta_dot)``, each ``[...]``.
 
-    A single NumPy state ``[4]`` gives scalars (arithmetic on them is ~10× faster than on 0-d
-    arrays; see :func:`diffsim._array.scalars`), as Gymnasium's own
-    ``x, x_dot, theta, theta_dot = self.state``.
+    A single NumPy state ``[4]`` gives scalars (:func:`diffsim._array.scalars`: Python floats
+    for float64), as Gymnasium's own ``x, x_dot, theta, theta_dot = self.state``.
     """
     if isinstance(state, np.ndarray) and state.ndim == 1:
         return scalars(state)

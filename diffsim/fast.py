@@ -1,12 +1,11 @@
 """The opt-in fast path: compiled physics for batched torch rollouts and BPTT iterations.
 
-Eager torch launches one kernel per arithmetic operation: a CartPole step is ~30 of them,
-each paying microseconds of dispatch on the CPU (and of launch on a GPU), so small and
-medium batches are dominated by overhead. Compilation fuses a step's operations into one
-loop (a C++ kernel on the CPU, a Triton kernel on a GPU). This module compiles *one step*
-(or one transition, or a short block of steps), never a whole unrolled rollout: compiling
-a 200-step rollout with its backward does not finish in reasonable time, while one step
-compiles in seconds and is reused for every step.
+Eager torch launches one kernel per arithmetic operation, each paying a fixed cost of
+dispatch on the CPU (and of launch on a GPU), so small and medium batches are dominated by
+overhead. Compilation fuses a step's operations into one loop (a C++ kernel on the CPU, a
+Triton kernel on a GPU). This module compiles *one step* (or one transition, or a short
+block of steps), never a whole unrolled rollout, whose graph and backward grow with the
+horizon: the one compiled step is reused for every step.
 
 - :func:`compile_step` — ``(state, action) -> next_state`` of a system, its parameters and
   integrator; differentiable.
@@ -29,9 +28,8 @@ Two compilers sit behind a :class:`FastFunction`, chosen per call:
   parameters): the function is traced once per input signature (shapes, strides, dtypes,
   device) with ``make_fx`` and compiled by TorchInductor directly, and called through
   Inductor's own entry point where that gives the same result. This skips TorchDynamo's
-  frame evaluation and guards and AOTAutograd's runtime wrapper, which on this project's
-  2-core CPU cost ~40 µs a call against ~15 µs for the traced step at batch 1: more than
-  the fused kernel itself at small batches.
+  frame evaluation and guards and AOTAutograd's runtime wrapper, a cost paid on every call
+  whatever the batch size.
 - *gradients*: ``torch.compile(fn, fullgraph=True)``, whose AOTAutograd also compiles
   the backward, and whose guards handle tensor parameters that require grad.
 
@@ -40,14 +38,13 @@ reciprocal multiplications, vectorised ``sin``/``cos``), by an ulp here and ther
 chaotic dynamics then amplify that as they amplify any float32 rounding. In float32,
 element-wise in SI units, ``|fast − eager| ≤ 1e-5 · (|eager| + 1)`` over 50 CartPole steps
 and over 20 Pendulum steps, and gradients likewise (relative to their largest entry);
-Pendulum's swing amplifies rounding faster: over 50 steps the bound is 1e-3, which is how
-far float32 eager itself drifts from float64 (measured up to 4e-4 over 4,096 random-torque
-trajectories). ``tests/test_fast.py`` checks these bounds. Nothing is bitwise equal to the
-eager path, nor to Gymnasium.
+Pendulum's swing amplifies rounding faster: over 50 steps the bound is 1e-3, the size of
+float32 eager's own drift from float64 there. ``tests/test_fast.py`` checks these bounds.
+Nothing is bitwise equal to the eager path, nor to Gymnasium.
 
 Cost: the first call for a new system, parameters, integrator, dtype, device or batch size
-compiles (seconds on the CPU; Inductor's on-disk cache makes later processes faster;
-measured times in ``docs/speed.md``). Compiling needs a C++ compiler on the CPU (``gcc``)
+compiles (``docs/speed.md`` gives the measured first-call times; Inductor's on-disk cache
+serves later processes). Compiling needs a C++ compiler on the CPU (``gcc``)
 and Triton on a GPU. When it pays: see ``docs/speed.md``.
 """
 
@@ -150,8 +147,8 @@ def _trace_and_compile(fn: Callable, args: Sequence[Optional[torch.Tensor]]) -> 
 def _unwrapped(compiled: Callable, tensors: list[torch.Tensor]) -> Callable:
     """``compiled`` or, where it gives the same result, Inductor's own entry point under it.
 
-    AOTAutograd's runtime wrapper around an Inductor graph costs ~10 µs a call and does
-    nothing for a graph without gradients, input mutations or aliased outputs, which is
+    AOTAutograd's runtime wrapper around an Inductor graph adds a cost to every call and
+    does nothing for a graph without gradients, input mutations or aliased outputs, which is
     what is traced here. The entry point (``current_callable``) is internal to torch: it is
     used only where present and where it reproduces the wrapper's outputs exactly; both
     return the sequence of outputs.

@@ -120,13 +120,14 @@ class PendulumParams(Params):
         ``UNCLIPPED_TORQUE_FACTOR · max_torque`` (1000 N·m with the defaults).
 
         Only the unclipped variant (``clip_torque=False``) needs a bound: a clipped torque
-        never exceeds ``max_torque``. With the defaults a torque of about 110 N·m already
-        takes the speed from −8 to +8 rad/s in one step, so beyond it a torque changes only
-        θ (moved with the unclipped speed) and the cost; 1000 N·m leaves a 9× margin above
-        that, while one step then moves θ by at most about 8 rad and costs at most about
-        1.1e3, far from float32's overflow (3.4e38). The envs refuse larger actions
-        (``ValueError``), as does :func:`step` under :func:`diffsim.debug_checks`.
+        never exceeds ``max_torque``. The envs refuse larger actions (``ValueError``), as
+        does :func:`step` under :func:`diffsim.debug_checks`.
         """
+        # Why 500·max_torque: with the defaults a torque of about 110 N·m already takes the
+        # speed from −8 to +8 rad/s in one step, so beyond it a torque changes only θ (moved
+        # with the unclipped speed) and the cost; 1000 N·m leaves a 9× margin above that,
+        # while one step then moves θ by at most about 8 rad and costs at most about 1.1e3,
+        # far from float32's overflow (3.4e38).
         return UNCLIPPED_TORQUE_FACTOR * self.max_torque
 
     @property

@@ -41,8 +41,7 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="torch CPU threads (default: torch's choice; 1 is often fastest for small "
-        "batches on a busy machine)",
+        help="torch CPU threads (default: torch's choice)",
     )
 
 

@@ -9,11 +9,12 @@ The equivalence check (``docs/benchmarks.md``) trains the RL baselines on both
 evaluated by their own env's default evaluation (diffsim's batched vector env, Gymnasium's
 ``SyncVectorEnv``), which draw *different* sets of 100 initial states from the same seed;
 on Pendulum, where the return depends strongly on the start, that alone shifts the mean
-return by several points. This script removes that difference: every final policy is
-evaluated on the Gymnasium id and on its diffsim twin with ``vectorization="sync"`` (the
-same 100 initial states, since diffsim's single envs reset exactly as Gymnasium's), and
-also by the diffsim twin's default evaluation. Equal figures in the first two columns mean
-the environments are the same task; the third shows the start-set effect.
+return (``docs/benchmarks.md`` gives by how much). This script removes that difference:
+every final policy is evaluated on the Gymnasium id and on its diffsim twin with
+``vectorization="sync"`` (the same 100 initial states, since diffsim's single envs reset
+exactly as Gymnasium's), and also by the diffsim twin's default evaluation. Equal figures in
+the first two columns mean the environments are the same task; the third shows the
+start-set effect.
 """
 
 from __future__ import annotations
