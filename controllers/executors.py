@@ -236,8 +236,8 @@ class RayExecutor:
             run directory resumes from its checkpoint when rerun.
         preload: Modules each worker imports as soon as the instance is up, one warm-up task
             per job slot, while the caller prepares its jobs (``compare`` and ``sweep`` name
-            the training loop, which imports torch: seconds per worker saved from the first
-            job).
+            the training loop, which imports torch, so that the first job does not pay for
+            the import).
 
     Raises:
         ImportError: Ray is not installed (the message says how to install it).

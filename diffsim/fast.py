@@ -312,7 +312,8 @@ def compile_block(
 
     For open-loop stepping (actions known beforehand); a closed-loop rollout needs the
     policy between steps and uses :func:`compile_step`. Compile time grows with ``block``
-    (a few seconds for 8 on the CPU). Differentiable like :func:`compile_step`.
+    (``docs/speed.md`` gives the first-call times of the default). Differentiable like
+    :func:`compile_step`.
     """
     if not isinstance(block, int) or isinstance(block, bool) or block < 1:
         raise ValueError(f"block must be a positive int, got {block!r}")
