@@ -458,21 +458,10 @@ class SHACTrainer:
         if max_transitions is not None and max_transitions < 1:
             raise ValueError(f"max_transitions must be positive, got {max_transitions}")
         cfg = self.config
-        n, h = cfg.num_envs, cfg.horizon
+        n = cfg.num_envs
         if cfg.fresh_starts:
             self.state = self._sample_initial(n)
-        out, scores = self._window(self.state.detach())
-        rewards = self._learning_rewards(out)
-        alive_end = out.alive[-1] * (~out.terminated[-1]).to(self.dtype)
-
-        discounts = cfg.gamma ** torch.arange(h, dtype=self.dtype, device=self.device)
-        acc = (discounts[:, None] * rewards).sum(0)
-        if cfg.use_critic:
-            acc = acc + cfg.gamma**h * alive_end * self._value(self.target_critic, out.states[-1])
-        loss = -acc.sum() / (n * h)
-        if cfg.saturation_weight > 0:
-            excess = torch.relu(scores.abs() - cfg.saturation_threshold).pow(2) * out.alive
-            loss = loss + cfg.saturation_weight * excess.sum() / (n * h)
+        loss, out, rewards = self.actor_loss(self.state.detach())
 
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -505,6 +494,31 @@ class SHACTrainer:
             "actor_lr": float(self.actor_opt.param_groups[0]["lr"]),
             "episodes_ended": float(ended),
         }
+
+    def actor_loss(self, start: torch.Tensor) -> tuple[torch.Tensor, Rollout, torch.Tensor]:
+        """The actor loss of one window from ``start`` (module docstring, step 2), with the
+        saturation penalty; differentiable in the actor's parameters (and ``start``).
+
+        Args:
+            start: ``[N, n]`` states of the window's first step.
+
+        Returns:
+            ``(loss, rollout, learning rewards [h, N])``.
+        """
+        cfg = self.config
+        n, h = start.shape[0], cfg.horizon
+        out, scores = self._window(start)
+        rewards = self._learning_rewards(out)
+        alive_end = out.alive[-1] * (~out.terminated[-1]).to(out.alive.dtype)
+        discounts = cfg.gamma ** torch.arange(h, dtype=rewards.dtype, device=rewards.device)
+        acc = (discounts[:, None] * rewards).sum(0)
+        if cfg.use_critic:
+            acc = acc + cfg.gamma**h * alive_end * self._value(self.target_critic, out.states[-1])
+        loss = -acc.sum() / (n * h)
+        if cfg.saturation_weight > 0:
+            excess = torch.relu(scores.abs() - cfg.saturation_threshold).pow(2) * out.alive
+            loss = loss + cfg.saturation_weight * excess.sum() / (n * h)
+        return loss, out, rewards
 
     def _window(self, start: torch.Tensor) -> tuple[Rollout, torch.Tensor]:
         """The window's rollout from ``start`` and the actor's pre-tanh scores ``[h, N]``."""
