@@ -1,13 +1,14 @@
 """Train :class:`~diffsim.controllers.shac.SHACTrainer` on Pendulum for several seeds and
-measure transitions and seconds to solve (100-episode mean return ≥ −200).
+measure transitions and seconds to solve (100-episode mean return ≥ the task's solved return,
+−200).
 
 Protocol: training uses one CPU thread (``torch.set_num_threads(1)``). After every update whose
 cumulative transitions crossed the next multiple of ``--eval-every``, the deterministic policy
-is evaluated on 100 episodes of 200 steps from the initial states of Gymnasium's
-``Pendulum-v1`` reset with seeds 1000..1099, simulated in float64 by a batched torch rollout of
-the same dynamics and the true Gymnasium reward (evaluation time is excluded from
-``train_seconds``). The final policy is also evaluated on Gymnasium's own ``Pendulum-v1``
-(same seeds, one episode each). Writes a JSON with per-seed curves and a summary.
+is evaluated by :func:`diffsim.controllers.evaluate.evaluate` on 100 episodes of the task's
+registered env, reset with seeds 1000..1099 (evaluation time is excluded from
+``train_seconds``). The final policy is also evaluated on Gymnasium's own twin of the task
+(``Pendulum-v1``; same seeds), where it has one. Writes a JSON with per-seed curves and a
+summary.
 
 Usage::
 
@@ -24,48 +25,26 @@ import json
 import statistics
 import time
 from dataclasses import asdict, fields, replace
-from typing import Any
+from typing import Any, Optional
 
-import numpy as np
 import torch
 
-from diffsim.controllers.shac import SHACConfig, SHACTrainer, evaluate_batched
+from diffsim import systems
+from diffsim.controllers.evaluate import evaluate
+from diffsim.controllers.shac import SHACConfig, SHACTrainer, default_config, resolve_shac_task
 
-SOLVED = -200.0
-EVAL_SEEDS = tuple(range(1000, 1100))
-
-
-def gym_initial_states(seeds: tuple[int, ...] = EVAL_SEEDS) -> torch.Tensor:
-    """Initial states ``[E, 2]`` (float64) of Gymnasium's Pendulum-v1 reset with ``seeds``."""
-    import gymnasium as gym
-
-    env = gym.make("Pendulum-v1")
-    states = []
-    for s in seeds:
-        env.reset(seed=s)
-        states.append(np.array(env.unwrapped.state, dtype=np.float64))
-    env.close()
-    return torch.tensor(np.stack(states))
+EVAL_SEED = 1000
+"""The first reset seed of the evaluation episodes (episode i is reset with seed 1000 + i)."""
+EVAL_EPISODES = 100
 
 
-@torch.no_grad()
-def gym_evaluate(policy: torch.nn.Module, seeds: tuple[int, ...] = EVAL_SEEDS) -> list[float]:
-    """Returns of the deterministic ``policy`` on Gymnasium's own ``Pendulum-v1``."""
-    import gymnasium as gym
-
-    env = gym.make("Pendulum-v1")
-    returns = []
-    for s in seeds:
-        obs, _ = env.reset(seed=s)
-        total, done = 0.0, False
-        while not done:
-            u = policy(torch.as_tensor(obs, dtype=torch.float32)[None]).reshape(1).numpy()
-            obs, r, term, trunc, _ = env.step(u.astype(np.float32))
-            total += float(r)
-            done = term or trunc
-        returns.append(total)
-    env.close()
-    return returns
+def evaluate_returns(trainer: SHACTrainer, env_id: Optional[str] = None) -> Any:
+    """Returns ``[100]`` of the trainer's deterministic policy on ``env_id`` (default: its
+    task's env), episodes reset with seeds 1000..1099."""
+    env_id = trainer.env_id if env_id is None else env_id
+    result = evaluate(trainer.agent(), env_id, EVAL_EPISODES, seed=EVAL_SEED, vectorization="sync")
+    trainer.policy.train()
+    return result.returns
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -84,16 +63,11 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def run_seed(
-    task: str,
-    config: SHACConfig,
-    seed: int,
-    budget: int,
-    eval_every: int,
-    inits: torch.Tensor,
-    gym_final: bool,
+    task: str, config: SHACConfig, seed: int, budget: int, eval_every: int, gym_final: bool
 ) -> dict[str, Any]:
     """Train one seed; return its curve and figures."""
     trainer = SHACTrainer(task, config, seed)
+    solved = trainer.task.solved_return
     curve: list[dict[str, float]] = []
     train_seconds = 0.0
     next_eval = eval_every
@@ -106,7 +80,7 @@ def run_seed(
         if trainer.transitions >= next_eval or trainer.transitions >= budget:
             while next_eval <= trainer.transitions:
                 next_eval += eval_every
-            ret = evaluate_batched(trainer.policy, inits, task=task)
+            ret = evaluate_returns(trainer)
             point = {
                 "transitions": trainer.transitions,
                 "updates": trainer.updates,
@@ -117,7 +91,7 @@ def run_seed(
                 "grad_norm": last["grad_norm"],
             }
             curve.append(point)
-            if first_solve is None and point["eval_return_mean"] >= SOLVED:
+            if first_solve is None and solved is not None and point["eval_return_mean"] >= solved:
                 first_solve = point
     result: dict[str, Any] = {
         "seed": seed,
@@ -129,10 +103,11 @@ def run_seed(
         "best_return": max(p["eval_return_mean"] for p in curve),
         "total_train_seconds": round(train_seconds, 3),
     }
-    if gym_final and task == "pendulum":
-        returns = gym_evaluate(trainer.policy)
-        result["final_return_gymnasium"] = float(np.mean(returns))
-        result["final_return_gymnasium_std"] = float(np.std(returns))
+    twin = systems.task_specs()[trainer.env_id].gymnasium_id
+    if gym_final and twin is not None:
+        returns = evaluate_returns(trainer, twin)
+        result["final_return_gymnasium"] = float(returns.mean())
+        result["final_return_gymnasium_std"] = float(returns.std())
     return result
 
 
@@ -142,8 +117,8 @@ def _med_range(values: list[float]) -> dict[str, float] | None:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median and range of the per-seed figures."""
+def summarise(results: list[dict[str, Any]], solved_return: float = -200.0) -> dict[str, Any]:
+    """Median and range of the per-seed figures (``solved_return``: the task's)."""
     solved = [r for r in results if r["solved"]]
     summary = {
         "seeds": len(results),
@@ -156,7 +131,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     gym_returns = [r["final_return_gymnasium"] for r in results if "final_return_gymnasium" in r]
     if gym_returns:
         summary["final_return_gymnasium"] = _med_range(gym_returns)
-        summary["final_gymnasium_seeds_solved"] = sum(g >= SOLVED for g in gym_returns)
+        summary["final_gymnasium_seeds_solved"] = sum(g >= solved_return for g in gym_returns)
     return summary
 
 
@@ -166,7 +141,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seeds", default="5", help="a count N (seeds 0..N-1) or a list 3,4,7")
     ap.add_argument("--budget-transitions", type=int, default=200_000)
     ap.add_argument("--eval-every", type=int, default=8192)
-    ap.add_argument("--task", default="pendulum", choices=("pendulum", "pendulum-2019"))
+    ap.add_argument(
+        "--task", default="pendulum", help="a task SHAC trains (pendulum, pendulum-2019, ...)"
+    )
     ap.add_argument("--set", nargs="*", default=[], help="SHACConfig overrides key=value")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-gym", action="store_true", help="skip the final Gymnasium evaluation")
@@ -180,12 +157,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if "," not in args.seeds
         else [int(s) for s in args.seeds.split(",")]
     )
-    config = replace(SHACConfig(), **parse_overrides(args.set))
-    inits = gym_initial_states()
+    try:
+        task = resolve_shac_task(args.task)
+    except ValueError as exc:
+        ap.error(str(exc))
+    config = replace(default_config(task.env_id), **parse_overrides(args.set))
     results = []
     for seed in seeds:
         budget, every = args.budget_transitions, args.eval_every
-        r = run_seed(args.task, config, seed, budget, every, inits, not args.no_gym)
+        r = run_seed(task.env_id, config, seed, budget, every, not args.no_gym)
         results.append(r)
         print(
             f"seed {seed}: solved={r['solved']} transitions={r['transitions_to_solve']} "
@@ -201,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "eval_every": args.eval_every,
         "threads": args.threads,
         "torch": torch.__version__,
-        "summary": summarise(results),
+        "summary": summarise(results, task.solved_return),
         "runs": results,
     }
     with open(args.out, "w") as f:

@@ -298,6 +298,23 @@ def test_short_training_improves_cartpole_continuous() -> None:
     assert before < 100 and after > 200
 
 
+def test_research_script_tiny_run(tmp_path) -> None:
+    import json
+
+    from diffsim.scripts import research_pendulum
+
+    out = tmp_path / "r.json"
+    argv = ["--seeds", "1", "--budget-transitions", "2048", "--eval-every", "2048"]
+    research_pendulum.main([*argv, "--set", "num_envs=8", "--out", str(out)])
+    written = json.loads(out.read_text())
+    assert written["task"] == "pendulum" and written["config"]["num_envs"] == 8
+    (run,) = written["runs"]
+    assert run["curve"][-1]["transitions"] >= 2048
+    assert math.isfinite(run["final_return_gymnasium"])
+    with pytest.raises(SystemExit):
+        research_pendulum.main(["--task", "cartpole", "--out", str(out)])
+
+
 def _solve(env_id: str, seed: int = 0, every: int = 8192) -> float:
     torch.set_num_threads(1)
     trainer = SHACTrainer(env_id, seed=seed)
