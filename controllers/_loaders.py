@@ -1,29 +1,50 @@
-"""Loaders for policy kinds other than diffsim's own networks (e.g. baseline agents).
+"""Deprecated: policy-kind loaders are registered in :mod:`diffsim.controllers.methods`.
 
-Each method that saves another kind of policy registers a loader here with
-:func:`register_loader`; :func:`diffsim.controllers.load_policy` dispatches on the kind.
+:func:`register_loader` and :func:`load` forward to
+:func:`diffsim.controllers.methods.register_policy_kind` and
+:func:`diffsim.controllers.load_policy`'s lookup (:func:`~diffsim.controllers.methods.
+policy_loader`), with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_LOADERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {}
+from . import methods
+from .checkpoint import CheckpointError
 
 
 def register_loader(kind: str, loader: Callable[[Path, dict[str, Any]], Any]) -> None:
-    """Register ``loader(path, data) -> agent`` for ``policy.pt`` files of ``kind``."""
-    _LOADERS[kind] = loader
+    """Deprecated: :func:`diffsim.controllers.methods.register_policy_kind`."""
+    warnings.warn(
+        "diffsim.controllers._loaders.register_loader is deprecated: use "
+        "diffsim.controllers.methods.register_policy_kind (or Method(loader_path=...))",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    methods.register_policy_kind(kind, loader)
 
 
 def load(kind: Any, path: Path, data: dict[str, Any]) -> Any:
-    from .checkpoint import CheckpointError
+    """Deprecated: the loader of ``kind`` (:func:`diffsim.controllers.methods.policy_loader`)
+    called on ``data``.
 
-    if kind not in _LOADERS:
+    Raises:
+        CheckpointError: no loader is registered for ``kind``.
+    """
+    warnings.warn(
+        "diffsim.controllers._loaders.load is deprecated: use "
+        "diffsim.controllers.methods.policy_loader(kind)(path, data)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    loader = methods.policy_loader(kind) if isinstance(kind, str) else None
+    if loader is None:
         raise CheckpointError(
             f"{path}: unknown policy kind {kind!r}; this installation reads "
-            f"{', '.join(['control_policy', *sorted(_LOADERS)])}"
+            f"{', '.join(methods.policy_kinds())}"
         )
-    return _LOADERS[kind](path, data)
+    return loader(path, data)

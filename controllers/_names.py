@@ -2,10 +2,9 @@
 
 A light module (standard library only): the command line's parsers and help read it without
 importing torch or the method modules. The tasks are read from the registry of
-:mod:`diffsim.systems` (also standard library only) whenever they are asked for, so a task
-registered later is listed too; the methods' real registry is
-:data:`diffsim.controllers.training.METHODS`, and ``tests/test_startup.py`` checks that this
-table agrees with it and with :data:`diffsim.envs.rollout.SHORT_NAMES`.
+:mod:`diffsim.systems` and the methods from :mod:`diffsim.controllers.methods` (both
+standard library only, neither importing a method) whenever they are asked for, so a task or
+method registered later is listed too.
 
 Each task's default method is the one that solves it in the project's published results
 (``docs/benchmarks.md``, ``docs/results/``, ``docs/aiming.md``):
@@ -38,22 +37,15 @@ from collections.abc import Mapping
 
 from diffsim import systems
 
+from . import methods
+
 EVAL_EPISODES = 100
 """Episodes per evaluation of the benchmark protocol (as
 :data:`diffsim.controllers.evaluate.EVAL_EPISODES`, for the command line's defaults)."""
 
-METHOD_NAMES: dict[str, str] = {
-    "bptt": "backpropagation through the simulator (on trebuchet: the aiming network)",
-    "shac": "short-horizon actor-critic through the simulator (pendulum, pendulum-2019)",
-    "ppo": "SB3 PPO (baselines extra)",
-    "a2c": "SB3 A2C (baselines extra)",
-    "dqn": "SB3 DQN, discrete actions only (baselines extra)",
-    "sac": "SB3 SAC, continuous actions only (baselines extra)",
-    "td3": "SB3 TD3, continuous actions only (baselines extra)",
-    "cmaes": "CMA-ES on the policy's parameters (Nevergrad, baselines extra)",
-    "retrofit": "gradient-free refinement of a trained run (--from DIR; baselines extra)",
-}
-"""Every training method, with a one-line description (the order of ``--help``)."""
+METHOD_NAMES: Mapping[str, str] = systems.RegistryView.of(methods.method_names)
+"""Every registered training method, with a one-line description (the order of ``--help``;
+a view of :func:`diffsim.controllers.methods.method_names`)."""
 
 
 task_names = systems.short_names

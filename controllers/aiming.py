@@ -29,8 +29,8 @@ Training distribution
 Optimiser
     By default a damped Gauss-Newton (Levenberg–Marquardt) step per batch on the residuals
     ``(d − t) / t`` (:meth:`AimingTrainer._gauss_newton_step`); ``optimizer="adam"`` gives
-    Adam with gradient-norm clipping on the same loss, which converges far more slowly.
-    Measured figures: ``docs/aiming.md`` and ``docs/results/aiming.json``.
+    Adam with gradient-norm clipping on the same loss. Measured figures of both:
+    ``docs/aiming.md`` and ``docs/results/aiming.json``.
 """
 
 from __future__ import annotations
@@ -48,9 +48,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import _loaders
 from ._fields import check_fields
-from .checkpoint import POLICY_FORMAT, POLICY_VERSION, CheckpointError, save_torch
+from .checkpoint import CheckpointError, check_observations, write_policy
 
 ENV_ID = "diffsim/Trebuchet-v0"
 ANGLE_BOUNDS = (5.0, 85.0)
@@ -62,13 +61,14 @@ KIND = "aiming_network"
 
 __all__ = [
     "KIND",
-    "METHOD",
     "AimingAgent",
     "AimingConfig",
     "AimingNetwork",
     "AimingTrainer",
     "default_budget",
+    "default_config",
     "evaluate_aiming",
+    "load_aiming_policy",
     "reach_table",
 ]
 
@@ -83,15 +83,12 @@ class AimingConfig:
         activation: Hidden activation, ``"tanh"``, ``"silu"`` or ``"sigmoid"``.
         angle_bounds: Output range of the release angle (degrees), within the env's [5, 85].
         weight_bounds: Output range of the counterweight (lb), within the env's [50, 600].
-            The reference trebuchet throws farthest near 525 lb and *shorter* above (the arm
-            whips the sling over), so the range stops at 550 lb, just past that peak.
+            The default stops just past the weight of the farthest throw (heavier weights
+            throw shorter; ``docs/aiming.md``).
         angle0: Release angle of the untrained network (degrees; sets the output bias).
-        weight0: Counterweight of the untrained network (lb; sets the output bias). A light
-            start matters: with 200 lb or more the distance jumps by 1–3 m where the release
-            angle crosses a weight-dependent value between 63° and 70° (the release event
-            changes regime), but not at 175 lb or less; from 120 lb the network reaches the
-            short targets by raising the angle at a light weight and the far ones by adding
-            weight at angles below 60°, and so stays clear of the jump.
+        weight0: Counterweight of the untrained network (lb; sets the output bias). The
+            default is a light start, clear of the release event's change of regime at
+            heavier weights (``docs/aiming.md``, "A jump in the physics").
         wind_scale: Input normalisation: wind / wind_scale (m/s).
         target_center: Input normalisation: (target − target_center) / target_scale (m).
         target_scale: See ``target_center`` (m).
@@ -278,20 +275,19 @@ class AimingNetwork(nn.Module):
         return self.forward(obs)
 
     def save(self, path: Union[str, Path], env_id: str = ENV_ID, method: str = "bptt") -> None:
-        """Write ``policy.pt`` in :func:`~diffsim.controllers.checkpoint.save_policy`'s format
-        with ``kind = "aiming_network"`` (read back by :func:`load_policy`), atomically."""
-        save_torch(
+        """Write ``policy.pt`` of kind ``"aiming_network"`` (payload: the config and the
+        weights) through :func:`~diffsim.controllers.checkpoint.write_policy`; read back by
+        :func:`~diffsim.controllers.load_policy`."""
+        write_policy(
             path,
+            KIND,
             {
-                "format": POLICY_FORMAT,
-                "version": POLICY_VERSION,
-                "kind": KIND,
-                "env_id": env_id,
-                "discrete": False,
-                "method": method,
                 "spec": self.spec.to_dict(),
                 "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
             },
+            env_id=env_id,
+            discrete=False,
+            method=method,
         )
 
 
@@ -304,27 +300,38 @@ class AimingAgent:
         self.env_id = env_id
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        obs = np.asarray(obs, dtype=np.float32)
-        if obs.ndim not in (1, 2) or obs.shape[-1] != 2:
-            raise ValueError(f"expected observations of shape [2] or [B, 2], got {obs.shape}")
+        """The controls for one observation or a batch (see the class).
+
+        Raises:
+            ValueError: ``obs`` is not ``[2]`` or ``[B, 2]``.
+        """
+        batch, single = check_observations(obs, 2)
         with torch.no_grad():
-            a = self.policy(torch.as_tensor(obs)).cpu().numpy().astype(np.float32)
+            a = self.policy(torch.as_tensor(batch)).cpu().numpy().astype(np.float32)
         lo = np.array([ANGLE_BOUNDS[0], WEIGHT_BOUNDS[0]], dtype=np.float32)
         hi = np.array([ANGLE_BOUNDS[1], WEIGHT_BOUNDS[1]], dtype=np.float32)
-        return np.clip(a, lo, hi)  # float32 rounding only; the network is within the bounds
+        a = np.clip(a, lo, hi)  # float32 rounding only; the network is within the bounds
+        return a[0] if single else a
 
 
-def _load_agent(path: Path, data: dict[str, Any]) -> AimingAgent:
+def load_aiming_policy(path: Path, data: dict[str, Any]) -> AimingAgent:
+    """The loader of ``policy.pt`` files of kind ``"aiming_network"`` (``data`` as
+    :func:`~diffsim.controllers.checkpoint.read_policy_file` gives it).
+
+    A config saved before ``reach_feature`` existed had no reach input: it loads with
+    ``reach_feature=False``.
+
+    Raises:
+        CheckpointError: the weights do not fit the saved config.
+    """
+    payload = data["payload"]
     try:
-        spec = AimingConfig(**data["spec"])
+        spec = AimingConfig(**{"reach_feature": False, **payload["spec"]})
         net = AimingNetwork(spec)
-        net.load_state_dict(data["state_dict"])
+        net.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"{path}: the weights do not match the aiming spec: {exc}") from None
-    return AimingAgent(net, data.get("env_id", ENV_ID))
-
-
-_loaders.register_loader(KIND, _load_agent)
+    return AimingAgent(net, data.get("env_id") or ENV_ID)
 
 
 # -- reach ---------------------------------------------------------------------------------
@@ -396,16 +403,18 @@ def default_budget(env_id: str = ENV_ID) -> int:
 
 
 def default_config(env_id: str = ENV_ID) -> AimingConfig:
+    """The tuned configuration (:class:`AimingConfig`'s defaults)."""
     return AimingConfig()
 
 
 class AimingTrainer:
-    """Trains an :class:`AimingNetwork` through :func:`diffsim.trebuchet.shoot`.
+    """Trains an :class:`AimingNetwork` through :func:`diffsim.trebuchet.shoot`; a
+    :class:`~diffsim.controllers.trainer.Trainer`.
 
-    Follows the trainer protocol of :mod:`diffsim.controllers.training`: ``update()``
-    returns metrics with ``"transitions"`` (shots simulated), ``policy`` is the network,
-    ``state_dict`` / ``load_state_dict`` hold the network, the optimiser, the update count
-    and the sampling generator.
+    ``update()`` returns metrics with ``"transitions"`` (shots simulated), ``policy`` is the
+    network, ``agent()`` an :class:`AimingAgent`, ``save`` writes the network's
+    ``policy.pt``, ``state_dict`` / ``load_state_dict`` hold the network, the optimiser,
+    the update count and the sampling generator.
 
     Args:
         task: The env id (``"diffsim/Trebuchet-v0"``); only its trebuchet is supported.
@@ -484,8 +493,12 @@ class AimingTrainer:
         }
         return fit + penalty, stats
 
-    def update(self) -> dict[str, float]:
-        """One step on a fresh batch; returns the metrics (see the class docstring)."""
+    def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
+        """One step on a fresh batch; returns the metrics (see the class docstring).
+
+        Args:
+            max_transitions: Not used: a batch of ``batch_size`` shots is the smallest unit.
+        """
         c = self.config
         wind, target = self.sample(c.batch_size)
         self.policy.train()
@@ -644,14 +657,20 @@ class AimingTrainer:
         return AimingAgent(self.policy)
 
 
-def _method():
-    from .training import Method
+def __getattr__(name: str) -> Any:
+    if name == "METHOD":  # deprecated: the entry lives in the registry now
+        import warnings
 
-    return Method("bptt", AimingConfig, AimingTrainer, default_config, default_budget)
+        from . import methods
 
-
-METHOD = _method()
-"""The ``bptt`` method for the trebuchet (for :mod:`diffsim.controllers.training`)."""
+        warnings.warn(
+            "diffsim.controllers.aiming.METHOD is deprecated: the trebuchet's entry is "
+            "diffsim.controllers.methods.get_method('bptt', 'diffsim/Trebuchet-v0')",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return methods.get_method("bptt", ENV_ID)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- evaluation ----------------------------------------------------------------------------

@@ -1,46 +1,41 @@
 """Stable-Baselines3 agents (PPO, A2C, DQN, SAC, TD3) behind the generic training loop.
 
 Each method trains SB3's algorithm with the RL Baselines3 Zoo's tuned hyperparameters
-(:mod:`diffsim.controllers.zoo`) on a Gymnasium id — this project's (``diffsim/CartPole-v1``,
-``diffsim/Pendulum-v1``, ``diffsim/Pendulum2019-v1``) or, for the equivalence check,
-Gymnasium's own ``CartPole-v1`` / ``Pendulum-v1`` — through the Gymnasium API (a
-``DummyVecEnv`` of ``gymnasium.make(id)``, as the zoo builds it).
+(:mod:`diffsim.controllers.zoo`) on a Gymnasium id (this project's, or for the equivalence
+check Gymnasium's own twin such as ``CartPole-v1``) through the Gymnasium API: a
+``DummyVecEnv`` of ``gymnasium.make(id)``, as the zoo builds it. Results:
+``docs/baselines.md`` and ``docs/benchmarks.md``.
 
 Updates and transitions
     :meth:`SB3Trainer.update` calls ``model.learn(n, reset_num_timesteps=False)`` with ``n``
     the distance to the next evaluation point (the training loop's ``max_transitions``), or
     to the next multiple of ``chunk`` when that is set (or when called outside the loop:
-    1,000). SB3 stops only at the end of a rollout (``n_steps × n_envs`` steps for PPO and
-    A2C, ``train_freq × n_envs`` for DQN, SAC and TD3), so an update ends at the first such
-    boundary at or past that multiple: evaluations then fall on the protocol's schedule or
-    at most one rollout after it (PPO on CartPole: 1,024, 2,048, … 41,216 …; on Pendulum a
-    rollout is 4,096 steps, longer than the interval, so it is evaluated after every
-    rollout). ``transitions`` is the growth of SB3's ``num_timesteps``: every step of every
-    env of the ``DummyVecEnv``. A sequence of such calls trains exactly as one long
-    ``learn`` call, with one exception that we correct: SB3 computes schedules
-    (``lin_<x>`` learning rates and clip ranges, DQN's exploration) from the progress of the
-    *current* ``learn`` call; here progress is ``num_timesteps / schedule_timesteps`` (the
-    zoo's ``n_timesteps``), as in the zoo's single run. Past ``schedule_timesteps`` the
-    schedules hold their final value (0 for a linear learning rate: training stops
-    changing the policy), so budgets beyond the zoo's length give nothing more.
+    :data:`DEFAULT_CHUNK`). SB3 stops only at the end of a rollout (``n_steps × n_envs``
+    steps for PPO and A2C, ``train_freq × n_envs`` for DQN, SAC and TD3), so an update ends
+    at the first such boundary at or past that point. ``transitions`` is the growth of
+    SB3's ``num_timesteps``: every step of every env of the ``DummyVecEnv``. A sequence of
+    such calls trains as one long ``learn`` call would, schedules included: SB3 computes
+    them (``lin_<x>`` learning rates and clip ranges, DQN's exploration) from the progress
+    of the *current* ``learn`` call, and here progress is ``num_timesteps /
+    schedule_timesteps`` (the zoo's ``n_timesteps``), as in the zoo's single run. Past
+    ``schedule_timesteps`` the schedules hold their final value.
 
 Resume (``state_dict``)
     A checkpoint holds the model (SB3's zip: weights, optimiser states and every attribute,
     the last observations included), the training envs pickled mid-episode (their states,
     time-limit counters, RNGs and ``VecNormalize`` statistics), the filled part of the
     replay buffer (off-policy), and the generators SB3 draws from: torch's, NumPy's and
-    Python's global ones (SB3 seeds and uses them) and the action space's. Restoring all of
-    them makes a resumed run continue as the uninterrupted one: the tests check that the
-    evaluation rows of a run interrupted and resumed equal those of one run straight
-    through, for PPO and SAC. Not restored: SB3's logger and its timing fields (``fps``,
-    episode wall times in ``Monitor``), which do not affect training. Because SB3 draws
-    from the *global* generators, anything else in the process drawing from them between
-    updates changes the run (it would without resuming too).
+    Python's global ones and the action space's. A resumed run continues as the
+    uninterrupted one. Not restored: SB3's logger and its timing fields, which do not
+    affect training. SB3 draws from the *global* generators, so anything else in the
+    process drawing from them between updates changes the run.
 
 Policy file
-    ``policy.pt`` is a diffsim policy of kind ``"sb3"``: algorithm, env id, SB3's zip bytes
-    and the ``VecNormalize`` observation statistics if any. :func:`load_sb3` rebuilds an
-    :class:`SB3Agent` whose ``act(obs)`` gives SB3's deterministic action in the env's space.
+    ``policy.pt`` of kind ``"sb3"`` (written by
+    :func:`~diffsim.controllers.checkpoint.write_policy`): its payload holds the algorithm,
+    SB3's zip bytes and the ``VecNormalize`` observation statistics if any. :func:`load_sb3`
+    rebuilds an :class:`SB3Agent` whose ``act(obs)`` gives SB3's deterministic action in
+    the env's space.
 """
 
 from __future__ import annotations
@@ -49,6 +44,7 @@ import copy
 import io
 import pickle
 import random
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -56,9 +52,9 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from . import _loaders, zoo
+from . import zoo
 from ._fields import check_fields
-from .checkpoint import POLICY_FORMAT, POLICY_VERSION, CheckpointError, save_torch
+from .checkpoint import CheckpointError, check_observations, write_policy
 
 KIND = "sb3"
 """The policy kind written to ``policy.pt``."""
@@ -68,6 +64,7 @@ SPACES = {"ppo": "any", "a2c": "any", "dqn": "Discrete", "sac": "Box", "td3": "B
 """The action spaces each algorithm handles (SB3's own restrictions)."""
 
 DEFAULT_CHUNK = 1000
+"""Transitions per ``update()`` called outside the training loop without ``chunk``."""
 
 
 def require(package: str) -> Any:
@@ -210,7 +207,8 @@ def _quiet_logger() -> Any:
 
 
 class SB3Trainer:
-    """An SB3 algorithm as a method of :func:`diffsim.controllers.train` (module docstring).
+    """An SB3 algorithm as a :class:`~diffsim.controllers.trainer.Trainer` (see the module
+    docstring); :data:`TRAINERS` holds one subclass per algorithm.
 
     Args:
         env_id: A Gymnasium id (this project's or Gymnasium's CartPole-v1 / Pendulum-v1).
@@ -221,6 +219,18 @@ class SB3Trainer:
     """
 
     algo: str = ""
+    """The algorithm (a key of :data:`SPACES`), set by each subclass."""
+
+    @classmethod
+    def default_config(cls, env_id: str) -> SB3Config:
+        """The zoo's tuned configuration of this algorithm for ``env_id``
+        (:func:`default_config`)."""
+        return default_config(cls.algo, env_id)
+
+    @classmethod
+    def default_budget(cls, env_id: str) -> int:
+        """The zoo's ``n_timesteps`` of this algorithm for ``env_id`` (:func:`default_budget`)."""
+        return default_budget(cls.algo, env_id)
 
     def __init__(self, env_id: str, config: SB3Config, seed: int, device: str = "cpu"):
         space = check_space(self.algo, env_id)
@@ -302,23 +312,17 @@ class SB3Trainer:
         """The current policy behind ``act(obs)`` (normalisation statistics frozen)."""
         return SB3Agent(self.model.policy, self.env_id, self.discrete, self._obs_stats())
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Union[str, Path]) -> None:
         """Write ``policy.pt`` of kind ``"sb3"`` (see the module docstring), atomically."""
         buffer = io.BytesIO()
         self.model.save(buffer, exclude=["replay_buffer"])
-        save_torch(
+        write_policy(
             path,
-            {
-                "format": POLICY_FORMAT,
-                "version": POLICY_VERSION,
-                "kind": KIND,
-                "env_id": self.env_id,
-                "discrete": self.discrete,
-                "method": self.algo,
-                "algo": self.algo,
-                "sb3_zip": buffer.getvalue(),
-                "obs_stats": self._obs_stats(),
-            },
+            KIND,
+            {"algo": self.algo, "sb3_zip": buffer.getvalue(), "obs_stats": self._obs_stats()},
+            env_id=self.env_id,
+            discrete=self.discrete,
+            method=self.algo,
         )
 
     # -- checkpointing ----------------------------------------------------------------
@@ -389,16 +393,46 @@ def _load_buffer(buffer: Any, state: dict[str, Any]) -> None:
     buffer.full = state["full"]
 
 
-def trainer_class(algo: str) -> type:
-    """The :class:`SB3Trainer` subclass for ``algo``."""
-    return type(
-        f"{algo.upper()}Trainer",
-        (SB3Trainer,),
-        {"algo": algo, "__module__": __name__, "__doc__": f"SB3's {algo.upper()} (SB3Trainer)."},
-    )
+class PPOTrainer(SB3Trainer):
+    """SB3's PPO (:class:`SB3Trainer`)."""
+
+    algo = "ppo"
 
 
-TRAINERS: dict[str, type] = {algo: trainer_class(algo) for algo in ALGOS}
+class A2CTrainer(SB3Trainer):
+    """SB3's A2C (:class:`SB3Trainer`)."""
+
+    algo = "a2c"
+
+
+class DQNTrainer(SB3Trainer):
+    """SB3's DQN (:class:`SB3Trainer`)."""
+
+    algo = "dqn"
+
+
+class SACTrainer(SB3Trainer):
+    """SB3's SAC (:class:`SB3Trainer`)."""
+
+    algo = "sac"
+
+
+class TD3Trainer(SB3Trainer):
+    """SB3's TD3 (:class:`SB3Trainer`)."""
+
+    algo = "td3"
+
+
+TRAINERS: dict[str, type[SB3Trainer]] = {
+    cls.algo: cls for cls in (PPOTrainer, A2CTrainer, DQNTrainer, SACTrainer, TD3Trainer)
+}
+"""The trainer class of each algorithm (the registry's ``diffsim.controllers.baselines:
+<ALGO>Trainer`` entries)."""
+
+
+def trainer_class(algo: str) -> type[SB3Trainer]:
+    """The :class:`SB3Trainer` subclass for ``algo`` (:data:`TRAINERS`)."""
+    return TRAINERS[algo]
 
 
 class SB3Agent:
@@ -422,80 +456,63 @@ class SB3Agent:
         self.discrete = discrete
         self.obs_stats = obs_stats
         self.obs_shape = tuple(policy.observation_space.shape)
+        if len(self.obs_shape) != 1:
+            raise ValueError(
+                f"SB3Agent acts on vector observations; {env_id}'s policy takes shape "
+                f"{list(self.obs_shape)}"
+            )
 
     def act(self, obs: np.ndarray) -> Union[int, np.ndarray]:
-        obs = np.asarray(obs, dtype=np.float32)
-        single = obs.shape == self.obs_shape
-        if not single and obs.shape[1:] != self.obs_shape:
-            raise ValueError(
-                f"expected observations of shape {list(self.obs_shape)} or "
-                f"[B, {', '.join(map(str, self.obs_shape))}], got {obs.shape}"
-            )
+        """SB3's deterministic action of one observation or a batch (see the class).
+
+        Raises:
+            ValueError: ``obs`` is not ``[obs]`` or ``[B, obs]``.
+        """
+        batch, single = check_observations(obs, self.obs_shape[0])
         if self.obs_stats is not None:
             s = self.obs_stats
             std = np.sqrt(s["var"].numpy() + s["epsilon"])
-            obs = np.clip((obs - s["mean"].numpy()) / std, -s["clip_obs"], s["clip_obs"])
-        actions, _ = self.policy.predict(obs, deterministic=True)
+            batch = np.clip((batch - s["mean"].numpy()) / std, -s["clip_obs"], s["clip_obs"])
+        actions, _ = self.policy.predict(batch, deterministic=True)
         if self.discrete:
-            actions = np.asarray(actions, dtype=np.int64)
-            return int(actions) if single else actions
-        return np.asarray(actions, dtype=np.float32)
+            actions = np.asarray(actions, dtype=np.int64).reshape(len(batch))
+            return int(actions[0]) if single else actions
+        actions = np.asarray(actions, dtype=np.float32)
+        return actions[0] if single else actions
 
 
 def load_sb3(path: Path, data: dict[str, Any]) -> SB3Agent:
-    """The loader of ``policy.pt`` files of kind ``"sb3"`` (registered in ``_loaders``)."""
-    algo = data.get("algo")
-    if algo not in ALGOS or not isinstance(data.get("sb3_zip"), bytes):
+    """The loader of ``policy.pt`` files of kind ``"sb3"`` (``data`` as
+    :func:`~diffsim.controllers.checkpoint.read_policy_file` gives it).
+
+    Raises:
+        CheckpointError: the payload is not an SB3 policy, or SB3 cannot read its zip.
+    """
+    payload = data["payload"]
+    algo = payload.get("algo")
+    if algo not in ALGOS or not isinstance(payload.get("sb3_zip"), bytes):
         raise CheckpointError(f"{path}: not an SB3 policy file (algo {algo!r})")
     cls = _algo_class(algo)
     kwargs = {"buffer_size": 1} if algo in ("dqn", "sac", "td3") else {}
     try:
-        model = cls.load(io.BytesIO(data["sb3_zip"]), device="cpu", **kwargs)
+        model = cls.load(io.BytesIO(payload["sb3_zip"]), device="cpu", **kwargs)
     except Exception as exc:  # SB3 raises many kinds for a damaged zip
         raise CheckpointError(
             f"{path}: the SB3 model cannot be read ({type(exc).__name__}: {exc})"
         ) from None
-    return SB3Agent(model.policy, data["env_id"], bool(data["discrete"]), data.get("obs_stats"))
-
-
-_loaders.register_loader(KIND, load_sb3)
+    return SB3Agent(model.policy, data["env_id"], bool(data["discrete"]), payload.get("obs_stats"))
 
 
 def methods() -> list[Any]:
-    """The baseline methods for :mod:`diffsim.controllers.training`: SB3's five algorithms
-    (Gymnasium's own ids accepted), ``cmaes`` and ``retrofit``."""
-    import functools
+    """Deprecated: the baselines' entries of :mod:`diffsim.controllers.methods` (SB3's five
+    algorithms, ``cmaes`` and ``retrofit``); read them there with
+    :func:`~diffsim.controllers.methods.get_method`."""
+    from . import methods as registry
 
-    from . import gradient_free as gf
-    from .training import Method
-
-    out = [
-        Method(
-            algo,
-            SB3Config,
-            TRAINERS[algo],
-            functools.partial(default_config, algo),
-            functools.partial(default_budget, algo),
-            gymnasium_ids=True,
-        )
-        for algo in ALGOS
-    ]
-    out.append(
-        Method(
-            "cmaes",
-            gf.CMAESConfig,
-            gf.CMAESTrainer,
-            gf.cmaes_default_config,
-            gf.cmaes_default_budget,
-        )
+    warnings.warn(
+        "diffsim.controllers.baselines.methods() is deprecated: the methods are entries of "
+        "diffsim.controllers.methods (get_method(name), METHODS)",
+        DeprecationWarning,
+        stacklevel=2,
     )
-    out.append(
-        Method(
-            "retrofit",
-            gf.RetrofitConfig,
-            gf.RetrofitTrainer,
-            gf.retrofit_default_config,
-            gf.retrofit_default_budget,
-        )
-    )
-    return out
+    return [registry.get_method(name) for name in (*ALGOS, "cmaes", "retrofit")]

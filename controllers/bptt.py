@@ -10,8 +10,7 @@ One update (:meth:`BPTTTrainer.update`), in the manner of brax's analytic policy
    ``normalized_sgd`` (a step of length ``lr`` along the gradient's direction, whatever its
    norm). The latter suits CartPole's linear sign policy, whose behaviour depends only on
    the direction of its weight vector: a fixed-angle step is what matters, and Adam's
-   per-coordinate scaling distorts that direction (measured: 10/10 seeds solved against
-   8/10 with Adam at the same budget).
+   per-coordinate scaling distorts that direction (the comparison: ``docs/benchmarks.md``).
 
 It consumes ``batch_size × horizon`` transitions. What is differentiated (``loss``):
 
@@ -27,9 +26,8 @@ It consumes ``batch_size × horizon`` transitions. What is differentiated (``los
   from the upright, centred state, each coordinate divided by its termination threshold:
   Σ_t alive_t · ((x_t/2.4)² + (θ_t/0.2094)²). Keeping the pole upright and the cart centred
   is what keeps the episode going. (Simulating past the termination instead lets the fallen
-  pole's large, chaotic angles dominate the gradient; we measured that it does not learn.)
-  With this loss the rollout ends once every element has terminated, and only the steps
-  simulated are counted.
+  pole's large, chaotic angles dominate the gradient.) With this loss the rollout ends once
+  every element has terminated, and only the steps simulated are counted.
 
 Defaults: :data:`TUNED` holds the tuned configuration of each built-in task; any other
 registered task (a user's own system) gets :func:`derived_config`, read from its
@@ -66,6 +64,7 @@ from diffsim.envs.rollout import Rollout, Task, get_task, rollout
 
 from ._fields import check_fields
 from .policies import PolicySpec, build_policy, head_settings, param_norm, spec_for_task
+from .trainer import ControlPolicyTrainer
 
 LOSSES = ("return", "balance")
 OPTIMIZERS = ("adam", "normalized_sgd")
@@ -129,9 +128,8 @@ class BPTTConfig:
 # Three starts per update, no mirrored pairs: the linear policy without bias is odd and
 # CartPole is symmetric, so a mirrored pair would give the same gradient twice for twice the
 # transitions. With normalized SGD the step length lr only sets how sharp the relaxed action
-# is (the direction's change per step shrinks as the weights grow); lr 1.0 with three starts
-# solves at the first evaluation in most seeds, and three starts per step cost a third of
-# one start's time per transition (measured: docs/benchmarks.md).
+# is (the direction's change per step shrinks as the weights grow). Results:
+# docs/benchmarks.md.
 _CARTPOLE = dict(
     horizon=500,
     batch_size=3,
@@ -155,7 +153,7 @@ _PENDULUM = dict(
 TUNED: dict[str, dict[str, Any]] = {
     "diffsim/CartPole-v1": _CARTPOLE,
     # The continuous push needs its gain to grow, not only its direction: Adam, not
-    # normalized SGD (which solved 0/10 seeds here).
+    # normalized SGD (which keeps the step length fixed).
     "diffsim/CartPoleContinuous-v1": {
         **_CARTPOLE,
         "batch_size": 1,
@@ -165,9 +163,8 @@ TUNED: dict[str, dict[str, Any]] = {
     },
     "diffsim/Pendulum-v1": _PENDULUM,
     # The 2019 post's pendulum never clips the torque, and its policy was unbounded: so is
-    # this one (a linear head). Short 50-step windows from 4 reset starts per update; it
-    # solves in a few thousand transitions (docs/benchmarks.md), where the same method with
-    # a bounded torque does not solve at all.
+    # this one (a linear head). Short 50-step windows from 4 reset starts per update
+    # (results: docs/benchmarks.md).
     "diffsim/Pendulum2019-v1": dict(
         horizon=50,
         batch_size=4,
@@ -231,15 +228,28 @@ def _check_loss(task: Task, loss: str) -> None:
         )
 
 
-class BPTTTrainer:
-    """BPTT on one task (see the module docstring); drives the generic training loop.
+class BPTTTrainer(ControlPolicyTrainer):
+    """BPTT on one task (see the module docstring), a
+    :class:`~diffsim.controllers.trainer.Trainer`.
+
+    Args:
+        task: A rollout task's id or short name.
+        config: The hyperparameters.
+        seed: Seeds the initial weights, the initial states and the estimator's noise.
+        device: Torch device.
 
     Attributes:
         policy: The :class:`~diffsim.controllers.policies.ControlPolicy` being trained.
+
+    Raises:
+        ValueError: a task without a rollout (the trebuchet) or a loss the task lacks.
     """
+
+    method = "bptt"
 
     def __init__(self, task: str, config: BPTTConfig, seed: int, device: str = "cpu"):
         self.task = get_task(task)
+        self.env_id, self.discrete = self.task.env_id, self.task.discrete
         _check_loss(self.task, config.loss)
         self.config = config
         self.device = torch.device(device)

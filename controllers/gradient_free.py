@@ -58,7 +58,9 @@ from diffsim.envs.rollout import Task, get_task, rollout
 
 from ._fields import check_fields
 from .baselines import require
+from .checkpoint import CheckpointError, PolicyAgent, load_policy
 from .policies import ControlPolicy, build_policy, spec_for_task
+from .trainer import ControlPolicyTrainer
 
 OBJECTIVES = ("episode_length", "worst_episode_length", "return")
 PARAMETER_SETS = ("last_layer", "output_scale")
@@ -286,8 +288,9 @@ def cmaes_default_budget(env_id: str) -> int:
     return CMAES_BUDGETS.get(_system_name(env_id), CMAES_GENERIC_BUDGET)
 
 
-class CMAESTrainer:
-    """Nevergrad on every weight of a ControlPolicy (see the module docstring).
+class CMAESTrainer(ControlPolicyTrainer):
+    """Nevergrad on every weight of a ControlPolicy (see the module docstring), a
+    :class:`~diffsim.controllers.trainer.Trainer`.
 
     Args:
         env_id: A task id (or short name) of :data:`diffsim.envs.rollout.TASKS`.
@@ -296,8 +299,11 @@ class CMAESTrainer:
         device: Torch device of the rollouts.
     """
 
+    method = "cmaes"
+
     def __init__(self, env_id: str, config: CMAESConfig, seed: int, device: str = "cpu"):
         self.task = get_task(env_id)
+        self.env_id, self.discrete = self.task.env_id, self.task.discrete
         self.config = config
         self.device = torch.device(device)
         self.dtype = getattr(torch, config.dtype)
@@ -315,8 +321,13 @@ class CMAESTrainer:
         )
         self.evaluations = 0
 
-    def update(self) -> dict[str, float]:
-        """One generation: ask, one batched rollout, tell; the policy = recommendation."""
+    def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
+        """One generation: ask, one batched rollout, tell; the policy = recommendation.
+
+        Args:
+            max_transitions: Not used: a generation is the smallest unit of work (the
+                training loop evaluates after the generation that reaches its next point).
+        """
         cfg = self.config
         candidates = [self.optimizer.ask() for _ in range(cfg.popsize)]
         theta = torch.as_tensor(np.stack([c.value for c in candidates]), dtype=self.dtype)
@@ -428,9 +439,12 @@ def retrofit_default_budget(env_id: str) -> int:
 
 
 def load_source(source: str, env_id: str) -> ControlPolicy:
-    """The ControlPolicy of run directory ``source``, checked against ``env_id``."""
-    from .checkpoint import CheckpointError, PolicyAgent, load_policy
+    """The ControlPolicy of run directory ``source``, checked against ``env_id``.
 
+    Raises:
+        ValueError: no ``source``, or a run of another task.
+        CheckpointError: ``source`` is not a run directory of a ControlPolicy.
+    """
     if not source:
         raise ValueError(
             "retrofit needs the run to start from: diffsim train ENV --method retrofit "
@@ -454,8 +468,10 @@ def load_source(source: str, env_id: str) -> ControlPolicy:
     return agent.policy
 
 
-class RetrofitTrainer:
-    """Nevergrad on a few parameters of a trained policy (see the module docstring).
+class RetrofitTrainer(ControlPolicyTrainer):
+    """Nevergrad on a few parameters of a trained policy (see the module docstring), a
+    :class:`~diffsim.controllers.trainer.Trainer`. Its objective is not the task's return,
+    so its registry entry never stops at the task's solved return.
 
     Args:
         env_id: The task id; must be the source run's.
@@ -464,11 +480,11 @@ class RetrofitTrainer:
         device: Torch device of the rollouts.
     """
 
-    stop_when_solved = False
-    """The loop's "solved" is the source's task, not this objective: never stop on it."""
+    method = "retrofit"
 
     def __init__(self, env_id: str, config: RetrofitConfig, seed: int, device: str = "cpu"):
         self.task = get_task(env_id)
+        self.env_id, self.discrete = self.task.env_id, self.task.discrete
         self.config = config
         self.device = torch.device(device)
         self.dtype = getattr(torch, config.dtype)
@@ -552,8 +568,12 @@ class RetrofitTrainer:
                 if last.bias is not None:
                     last.bias.mul_(affine[0, 0]).add_(affine[0, 1])
 
-    def update(self) -> dict[str, float]:
-        """One generation on the fixed starts; keeps the best candidate seen."""
+    def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
+        """One generation on the fixed starts; keeps the best candidate seen.
+
+        Args:
+            max_transitions: Not used: a generation is the smallest unit of work.
+        """
         cfg = self.config
         candidates = [self.optimizer.ask() for _ in range(cfg.popsize)]
         z = np.stack([c.value for c in candidates])

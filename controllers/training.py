@@ -1,8 +1,10 @@
 """The training loop shared by every method: budget, evaluation schedule, run directory.
 
-A method is a trainer class with ``update() -> metrics`` (``metrics["transitions"]`` = env
-steps that update consumed), a ``policy`` (a :class:`~diffsim.controllers.policies.
-ControlPolicy`) and ``state_dict`` / ``load_state_dict``. :func:`train` drives it:
+A method is an entry of :mod:`diffsim.controllers.methods` (its trainer, config and
+defaults, loaded on first use); its trainer follows :class:`diffsim.controllers.trainer.
+Trainer` (``update(max_transitions) -> metrics`` with ``metrics["transitions"]`` = env steps
+that update consumed, ``policy``, ``agent()``, ``save(path)``, ``state_dict`` /
+``load_state_dict``), checked when :func:`train` builds it. :func:`train` drives it:
 
 - it counts transitions (every simulated step of every batch element) and training
   seconds (update time only; evaluation is timed separately);
@@ -10,14 +12,16 @@ ControlPolicy`) and ``state_dict`` / ``load_state_dict``. :func:`train` drives i
   seed, deterministic policy) before the first update and then each time the transition
   count passes the next multiple of ``eval_every``; an update that consumes more than
   ``eval_every`` transitions is therefore followed by an evaluation at the count it reached.
-  A trainer whose ``update`` takes ``max_transitions`` (BPTT, the SB3 baselines) is told how
-  many transitions are left before the next evaluation and stops there (SB3 at the end of
-  its current rollout), so its evaluations fall on the schedule;
-- after each evaluation it writes ``metrics.csv``, ``policy.pt`` and ``checkpoint.pt``, each
-  atomically (:func:`~diffsim.controllers.checkpoint.write_atomically`);
+  Each update is told how many transitions are left before the next evaluation
+  (``max_transitions``) and stops there or as soon after as its unit of work allows (SB3 at
+  the end of its current rollout), so evaluations fall on the schedule;
+- after each evaluation it writes ``metrics.csv``, ``policy.pt`` (the trainer's ``save``)
+  and ``checkpoint.pt``, each atomically
+  (:func:`~diffsim.controllers.checkpoint.write_atomically`);
 - given the directory of an interrupted run with the same configuration, it resumes from
   ``checkpoint.pt`` (model, optimiser and every generator restored), so the result equals an
-  uninterrupted run's;
+  uninterrupted run's; a run directory of an earlier run format is read as described in
+  :mod:`diffsim.controllers.checkpoint`;
 - it stops at the budget, or at the first evaluation that reaches the task's solved return
   when ``stop_when_solved`` is set, or when the caller's ``on_evaluation`` hook asks it to
   (a hyperparameter sweep's pruner: :mod:`diffsim.controllers.sweep`).
@@ -32,7 +36,6 @@ Other tasks have no such columns (:data:`EVAL_COLUMNS` says which task has which
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import sys
 import time
@@ -42,117 +45,40 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 import numpy as np
-import torch
 
-from diffsim import systems
-from diffsim._validation import check_choice
-from diffsim.envs.rollout import GYMNASIUM_TWINS, TASKS, gymnasium_twins, resolve_env_id
+from diffsim import __version__, systems
+from diffsim.envs.rollout import TASKS, gymnasium_twins, resolve_env_id
 
 from ._names import default_method
 from .checkpoint import (
+    RUN_FORMAT,
     CheckpointError,
-    PolicyAgent,
-    read_json,
-    save_policy,
-    save_torch,
+    read_checkpoint,
+    read_run_config,
+    save_checkpoint,
     write_json,
     write_metrics,
 )
-from .evaluate import EVAL_EPISODES, EVAL_SEED, EvalResult, evaluate
+from .evaluate import EVAL_EPISODES, EVAL_SEED, Agent, EvalResult, evaluate
+from .methods import METHODS, Method, build_config, get_method, register_method
+from .trainer import Trainer, check_trainer
 
-
-@dataclass(frozen=True)
-class Method:
-    """A training method: how to build its config and its trainer."""
-
-    name: str
-    config_class: type
-    trainer_class: type
-    default_config: Callable[[str], Any]
-    default_budget: Callable[[str], int]
-    gymnasium_ids: bool = False
-    """Whether it also trains on Gymnasium's own ids (``GYMNASIUM_TWINS``): SB3 baselines."""
-
-
-METHODS: dict[str, Method] = {}
-
-
-def register_method(method: Method) -> None:
-    """Make a method available to :func:`train` and ``diffsim train --method``."""
-    METHODS[method.name] = method
-
-
-def _register_builtin() -> None:
-    from . import bptt
-
-    register_method(
-        Method("bptt", bptt.BPTTConfig, bptt.BPTTTrainer, bptt.default_config, bptt.default_budget)
-    )
-    register_method(
-        Method(
-            "shac",
-            _shac().SHACConfig,
-            SHACMethodTrainer,
-            lambda env: _shac().SHACConfig(),
-            lambda env: 200_000,  # solves at a median of ~130k (docs/pendulum_research.md)
-        )
-    )
-    from . import baselines
-
-    for method in baselines.methods():
-        register_method(method)
-
-
-def _shac():
-    from . import shac
-
-    return shac
-
-
-class SHACMethodTrainer:
-    """:class:`diffsim.controllers.shac.SHACTrainer` behind the training loop's contract.
-
-    The loop knows tasks by registered id and saves a :class:`ControlPolicy`; SHAC's actor
-    (``2·tanh(ELU-MLP(cos θ, sin θ, θ̇/8))``) is exactly a ControlPolicy with an ELU MLP, a
-    tanh head of scale 2 and ``obs_scale = (1, 1, 8)``, so the policy exposed here shares
-    the actor's layers (the same tensors: no copy, no drift). SHAC trains the registered
-    tasks of the pendulum system (:func:`tasks`).
-    """
-
-    @staticmethod
-    def tasks() -> dict[str, str]:
-        """Id → short name of every task SHAC trains (read from the registry now)."""
-        return {env_id: short for short, env_id in _shac().shac_tasks().items()}
-
-    def __init__(self, env_id: str, config: Any, seed: int, device: str = "cpu"):
-        from .policies import ControlPolicy, PolicySpec
-
-        tasks = self.tasks()
-        if env_id not in tasks:
-            raise ValueError(f"shac trains {', '.join(tasks)}; got {env_id}")
-        self.inner = _shac().SHACTrainer(tasks[env_id], config, seed, device)
-        actor = self.inner.policy
-        spec = PolicySpec(
-            obs_size=3,
-            kind="mlp",
-            hidden=tuple(config.actor_hidden),
-            activation="elu",
-            head="tanh",
-            action_scale=actor.max_torque,
-            obs_scale=(1.0, 1.0, actor.speed_scale),
-        )
-        self.policy = ControlPolicy(spec).to(self.inner.device, self.inner.dtype)
-        self.policy.net = actor.net  # shared layers
-
-    def update(self) -> dict[str, float]:
-        return self.inner.update()
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.inner.load_state_dict(state)
-
+__all__ = [
+    "EVAL_COLUMNS",
+    "METHODS",
+    "Method",
+    "TrainResult",
+    "build_config",
+    "describe_evaluation",
+    "finished_run",
+    "get_method",
+    "outcome",
+    "register_method",
+    "train",
+]
+"""The loop's public names; ``METHODS``, ``Method``, ``build_config``, ``get_method`` and
+``register_method`` are :mod:`diffsim.controllers.methods`' (re-exported here, where they
+were first)."""
 
 TREBUCHET_ID = "diffsim/Trebuchet-v0"
 
@@ -181,37 +107,6 @@ EVAL_COLUMNS: dict[str, Callable[[EvalResult], dict[str, float]]] = {
 listed have only the common columns."""
 
 
-def get_method(name: str, env_id: Optional[str] = None) -> Method:
-    """The method ``name`` (for ``env_id``: BPTT on the one-shot trebuchet task is the
-    aiming network of :mod:`diffsim.controllers.aiming`)."""
-    if not METHODS:
-        _register_builtin()
-    check_choice("method", name, METHODS)
-    if name == "bptt" and env_id == TREBUCHET_ID:
-        from . import aiming
-
-        return aiming.METHOD
-    return METHODS[name]
-
-
-def _agent(trainer: Any, env_id: str, discrete: bool) -> Any:
-    # Trainers whose policy is not a ControlPolicy (the aiming network) give their own agent.
-    if hasattr(trainer, "agent"):
-        return trainer.agent()
-    return PolicyAgent(trainer.policy, env_id, discrete)
-
-
-def build_config(method: Method, env_id: str, overrides: Optional[dict[str, Any]]) -> Any:
-    """The method's tuned config for ``env_id`` with ``overrides`` applied (names checked)."""
-    config = method.default_config(env_id)
-    if overrides:
-        valid = [f.name for f in dataclasses.fields(config)]
-        for name in overrides:
-            check_choice(f"{method.name} option", name, valid)
-        config = dataclasses.replace(config, **overrides)
-    return config
-
-
 @dataclass
 class TrainResult:
     """What :func:`train` returns.
@@ -228,7 +123,7 @@ class TrainResult:
             trebuchet).
     """
 
-    agent: PolicyAgent
+    agent: Agent
     metrics: list[dict[str, float]]
     out: Path
     solved_at: Optional[dict[str, float]]
@@ -332,9 +227,12 @@ def train(
         The :class:`TrainResult`; ``metrics`` holds the evaluations made so far.
 
     Raises:
-        ValueError: an unknown env, method or config field, a non-positive budget or
-            schedule, or a run directory holding another configuration
+        ValueError: an unknown env, method or config field, a task the method does not train
+            (the message names those it does), a non-positive budget or schedule, or a run
+            directory holding another configuration or one this diffsim cannot resume
             (:class:`~diffsim.controllers.checkpoint.CheckpointError`).
+        TypeError: the method's trainer does not follow
+            :class:`~diffsim.controllers.trainer.Trainer` (the message names what it lacks).
     """
     m, cfg, settings = _plan(
         env, method, seed, config, budget, eval_every, eval_episodes, stop_when_solved, device
@@ -343,7 +241,7 @@ def train(
     stop_when_solved = settings["stop_when_solved"]
     task_threshold = _solved_return(env_id)
     out = Path(out) if out is not None else default_run_dir(env_id, method, seed)
-    trainer = m.trainer_class(env_id, cfg, seed, device)
+    trainer = check_trainer(m.trainer_class(env_id, cfg, seed, device), method)
     loop = {
         "transitions": 0,
         "updates": 0,
@@ -363,10 +261,11 @@ def train(
                 **settings,
                 "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
                 "versions": versions(),
+                "run_format": RUN_FORMAT,
+                "diffsim_version": __version__,
             },
         )
 
-    discrete = _is_discrete(env_id)
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -379,10 +278,9 @@ def train(
     )
     last: dict[str, float] = {}
     updates_here = 0
-    takes_limit = "max_transitions" in inspect.signature(trainer.update).parameters
     while not loop["done"]:
         if loop["transitions"] >= loop["next_eval"]:
-            row = _evaluate_row(trainer, env_id, discrete, eval_episodes, loop, last)
+            row = _evaluate_row(trainer, env_id, eval_episodes, loop, last)
             loop["rows"].append(row)
             loop["next_eval"] = (loop["transitions"] // eval_every + 1) * eval_every
             solved = row["eval_return_mean"] >= task_threshold
@@ -392,7 +290,7 @@ def train(
                     for k in ("transitions", "train_seconds", "updates", "eval_return_mean")
                 }
             loop["done"] = loop["transitions"] >= budget or (solved and stop_when_solved)
-            _save(out, trainer, env_id, discrete, method, loop)
+            _save(out, trainer, loop)
             bar.set_postfix(_postfix(row))
             if loop["done"]:
                 break
@@ -400,11 +298,9 @@ def train(
                 break
         if max_updates is not None and updates_here >= max_updates:
             break
-        limit = {}
-        if takes_limit:  # the update must not run past the next evaluation point
-            limit["max_transitions"] = min(loop["next_eval"], budget) - loop["transitions"]
+        left = min(loop["next_eval"], budget) - loop["transitions"]
         start = time.perf_counter()
-        last = trainer.update(**limit)
+        last = trainer.update(max_transitions=left)
         loop["train_seconds"] += time.perf_counter() - start
         loop["transitions"] += int(last["transitions"])
         loop["updates"] += 1
@@ -414,7 +310,7 @@ def train(
         bar.update(min(loop["transitions"], budget) - bar.n)
     bar.close()
     return TrainResult(
-        _agent(trainer, env_id, discrete),
+        trainer.agent(),
         loop["rows"],
         out,
         loop["solved_at"],
@@ -439,15 +335,9 @@ def _plan(
     env_id = resolve_env_id(env)
     if method is None:
         method = default_method(env_id)
-    m = get_method(method, env_id)
-    if env_id in GYMNASIUM_TWINS and not m.gymnasium_ids:
-        takes = [n for n, k in METHODS.items() if k.gymnasium_ids]
-        raise ValueError(
-            f"Gymnasium's own {env_id} is for the equivalence check of the methods "
-            f"{', '.join(takes)}; {method} trains on {GYMNASIUM_TWINS[env_id]}"
-        )
+    m = get_method(method, env_id)  # raises for a task the method does not train
     # A method whose objective is not the task's (retrofit) never stops at "solved".
-    stop_when_solved = stop_when_solved and getattr(m.trainer_class, "stop_when_solved", True)
+    stop_when_solved = stop_when_solved and m.stops_when_solved
     cfg = build_config(m, env_id, config)
     budget = m.default_budget(env_id) if budget is None else int(budget)
     if budget < 1 or eval_every < 1 or eval_episodes < 1:
@@ -477,11 +367,6 @@ def _spec(env_id: str) -> Optional[systems.TaskSpec]:
     return systems.task_specs().get(gymnasium_twins().get(env_id, env_id))
 
 
-def _is_discrete(env_id: str) -> bool:
-    spec = _spec(env_id)
-    return spec is not None and spec.discrete
-
-
 def _solved_return(env_id: str) -> float:
     """The task's solved return (its rollout task's), ``inf`` for a task without one."""
     spec = _spec(env_id)
@@ -495,14 +380,13 @@ def _solved_return(env_id: str) -> float:
 
 
 def _evaluate_row(
-    trainer: Any,
+    trainer: Trainer,
     env_id: str,
-    discrete: bool,
     episodes: int,
     loop: dict[str, Any],
     last: dict[str, float],
 ) -> dict[str, float]:
-    result = evaluate(_agent(trainer, env_id, discrete), env_id, episodes)
+    result = evaluate(trainer.agent(), env_id, episodes)
     trainer.policy.train()
     row = {
         "transitions": loop["transitions"],
@@ -529,15 +413,10 @@ def _postfix(row: dict[str, float]) -> dict[str, str]:
     return {"eval": f"{row['eval_return_mean']:.1f}"}
 
 
-def _save(
-    out: Path, trainer: Any, env_id: str, discrete: bool, method: str, loop: dict[str, Any]
-) -> None:
+def _save(out: Path, trainer: Trainer, loop: dict[str, Any]) -> None:
     write_metrics(out / "metrics.csv", loop["rows"])
-    if hasattr(trainer, "save"):
-        trainer.save(out / "policy.pt")
-    else:
-        save_policy(out / "policy.pt", trainer.policy, env_id, discrete, method)
-    save_torch(out / "checkpoint.pt", {"trainer": trainer.state_dict(), "loop": loop})
+    trainer.save(out / "policy.pt")
+    save_checkpoint(out / "checkpoint.pt", trainer.state_dict(), loop)
 
 
 def finished_run(
@@ -577,15 +456,14 @@ def finished_run(
     out = Path(out)
     if not (out / "checkpoint.pt").is_file():
         return None
-    _check_saved_settings(out, settings)
-    loop = _load_checkpoint(out)["loop"]
+    saved = _check_saved_settings(out, settings)
+    loop = _load_checkpoint(out, None, saved)["loop"]
     return loop if loop["done"] else None
 
 
-def _check_saved_settings(out: Path, settings: dict[str, Any]) -> None:
-    saved = read_json(out / "config.json")
-    if saved.get("solved_return") == math.inf:  # written as Infinity before it was null
-        saved["solved_return"] = None
+def _check_saved_settings(out: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """``config.json`` (upgraded to the current format), checked against ``settings``."""
+    saved = read_run_config(out / "config.json")
     mismatch = {k: (saved.get(k), v) for k, v in settings.items() if saved.get(k) != v}
     if mismatch:
         details = "; ".join(f"{k}: saved {a!r}, requested {b!r}" for k, (a, b) in mismatch.items())
@@ -593,29 +471,46 @@ def _check_saved_settings(out: Path, settings: dict[str, Any]) -> None:
             f"{out} holds a run with another configuration ({details}); "
             "choose another --out to start a new run"
         )
+    return saved
 
 
-def _load_checkpoint(out: Path, trainer: Any = None) -> dict[str, Any]:
-    """``checkpoint.pt``'s contents (loaded into ``trainer`` if given); CheckpointError if
-    it cannot be read or loaded."""
+def _load_checkpoint(
+    out: Path, trainer: Optional[Trainer] = None, saved: Optional[dict[str, Any]] = None
+) -> dict[str, Any]:
+    """``checkpoint.pt``'s contents (loaded into ``trainer`` if given).
+
+    Raises:
+        CheckpointError: it cannot be read or loaded; for a checkpoint of an earlier run
+            format whose trainer state this diffsim's trainer does not take, the message
+            names both formats and what to do.
+    """
+    path = out / "checkpoint.pt"
+    state = read_checkpoint(path)
     try:
-        state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
         if trainer is not None:
             trainer.load_state_dict(state["trainer"])
         state["loop"]["done"]  # noqa: B018 (a checkpoint without its loop state is corrupt)
         return state
-    except CheckpointError:
-        raise
     except Exception as exc:
+        found = state["run_format"]
+        if found < RUN_FORMAT:
+            written_by = (saved or {}).get("diffsim_version") or state.get("diffsim_version")
+            by = f"diffsim {written_by}" if written_by else "the diffsim that wrote it"
+            raise CheckpointError(
+                f"{path} has run format {found} and this diffsim ({__version__}) writes run "
+                f"format {RUN_FORMAT}; its trainer state does not fit this diffsim's trainer "
+                f"({type(exc).__name__}: {exc}). Its policy.pt and metrics.csv still load; to "
+                f"continue training, resume it with {by}, or train anew into another "
+                "directory (diffsim train ENV --method METHOD --out NEW_DIR)"
+            ) from None
         raise CheckpointError(
-            f"{out / 'checkpoint.pt'} cannot be resumed from "
-            f"({type(exc).__name__}: {exc}); it may be corrupt"
+            f"{path} cannot be resumed from ({type(exc).__name__}: {exc}); it may be corrupt"
         ) from None
 
 
-def _resume(out: Path, settings: dict[str, Any], trainer: Any) -> dict[str, Any]:
-    _check_saved_settings(out, settings)
-    return _load_checkpoint(out, trainer)["loop"]
+def _resume(out: Path, settings: dict[str, Any], trainer: Trainer) -> dict[str, Any]:
+    saved = _check_saved_settings(out, settings)
+    return _load_checkpoint(out, trainer, saved)["loop"]
 
 
 def _jsonable(value: Any) -> Any:

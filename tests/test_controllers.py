@@ -112,8 +112,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     full = train("cartpole", seed=3, out=tmp_path / "full", **kw)
     train("cartpole", seed=3, out=tmp_path / "part", max_updates=2, **kw)  # "interrupted"
     resumed = train("cartpole", seed=3, out=tmp_path / "part", **kw)
-    a = torch.load(tmp_path / "full" / "policy.pt", weights_only=True)["state_dict"]
-    b = torch.load(tmp_path / "part" / "policy.pt", weights_only=True)["state_dict"]
+    a = torch.load(tmp_path / "full" / "policy.pt", weights_only=True)["payload"]["state_dict"]
+    b = torch.load(tmp_path / "part" / "policy.pt", weights_only=True)["payload"]["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["eval_return_mean"] for r in full.metrics] == [
         r["eval_return_mean"] for r in resumed.metrics

@@ -20,7 +20,7 @@ WRONG = [
     (shac.SHACConfig, {}, "betas", (0.9,), "2 elements"),
     (shac.SHACConfig, {}, "actor_hidden", (64, "x"), "tuple (or list) of int"),
     (shac.SHACConfig, {}, "use_critic", 0, "a bool"),
-    (shac.SHACConfig, {}, "energy_weight_final", "a", "None or a float"),
+    (shac.SHACConfig, {}, "episode_length", "a", "None or an int"),
     (aiming.AimingConfig, {}, "hidden", ["a"], "tuple (or list) of int"),
     (aiming.AimingConfig, {}, "batch_size", "big", "an int"),
     (aiming.AimingConfig, {}, "reach_filter", "yes", "a bool"),
