@@ -244,7 +244,8 @@ def _write_package(root: Path, files: dict[str, str]) -> dict[str, Path]:
 # pkg.a -> pkg.b (relative, from a package __init__'s name) -> pkg.sub.c (inside a function,
 # "from X import name" naming a submodule) -> pkg.a (absolute "from pkg import a", and a
 # two-level relative import of a name). The TYPE_CHECKING import and the importlib call would
-# close other cycles but are not counted; the stdlib import is not an edge.
+# close other cycles but are not counted; the else branch of a TYPE_CHECKING test is; the
+# stdlib imports are not edges.
 FAKE = {
     "pkg/__init__.py": "",
     "pkg/a.py": """
@@ -261,7 +262,14 @@ FAKE = {
             from pkg.sub import c
             return c
         """,
-    "pkg/sub/__init__.py": "",
+    "pkg/sub/__init__.py": """
+        import typing
+
+        if typing.TYPE_CHECKING:
+            pass
+        else:
+            from . import c
+        """,
     "pkg/sub/c.py": """
         from ..a import os
         """,
@@ -285,7 +293,7 @@ def test_walker_reads_every_kind_of_import(tmp_path):
         "pkg.a": ["pkg.b"],
         "pkg.b": ["pkg.sub.c"],
         "pkg.d": ["pkg.b"],
-        "pkg.sub": [],
+        "pkg.sub": ["pkg.sub.c"],
         "pkg.sub.c": ["pkg.a"],
     }
     assert graph["pkg.b"]["pkg.sub.c"].endswith("b.py:8")
