@@ -8,13 +8,13 @@ Spaces:
     positive blows towards the target. Reset draws wind ~ U(−5, 5) m/s and target
     ~ U(20, 80) m from ``self.np_random``.
     action: ``Box([5, 50], [85, 600], (2,), float32)``: ``(release angle in degrees above the
-    horizontal, counterweight in lb)``, the units ``shoot`` takes. Actions beyond the bounds
-    are clipped to them.
-Coverage: every target in the observation box is reachable with an action in the box (the
-reference trebuchet reaches 82 m at −5 m/s headwind and lands as short as 11 m at +5 m/s
-tailwind, both at weights ≤ 600 lb; checked in tests/test_envs.py). The 2019 post sampled
-wind ~ N(0, 5²) and targets in [20, 100] m, which include unreachable pairs (at −10 m/s the
-reach is about 66 m), hence the narrower, bounded task here.
+    horizontal, counterweight in lb)``, the units ``shoot`` takes; the bounds are the
+    trebuchet's aiming box, :data:`diffsim.trebuchet.ANGLE_BOUNDS_DEG` and
+    :data:`diffsim.trebuchet.WEIGHT_BOUNDS_LB`. Actions beyond the bounds are clipped to them.
+Coverage: every target in the observation box is reachable with an action in the box
+(checked in tests/test_envs.py; docs/envs.md gives the reach). The 2019 post sampled wind
+~ N(0, 5²) and targets up to 100 m, which include unreachable pairs, hence the narrower,
+bounded task here.
 Reward: ``−|distance − target|`` in metres (0 is a perfect hit). A failed shot (slack sling:
 counterweight too light; no release; non-finite state) counts as landing at the pivot
 (distance 0 m) and earns ``−target``; ``info["failed"]`` is then True.
@@ -31,6 +31,8 @@ import torch
 from gymnasium import logger, spaces
 from gymnasium.error import ResetNeeded
 
+from diffsim.trebuchet.params import ANGLE_BOUNDS_DEG, WEIGHT_BOUNDS_LB
+
 from . import _checks, render
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 
 
 def physics():
-    """The :mod:`diffsim.trebuchet` module, imported on first use (keeps imports light)."""
+    """The :mod:`diffsim.trebuchet` module, the physics the env shoots with."""
     from diffsim import trebuchet
 
     return trebuchet
@@ -48,10 +50,10 @@ WIND_RANGE = (-5.0, 5.0)
 """Range of the sampled wind speed, m/s."""
 TARGET_RANGE = (20.0, 80.0)
 """Range of the sampled target distance, m."""
-ANGLE_RANGE = (5.0, 85.0)
-"""Bounds of the release angle, degrees."""
-WEIGHT_RANGE = (50.0, 600.0)
-"""Bounds of the counterweight, lb."""
+ANGLE_RANGE = ANGLE_BOUNDS_DEG
+"""Bounds of the release angle, degrees (:data:`diffsim.trebuchet.ANGLE_BOUNDS_DEG`)."""
+WEIGHT_RANGE = WEIGHT_BOUNDS_LB
+"""Bounds of the counterweight, lb (:data:`diffsim.trebuchet.WEIGHT_BOUNDS_LB`)."""
 
 
 def observation_space() -> spaces.Box:

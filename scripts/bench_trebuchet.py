@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 import diffsim.trebuchet as trebuchet
+from diffsim.solvers import aim
 
 
 def _opt(default, help_text):
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     g = torch.Generator().manual_seed(1)
     wind = torch.randn(opt.aim_batch, generator=g, dtype=dtype) * 5
     target = 20 + 80 * torch.rand(opt.aim_batch, generator=g, dtype=dtype)
-    res = trebuchet.aim(wind, target, steps=opt.aim_steps)
+    res = aim(wind, target, steps=opt.aim_steps)
     reached = res.reached
     print(
         f"aim: {opt.aim_batch} targets (wind ~ N(0, 5^2), target ~ U(20, 100)), {res.steps} steps,"

@@ -2,6 +2,7 @@
 
 import dataclasses
 import doctest
+import inspect
 import math
 
 import pytest
@@ -61,7 +62,7 @@ def test_docstring_examples_run():
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     globs = {"torch": torch, **vars(trebuchet)}
-    for name in ("shoot", "simulate"):  # aim's example is run by test_aim_docstring_example
+    for name in ("shoot", "simulate"):  # aim's example: tests/test_solvers.py
         for test in finder.find(getattr(trebuchet, name), name, globs=globs):
             runner.run(test)
     assert runner.failures == 0
@@ -192,6 +193,15 @@ def test_simulate_result_is_consistent():
     assert float(res.sling_end[0, 1]) == pytest.approx(-TrebuchetParams().pivot_height)
 
 
+def test_simulate_and_shoot_share_one_stage_loop():
+    """simulate (which records) and shoot (which does not) run the same loop: same bits."""
+    xs = (_t([-4.0, 0.0, 3.0, 1.0]), _t([30.0, 45.0, 60.0, 36.5]), _t([150.0, 200.0, 250.0, 120.0]))
+    for dtype in (F64, torch.float32):
+        for p in (TrebuchetParams.reference(), TrebuchetParams.corrected()):
+            inputs = [x.to(dtype) for x in xs]
+            assert torch.equal(trebuchet.simulate(*inputs, p).distance, trebuchet.shoot(*inputs, p))
+
+
 # --- batching ---------------------------------------------------------------------------
 
 
@@ -282,24 +292,19 @@ def test_float32_works():
         assert float(x.grad) == pytest.approx(want, rel=0.05)
 
 
-def test_aim_hits_reachable_targets_and_flags_the_rest():
-    res = trebuchet.aim(_t([0.0, 2.0, 0.0]), _t([60.0, 70.0, 500.0]), steps=30, patience=10)
-    assert res.reached.tolist() == [True, True, False]
-    assert bool((res.miss[:2].abs() <= 0.1).all())
-    shot = trebuchet.shoot(_t([0.0, 2.0]), res.angle_deg[:2], res.weight_lb[:2])
-    torch.testing.assert_close(shot, res.distance[:2])
-    assert res.seconds_per_aim > 0
-    angle, weight = res
-    assert angle is res.angle_deg and weight is res.weight_lb
+def test_bounds_have_one_source():
+    from diffsim import solvers
+    from diffsim.envs import trebuchet_env
 
-
-def test_aim_rejects_bad_options():
-    with pytest.raises(ValueError, match="steps must be a positive int"):
-        trebuchet.aim(0.0, 50.0, steps=0)
-    with pytest.raises(ValueError, match="angle_bounds_deg"):
-        trebuchet.aim(0.0, 50.0, angle0_deg=90.0)
-    with pytest.raises(ValueError, match="target_m must be finite"):
-        trebuchet.aim(0.0, float("inf"))
+    lo, hi = trebuchet.ANGLE_BOUNDS_DEG, trebuchet.WEIGHT_BOUNDS_LB
+    space = trebuchet_env.action_space()
+    assert space.low.tolist() == [lo[0], hi[0]] and space.high.tolist() == [lo[1], hi[1]]
+    assert trebuchet_env.ANGLE_RANGE is lo and trebuchet_env.WEIGHT_RANGE is hi
+    defaults = inspect.signature(solvers.aim).parameters
+    assert defaults["angle_bounds_deg"].default is lo
+    assert defaults["weight_bounds_lb"].default is hi
+    limits = trebuchet.ANGLE_LIMITS_DEG
+    assert limits[0] <= lo[0] < lo[1] <= limits[1] and 0 < hi[0] < hi[1]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
