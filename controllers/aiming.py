@@ -48,14 +48,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from diffsim.trebuchet import ANGLE_BOUNDS_DEG, WEIGHT_BOUNDS_LB
+
 from ._fields import check_fields
 from .checkpoint import CheckpointError, check_observations, write_policy
 
 ENV_ID = "diffsim/Trebuchet-v0"
-ANGLE_BOUNDS = (5.0, 85.0)
-"""The env's release-angle bounds (degrees)."""
-WEIGHT_BOUNDS = (50.0, 600.0)
-"""The env's counterweight bounds (lb)."""
+ANGLE_BOUNDS = ANGLE_BOUNDS_DEG
+"""The env's release-angle bounds (degrees): :data:`diffsim.trebuchet.ANGLE_BOUNDS_DEG`."""
+WEIGHT_BOUNDS = WEIGHT_BOUNDS_LB
+"""The env's counterweight bounds (lb): :data:`diffsim.trebuchet.WEIGHT_BOUNDS_LB`."""
 KIND = "aiming_network"
 """The policy kind written to ``policy.pt``."""
 
@@ -81,8 +83,10 @@ class AimingConfig:
     Attributes:
         hidden: Hidden layer sizes of the MLP.
         activation: Hidden activation, ``"tanh"``, ``"silu"`` or ``"sigmoid"``.
-        angle_bounds: Output range of the release angle (degrees), within the env's [5, 85].
-        weight_bounds: Output range of the counterweight (lb), within the env's [50, 600].
+        angle_bounds: Output range of the release angle (degrees), within the env's
+            :data:`ANGLE_BOUNDS`.
+        weight_bounds: Output range of the counterweight (lb), within the env's
+            :data:`WEIGHT_BOUNDS`.
             The default stops just past the weight of the farthest throw (heavier weights
             throw shorter; ``docs/aiming.md``).
         angle0: Release angle of the untrained network (degrees; sets the output bias).
@@ -194,7 +198,7 @@ class AimingNetwork(nn.Module):
 
     ``angle = lo_a + (hi_a − lo_a) sigmoid(o1)`` and ``weight = lo_w + (hi_w − lo_w)
     sigmoid(o2)``, so every output lies in the config's bounds, themselves within the env's
-    action box ``[5, 85] × [50, 600]``. The inputs are normalised as ``wind / wind_scale``
+    action box ``ANGLE_BOUNDS × WEIGHT_BOUNDS``. The inputs are normalised as ``wind / wind_scale``
     and ``(target − target_center) / target_scale``. The last layer starts at zero weights
     with biases that give ``(angle0, weight0)``.
 
@@ -695,9 +699,9 @@ def _reachable(wind: np.ndarray, target: np.ndarray, aim_check: bool = True) -> 
     """Which pairs are within reach in the env's action box.
 
     :func:`reach_table` on a grid of winds (0.25 m/s steps, interpolated), then
-    ``trebuchet.aim`` (within 0.05 % of the target) for the pairs the grid leaves in doubt
+    ``diffsim.solvers.aim`` (within 0.05 % of the target) for the pairs the grid leaves in doubt
     (outside the grid's reach or within 2 % of its edge)."""
-    from diffsim.trebuchet import aim
+    from diffsim.solvers import aim
 
     grid = np.arange(-80, 81) * 0.25  # winds (m/s), ±20
     wide = np.abs(wind) > 20
@@ -740,7 +744,7 @@ def evaluate_aiming(
     within 0.05 %, the absolute median miss (m) and the failed shots.
 
     Timing (same run): the network's time per aim in a batch of ``timing_batch`` (no
-    gradient, best of 20 repeats, µs) and the time per aim of ``trebuchet.aim`` (gradient
+    gradient, best of 20 repeats, µs) and the time per aim of ``diffsim.solvers.aim`` (gradient
     descent, its defaults but the env's weight bounds) on the first ``aim_subset`` reachable
     pairs of the first distribution, aimed one by one (ms) and as one batch (none when
     ``aim_subset`` is 0). ``aim_check=False`` decides reach by the grid alone;
@@ -750,7 +754,8 @@ def evaluate_aiming(
         ``{"post": {...}, "env": {...}, "network_us_per_aim": ..., "aim_ms_per_aim_single":
         ..., ...}`` (relative misses as fractions: 0.001 = 0.1 %).
     """
-    from diffsim.trebuchet import aim, shoot
+    from diffsim.solvers import aim
+    from diffsim.trebuchet import shoot
 
     net = policy.policy if isinstance(policy, AimingAgent) else policy
     net = net.eval()
