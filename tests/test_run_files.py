@@ -306,3 +306,188 @@ def test_compare_writes_each_of_its_files_through_the_atomic_helper(tmp_path, at
     assert {"results.json", "summary.txt", "curves.png"} <= set(written)
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [n for n in _files(out) if n.endswith(".tmp")]
+
+
+# -- run directories of earlier versions ----------------------------------------------------
+# Run format 1 is what diffsim wrote before the format was recorded (git history of
+# controllers/checkpoint.py and controllers/training.py): policy.pt {"format":
+# "diffsim-policy", "version": 1, "kind", "env_id", "discrete", "method", then the kind's
+# own fields at the top level}; config.json and checkpoint.pt without "run_format"; the
+# earliest config.json with "solved_return": Infinity, the first ControlPolicy specs with an
+# (empty) "extra" field and no "bias"/"action_offset", the first aiming specs without
+# "reach_feature".
+V1_COMMON = ("format", "version", "kind", "env_id", "discrete", "method")
+CARTPOLE = dict(budget=300, eval_every=100, eval_episodes=3, progress=False)
+CARTPOLE_CONFIG = {"horizon": 50, "batch_size": 2}
+
+
+def _as_format_1(run, old):
+    """A copy of the run directory ``run`` at ``old``, as run format 1 wrote it."""
+    import shutil
+
+    shutil.copytree(run, old)
+    data = torch.load(old / "policy.pt", weights_only=True)
+    torch.save(
+        {**{k: data[k] for k in V1_COMMON}, "version": 1, **data["payload"]}, old / "policy.pt"
+    )
+    config = json.loads((old / "config.json").read_text())
+    del config["run_format"], config["diffsim_version"]
+    (old / "config.json").write_text(json.dumps(config))
+    state = torch.load(old / "checkpoint.pt", weights_only=False)
+    del state["run_format"], state["diffsim_version"]
+    torch.save(state, old / "checkpoint.pt")
+    return old
+
+
+def _cartpole(out, **kwargs):
+    return training.train(
+        "cartpole",
+        "bptt",
+        seed=2,
+        out=out,
+        config=CARTPOLE_CONFIG,
+        stop_when_solved=False,
+        **CARTPOLE,
+        **kwargs,
+    )
+
+
+def test_every_run_file_records_the_run_format_and_the_diffsim_version(run_dir):
+    from diffsim import __version__
+
+    config = json.loads((run_dir / "config.json").read_text())
+    policy = torch.load(run_dir / "policy.pt", weights_only=True)
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    assert (config["run_format"], config["diffsim_version"]) == (2, __version__)
+    assert (policy["version"], policy["diffsim_version"]) == (2, __version__)
+    assert (state["run_format"], state["diffsim_version"]) == (2, __version__)
+
+
+def test_a_format_1_run_directory_loads_and_resumes_as_the_uninterrupted_run(tmp_path):
+    whole = _cartpole(tmp_path / "whole")
+    _cartpole(tmp_path / "part", max_updates=2)  # interrupted
+    old = _as_format_1(tmp_path / "part", tmp_path / "old")
+    assert checkpoint.read_run_config(old / "config.json")["run_format"] == 1
+    assert checkpoint.read_run_config(old / "config.json")["diffsim_version"] == "0.1.0"
+    policy = checkpoint.read_policy_file(old / "policy.pt")
+    assert policy["version"] == 1 and set(policy["payload"]) == {"spec", "state_dict"}
+    obs = torch.linspace(-0.1, 0.1, 12).reshape(3, 4).numpy()
+    assert (load_policy(old).act(obs) == load_policy(tmp_path / "part").act(obs)).all()
+    assert checkpoint.check_run_config(old)["method"] == "bptt"
+    resumed = _cartpole(old)
+    assert [r["eval_return_mean"] for r in resumed.metrics] == [
+        r["eval_return_mean"] for r in whole.metrics
+    ]
+    assert torch.load(old / "policy.pt", weights_only=True)["version"] == 2  # rewritten
+
+
+def test_the_first_format_1_policy_files_load(tmp_path):
+    from diffsim.controllers import ControlPolicy, PolicySpec
+    from diffsim.controllers.aiming import AimingConfig, AimingNetwork
+
+    # A ControlPolicy spec of the first version: an unused "extra", no bias/action_offset.
+    policy = ControlPolicy(PolicySpec(obs_size=4, hidden=(8,), action_scale=2.0))
+    spec = {k: v for k, v in policy.spec.to_dict().items() if k not in ("bias", "action_offset")}
+    (tmp_path / "cp").mkdir()
+    torch.save(
+        {
+            "format": "diffsim-policy",
+            "version": 1,
+            "kind": "control_policy",
+            "env_id": "diffsim/Pendulum-v1",
+            "discrete": False,
+            "method": "bptt",
+            "spec": {**spec, "extra": {}},
+            "state_dict": policy.state_dict(),
+        },
+        tmp_path / "cp" / "policy.pt",
+    )
+    obs = torch.linspace(-1, 1, 16).reshape(4, 4).numpy()
+    with torch.no_grad():
+        expected = policy.deterministic(torch.as_tensor(obs)).numpy()[:, None]
+    assert torch.allclose(
+        torch.as_tensor(load_policy(tmp_path / "cp").act(obs)),
+        torch.as_tensor(expected, dtype=torch.float32),
+    )
+    # An aiming network saved before reach_feature existed (it had no reach input).
+    net = AimingNetwork(AimingConfig(reach_feature=False))
+    (tmp_path / "aim").mkdir()
+    torch.save(
+        {
+            "format": "diffsim-policy",
+            "version": 1,
+            "kind": "aiming_network",
+            "env_id": "diffsim/Trebuchet-v0",
+            "discrete": False,
+            "method": "bptt",
+            "spec": {k: v for k, v in net.spec.to_dict().items() if k != "reach_feature"},
+            "state_dict": net.state_dict(),
+        },
+        tmp_path / "aim" / "policy.pt",
+    )
+    agent = load_policy(tmp_path / "aim")
+    assert agent.policy.spec.reach_feature is False
+    pairs = [[0.0, 40.0], [3.0, 70.0]]
+    with torch.no_grad():
+        expected = net(torch.tensor(pairs, dtype=torch.float32)).numpy()
+    assert abs(agent.act(pairs) - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("where", ["policy.pt", "config.json", "checkpoint.pt"])
+def test_a_newer_run_format_names_both_formats_and_what_to_do(run_dir, tmp_path, where):
+    import shutil
+
+    run = tmp_path / "new"
+    shutil.copytree(run_dir, run)
+    if where == "config.json":
+        config = json.loads((run / where).read_text())
+        (run / where).write_text(
+            json.dumps({**config, "run_format": 3, "diffsim_version": "0.3.0"})
+        )
+    else:
+        data = torch.load(run / where, weights_only=False)
+        key = "version" if where == "policy.pt" else "run_format"
+        torch.save({**data, key: 3, "diffsim_version": "0.3.0"}, run / where)
+    words = (
+        rf"{where} has run format 3, written by diffsim 0.3.0; this diffsim \(0.1.0\) reads "
+        r"run formats 1, 2\. To use it, install the diffsim version that wrote it \(0.3.0\), "
+        r"or train anew into another directory \(diffsim train ENV --method METHOD --out "
+    )
+    with pytest.raises(checkpoint.CheckpointError, match=words):
+        if where == "policy.pt":
+            load_policy(run)
+        elif where == "config.json":
+            checkpoint.check_run_config(run)
+        else:
+            training.train(
+                "cartpole", "bptt", seed=0, out=run, budget=1, eval_episodes=2, progress=False
+            )
+
+
+def test_a_policy_file_without_a_readable_version_is_refused(tmp_path):
+    (tmp_path / "r").mkdir()
+    torch.save(
+        {"format": "diffsim-policy", "version": "one", "kind": "control_policy"},
+        tmp_path / "r" / "policy.pt",
+    )
+    with pytest.raises(checkpoint.CheckpointError, match=r"run format 'one'.*reads run formats"):
+        load_policy(tmp_path / "r")
+
+
+def test_a_format_1_checkpoint_whose_trainer_state_changed_says_what_to_do(tmp_path):
+    _cartpole(tmp_path / "part", max_updates=1)
+    old = _as_format_1(tmp_path / "part", tmp_path / "old")
+    state = torch.load(old / "checkpoint.pt", weights_only=False)
+    state["trainer"] = {"actor": {}, "critic": {}, "actor_opt": {}}  # another trainer layout
+    torch.save(state, old / "checkpoint.pt")
+    words = (
+        r"checkpoint.pt has run format 1 and this diffsim \(0.1.0\) writes run format 2; its "
+        r"trainer state does not fit this diffsim's trainer \(KeyError: 'policy'\)\. Its "
+        r"policy.pt and metrics.csv still load; to continue training, resume it with diffsim "
+        r"0.1.0, or train anew into another directory \(diffsim train ENV --method METHOD "
+        r"--out NEW_DIR\)"
+    )
+    with pytest.raises(checkpoint.CheckpointError, match=words):
+        _cartpole(old)
+    assert load_policy(old).act([0.0, 0.0, 0.0, 0.0]) in (0, 1)
+    assert checkpoint.read_metrics(old)[0]["transitions"] == 0
