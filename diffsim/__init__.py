@@ -19,10 +19,18 @@ times faster for one small state) and returns the input's library.
 Subpackages: :mod:`diffsim.envs` (Gymnasium environments), :mod:`diffsim.controllers`
 (policies and trainers), :mod:`diffsim.scripts` (the ``diffsim`` command line).
 
-``import diffsim`` registers the Gymnasium ids (``gymnasium.make("diffsim/CartPole-v1")``
-works after it) but imports neither torch nor the physics: the names below load on first
-use (``diffsim.cartpole``, ``from diffsim import CartPoleParams``), so the command line's
-``--help`` and other light uses start quickly.
+Importing contract:
+
+- ``import diffsim`` imports neither torch, the physics nor Gymnasium: the names below load
+  on first use (``diffsim.cartpole``, ``from diffsim import CartPoleParams``), so the command
+  line's ``--help`` and other light uses start quickly. ``import diffsim.cartpole`` loads
+  the physics and torch, and no Gymnasium.
+- ``import diffsim`` registers diffsim's Gymnasium ids whenever Gymnasium is importable:
+  at once when ``gymnasium`` is already imported, otherwise as soon as it is (a one-shot
+  ``sys.meta_path`` finder; Gymnasium 1.x loads no plugin entry points). So
+  ``gymnasium.make("diffsim/CartPole-v1")`` works after ``import diffsim``, in either
+  import order, and so does ``gymnasium.make("diffsim:diffsim/CartPole-v1")`` without it.
+  ``import diffsim.envs`` registers them too (and imports Gymnasium).
 
 Raises:
     ImportError: on import, when this ``diffsim/`` folder is found without its subpackages —
@@ -151,4 +159,6 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
 
 make_lazy(__name__, _ATTRIBUTES, _SUBMODULES)
 
-from . import envs  # noqa: E402,F401  (registers the Gymnasium ids; imports no torch)
+from ._gymnasium import register_on_gymnasium_import  # noqa: E402
+
+register_on_gymnasium_import()

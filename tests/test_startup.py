@@ -113,6 +113,53 @@ def test_import_diffsim_registers_the_ids_without_torch():
     assert "torch" in _imported_after(code, ("torch",))
 
 
+def test_the_physics_imports_no_gymnasium():
+    code = "import diffsim.cartpole, diffsim.pendulum, diffsim.integrators"
+    assert _imported_after(code, ("gymnasium", "torch")) == ["torch"]
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["import diffsim", "import diffsim.cartpole", "import gymnasium as gym\nimport diffsim"],
+)
+def test_the_ids_are_registered_whichever_comes_first(first):
+    # diffsim first: nothing of Gymnasium is imported until the program imports it; then
+    # the ids are there, and the one-shot finder is gone with Gymnasium's loader as it was.
+    code = (
+        f"{first}\n"
+        f"assert ('gymnasium' in sys.modules) == {'gymnasium' in first}\n"
+        "import gymnasium as gym\n"
+        "assert [i for i in gym.registry if i.startswith('diffsim/')] == [\n"
+        "    'diffsim/CartPole-v1', 'diffsim/CartPoleContinuous-v1', 'diffsim/Pendulum-v1',\n"
+        "    'diffsim/Pendulum2019-v1', 'diffsim/Trebuchet-v0', 'diffsim/Acrobot-v1',\n"
+        "    'diffsim/MountainCar-v0', 'diffsim/MountainCarContinuous-v0']\n"
+        "assert not [f for f in sys.meta_path if type(f).__module__.startswith('diffsim')]\n"
+        "assert 'exec_module' not in vars(gym.__spec__.loader)\n"
+        "import diffsim._gymnasium as hook\n"
+        "hook.register_on_gymnasium_import()  # again: no second registration, no finder\n"
+        "assert not [f for f in sys.meta_path if type(f).__module__.startswith('diffsim')]\n"
+        "assert gym.make('diffsim/CartPole-v1').reset(seed=0)[0].shape == (4,)\n"
+    )
+    assert _imported_after(code, ("gymnasium",)) == ["gymnasium"]
+
+
+def test_without_gymnasium_the_package_and_physics_still_import():
+    # sys.modules[name] = None makes every import of name fail, as if it were not installed.
+    code = (
+        "sys.modules['gymnasium'] = None\n"
+        "import torch, diffsim\n"
+        "from diffsim import cartpole\n"
+        "assert cartpole.step(torch.zeros(4), torch.ones(())).shape == (4,)\n"
+        "try:\n"
+        "    import diffsim.envs\n"
+        "except ImportError as err:\n"
+        "    assert 'gymnasium' in str(err), err\n"
+        "else:\n"
+        "    raise AssertionError('diffsim.envs imported without Gymnasium')\n"
+    )
+    assert _imported_after(code, ("diffsim.envs",)) == []
+
+
 def test_lazy_public_names_are_the_submodules_objects():
     import diffsim.cartpole
     import diffsim.envs.cartpole_env
