@@ -1,7 +1,8 @@
 """Regenerate the README's pictures in ``docs/figures/``: one of each kind.
 
-Usage: ``python -m diffsim.scripts.readme_figures [--out docs/figures]`` (about a minute on
-a laptop CPU). Every picture is drawn by the same functions as the ``diffsim`` commands:
+Usage, from the repository's root: ``python -m diffsim.scripts.readme_figures`` (about a
+minute on a laptop CPU); from elsewhere, ``--root CHECKOUT`` or ``--out`` and ``--results``.
+Every picture is drawn by the same functions as the ``diffsim`` commands:
 
 - ``trajectory.png``: a CartPole policy trained here by BPTT (seed 0, a few seconds), three
   starts, the first second of their episodes (``diffsim plot trajectory RUN_DIR --starts 3``,
@@ -21,9 +22,10 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import warnings
 from pathlib import Path
+from typing import Any, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
 DPI = 80
 SHOTS = [(-2.0, 45.0, 200.0), (2.0, 45.0, 200.0), (0.0, 30.0, 300.0)]
 """The shots of ``shot.png``: (wind m/s, release angle degrees, counterweight lb)."""
@@ -80,17 +82,34 @@ README_COMPARISONS = ("cartpole", "pendulum")
 """The comparisons (folders of ``docs/results``) whose curves the README shows."""
 
 
+def comparison_files(results: Path, names: tuple[str, ...] = README_COMPARISONS) -> list[Path]:
+    """``results/<name>/results.json`` for each of ``names``.
+
+    Raises:
+        FileNotFoundError: naming every missing file.
+    """
+    files = [results / name / "results.json" for name in names]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"missing comparison results: {', '.join(missing)} (pass the repository checkout's "
+            "docs/results with --results, or the checkout with --root)"
+        )
+    return files
+
+
 def curves(out: Path, results: Path, names: tuple[str, ...] = README_COMPARISONS) -> Path:
-    """The learning curves of the comparisons ``names`` under ``results``, one row each."""
+    """The learning curves of the comparisons ``names`` under ``results``, one row each.
+
+    Raises:
+        FileNotFoundError: a comparison's ``results.json`` is missing.
+    """
     from matplotlib.figure import Figure
 
     from .plot import load_curves
     from .plots import curves_figure
 
-    files = [results / name / "results.json" for name in names]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise FileNotFoundError(f"missing comparison results: {', '.join(missing)}")
+    files = comparison_files(results, names)
     fig = Figure(figsize=(10.5, 3.6 * len(files)), layout="constrained")
     rows = fig.subfigures(len(files), 1) if len(files) > 1 else [fig]
     for row, file in zip(rows, files):
@@ -107,18 +126,38 @@ def curves(out: Path, results: Path, names: tuple[str, ...] = README_COMPARISONS
     return path
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
+    """Draw every picture; exit status 0 (2, before drawing, when a path is wrong)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--out", type=Path, default=ROOT / "docs/figures", help="folder (default: docs/figures)"
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="the repository checkout (default: the current directory)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder (default: ROOT/docs/figures)"
     )
     parser.add_argument(
         "--results",
         type=Path,
-        default=ROOT / "docs/results",
-        help="comparisons to draw (default: docs/results)",
+        default=None,
+        help="comparisons to draw (default: ROOT/docs/results)",
     )
     args = parser.parse_args(argv)
+    if args.out is None:
+        if not (args.root / "docs").is_dir():
+            parser.error(
+                f"{args.root.resolve()} is not a diffsim repository checkout (no docs/ "
+                "folder): run from the checkout's root, or pass --root or --out"
+            )
+        args.out = args.root / "docs" / "figures"
+    if args.results is None:
+        args.results = args.root / "docs" / "results"
+    try:
+        comparison_files(args.results)
+    except FileNotFoundError as err:
+        parser.error(str(err))
     args.out.mkdir(parents=True, exist_ok=True)
     for path in (
         trajectory(args.out),
@@ -128,6 +167,18 @@ def main(argv=None) -> int:
     ):
         print(f"wrote {path} ({path.stat().st_size / 1000:.0f} kB)")
     return 0
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ROOT":
+        warnings.warn(
+            "readme_figures.ROOT is deprecated: it is the checkout only in an editable install; "
+            "pass the checkout with --root (or --out and --results)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Path(__file__).resolve().parents[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
