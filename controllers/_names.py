@@ -7,22 +7,25 @@ standard library only, neither importing a method) whenever they are asked for, 
 method registered later is listed too.
 
 Each task's default method is the one that solves it in the project's published results
-(``docs/benchmarks.md``, ``docs/results/``, ``docs/aiming.md``):
+(``docs/benchmarks.md``; the result files named below, under ``docs/results/``):
 
-=====================================  ========  ==============================================
-task                                   default   evidence
-=====================================  ========  ==============================================
-cartpole (diffsim/CartPole-v1)         bptt      ``results/cartpole_bptt``: 10/10 seeds solved
-cartpole-continuous                    bptt      the only method tuned for it (no SB3 method
-(diffsim/CartPoleContinuous-v1)                  takes it; no published comparison)
-pendulum (diffsim/Pendulum-v1)         shac      ``results/pendulum``: 5/5 (bptt: 0/5,
-                                                 ``results/pendulum_bptt``)
-pendulum-2019 (diffsim/Pendulum2019-v1) bptt     ``results/pendulum2019_bptt``: 5/5, with its
-                                                 tuned unbounded ('linear') head
-trebuchet (diffsim/Trebuchet-v0)       bptt      the aiming network (``results/aiming.json``)
-Gymnasium's CartPole-v1                ppo       ``results/cartpole_gymnasium``: 5/5
-Gymnasium's Pendulum-v1                sac       ``results/pendulum_gymnasium``: 5/5
-=====================================  ========  ==============================================
+=======================================  ========  =======================================
+task                                     default   published result
+=======================================  ========  =======================================
+cartpole (diffsim/CartPole-v1)           bptt      ``cartpole_bptt/results.json``
+cartpole-continuous                      bptt      the method tuned for it (no SB3 method
+(diffsim/CartPoleContinuous-v1)                    has a zoo entry; no comparison file)
+pendulum (diffsim/Pendulum-v1)           shac      ``pendulum/results.json`` (bptt's:
+                                                   ``pendulum_bptt/results.json``)
+pendulum-2019 (diffsim/Pendulum2019-v1)  bptt      ``pendulum2019_bptt/results.json``, with
+                                                   its tuned unbounded ('linear') head
+trebuchet (diffsim/Trebuchet-v0)         bptt      the aiming network (``aiming.json``)
+Gymnasium's CartPole-v1                  ppo       ``cartpole_gymnasium/results.json``
+Gymnasium's Pendulum-v1                  sac       ``pendulum_gymnasium/results.json``
+=======================================  ========  =======================================
+
+``tests/test_startup.py`` checks that each default solved every seed of a published
+comparison.
 
 Any other registered task (a user's own system) defaults to ``bptt``, whose configuration
 is then derived from the system's description (:func:`diffsim.controllers.bptt.
