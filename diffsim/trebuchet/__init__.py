@@ -70,10 +70,12 @@ Failures
     of the other shots or of shared parameters.
 
 Batching
-    Every shot carries its own clock; the stages run one after another for all shots at once
-    (a fixed loop of steps with per-shot masks), each shot reaching its events at its own step.
-    The per-step physics holds no host synchronisation; the loops check "all shots done" on
-    the host every few steps, at the boundary.
+    Every shot carries its own clock; the stages run one after another for all shots at once,
+    each through the same stage loop (a fixed loop of steps with per-shot masks), each shot
+    reaching its events at its own step. :func:`simulate` and :func:`shoot` run the same loop
+    (one records the trajectory, the other does not), so their distances agree exactly. The
+    per-step physics holds no host synchronisation; the loop checks "all shots done" on the
+    host every few steps, at the boundary.
 
 Units
     SI inside (m, kg, s, rad). The public functions take the inputs as the post does: wind in

@@ -21,6 +21,7 @@ from typing import Optional
 
 import torch
 
+from .._validation import Scalar
 from .dynamics import Consts, col, detach_consts, safe_sqrt, sling_end, sling_velocity
 
 __all__ = [
@@ -54,7 +55,7 @@ def hermite(
     f0: torch.Tensor,
     f1: torch.Tensor,
     s: torch.Tensor,
-    dt,
+    dt: Scalar,
 ) -> torch.Tensor:
     """Cubic Hermite interpolant of one step at fraction ``s`` (shaped like ``x0[..., 0]``).
 
@@ -72,13 +73,20 @@ def hermite(
     )
 
 
-def interp(ctx: StepContext, s: torch.Tensor, dt) -> torch.Tensor:
+def interp(ctx: StepContext, s: torch.Tensor, dt: Scalar) -> torch.Tensor:
     """The step ``ctx``'s interpolated state at fraction ``s``; ``dt`` is a float or ``[N]``."""
     x0, x1, f0, f1 = ctx
     return hermite(x0, x1, f0, f1, s, col(dt))
 
 
-def liftoff_value(q, w, q0, w0, h, k: Consts) -> tuple[torch.Tensor, torch.Tensor]:
+def liftoff_value(
+    q: torch.Tensor,
+    w: torch.Tensor,
+    q0: torch.Tensor,
+    w0: torch.Tensor,
+    h: Scalar,
+    k: Consts,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``m_p g - T cos(theta)`` (N) and the sling tension T (N), from a_x as a finite difference.
 
     Args:
@@ -93,7 +101,7 @@ def liftoff_value(q, w, q0, w0, h, k: Consts) -> tuple[torch.Tensor, torch.Tenso
     return k.m_p * k.g - tension * torch.cos(theta), tension
 
 
-def release_value(q, w, k: Consts) -> torch.Tensor:
+def release_value(q: torch.Tensor, w: torch.Tensor, k: Consts) -> torch.Tensor:
     """``sin(angle(v) - r)`` for the sling end's velocity v, written without atan2."""
     vx, vy = sling_velocity(q, w, k).unbind(-1)
     return (vy * torch.cos(k.r) - vx * torch.sin(k.r)) / safe_sqrt(vx**2 + vy**2)

@@ -268,14 +268,20 @@ def _run_stage(
 
 
 def initial_state(
-    params: Optional[TrebuchetParams] = None, dtype=torch.float64, device=None
+    params: Optional[TrebuchetParams] = None,
+    dtype: torch.dtype = torch.float64,
+    device: Optional[torch.device | str] = None,
 ) -> torch.Tensor:
-    """The state ``(Aq, Wq, Sq, Aw, Ww, Sw)`` at rest before a shot (rad, rad/s), shape ``[6]``.
+    """The state ``(Aq, Wq, Sq, Aw, Ww, Sw)`` at rest before a shot (rad, rad/s).
 
     Args:
         params: The trebuchet (default: the reference preset).
         dtype: Floating dtype of the result.
         device: Device of the result.
+
+    Returns:
+        Shape ``[6]``; ``B + (6,)`` when ``pivot_height`` or ``arm_long`` is a tensor of
+        batch shape ``B``.
     """
     p = TrebuchetParams.reference() if params is None else params
     a = torch.as_tensor(p.pivot_height, dtype=dtype, device=device)
