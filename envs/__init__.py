@@ -1,4 +1,5 @@
-"""Gymnasium environments over diffsim's physics (registered on ``import diffsim``).
+"""Gymnasium environments over diffsim's physics (registered on ``import diffsim`` once
+Gymnasium is imported, see :mod:`diffsim`; and on importing this package).
 
 Ids (see :mod:`diffsim.envs.registration`): ``diffsim/CartPole-v1``,
 ``diffsim/CartPoleContinuous-v1``, ``diffsim/Pendulum-v1``, ``diffsim/Pendulum2019-v1``,

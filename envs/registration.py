@@ -1,12 +1,16 @@
-"""Gymnasium ids of diffsim's environments, registered on ``import diffsim``.
+"""Gymnasium ids of diffsim's environments, registered when this package is imported.
+
+``import diffsim`` imports it as soon as Gymnasium is imported (at once if it already is;
+:mod:`diffsim._gymnasium`), so the ids are there whichever of the two comes first.
 
 Every task of the registry (:func:`diffsim.systems.task_specs`) is registered with
 Gymnasium: a task of a :class:`~diffsim.systems.System` with the generic adapters
 (``diffsim.envs.env:SystemEnv`` and ``diffsim.envs.vector:SystemVectorEnv``, with
 ``kwargs={"task": env_id}``), a task with entry points of its own (the trebuchet) with
 those; the time limit and reward threshold are the task's. A task registered later
-(``diffsim.systems.register_system(...)`` after ``import diffsim``) is registered with
-Gymnasium at once (:func:`diffsim.systems.on_register`).
+(``diffsim.systems.register_system(...)`` after this module's import) is registered with
+Gymnasium at once (:func:`diffsim.systems.on_register`); one registered before it, when
+this module is imported.
 
 Registration is idempotent: an id already in ``gymnasium.registry`` is left as it is, so
 re-importing (or calling :func:`register_envs` again) neither duplicates nor warns.
