@@ -302,6 +302,12 @@ def train(
         start = time.perf_counter()
         last = trainer.update(max_transitions=left)
         loop["train_seconds"] += time.perf_counter() - start
+        if "transitions" not in last:
+            raise TypeError(
+                f"{type(trainer).__qualname__}.update() returned no 'transitions' (it returned "
+                f"{', '.join(map(repr, last)) or 'nothing'}); a Trainer's update reports the "
+                "env steps it simulated"
+            )
         loop["transitions"] += int(last["transitions"])
         loop["updates"] += 1
         updates_here += 1

@@ -303,3 +303,31 @@ def test_every_agent_uses_the_one_observation_check(tmp_path):
         single, batch = agent.act(np.zeros(size, np.float32)), agent.act(np.zeros((3, size)))
         assert np.shape(batch)[0] == 3
         assert np.shape(single) == np.shape(batch)[1:]
+
+
+class _Zeros:
+    def act(self, obs):
+        return np.zeros(len(obs), np.int64)
+
+
+class _NoTransitions(_NoSave):
+    """A complete trainer whose update forgets ``"transitions"``."""
+
+    def update(self, max_transitions=None):
+        return {"loss": 0.0}
+
+    def agent(self):
+        return _Zeros()
+
+    def save(self, path):
+        checkpoint.write_policy(
+            path, "test", {}, env_id="diffsim/CartPole-v1", discrete=True, method="notr"
+        )
+
+
+def test_an_update_without_transitions_is_a_type_error(registry, tmp_path):
+    registry.register_method(
+        registry.Method("notr", _Config, _NoTransitions, lambda e: _Config(), lambda e: 10)
+    )
+    with pytest.raises(TypeError, match=r"_NoTransitions.update\(\) returned no 'transitions'"):
+        train("cartpole", method="notr", out=tmp_path / "r", eval_episodes=2, progress=False)
