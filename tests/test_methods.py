@@ -331,3 +331,15 @@ def test_an_update_without_transitions_is_a_type_error(registry, tmp_path):
     )
     with pytest.raises(TypeError, match=r"_NoTransitions.update\(\) returned no 'transitions'"):
         train("cartpole", method="notr", out=tmp_path / "r", eval_episodes=2, progress=False)
+
+
+def test_the_moved_names_warn_and_point_to_the_registry(registry):
+    from diffsim.controllers import _loaders, aiming, training
+
+    with pytest.warns(DeprecationWarning, match=r"methods.get_method\('bptt', 'diffsim/Treb"):
+        entry = aiming.METHOD
+    assert entry is methods.get_method("bptt", "diffsim/Trebuchet-v0")
+    with pytest.warns(DeprecationWarning, match="methods.register_policy_kind"):
+        _loaders.register_loader("mine", lambda path, data: "agent")
+    assert methods.policy_loader("mine")(None, None) == "agent"
+    assert training.get_method is methods.get_method and training.METHODS is methods.METHODS
