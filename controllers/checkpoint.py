@@ -21,6 +21,8 @@ Run formats (:data:`RUN_FORMAT`): 1 is what diffsim 0.1.0 wrote before the forma
 recorded (``policy.pt`` with ``"version": 1`` and the kind's fields at the top level;
 ``config.json`` and ``checkpoint.pt`` without ``run_format``; the earliest ``config.json``
 files have ``"solved_return": Infinity``); 2 adds the ``payload`` and the recorded versions.
+``metrics.csv`` carries no version of its own (``config.json``'s is the directory's): its
+columns are read by name, and the columns of both formats are the same.
 Files of format 1 are upgraded in memory when read (:func:`read_policy_file`,
 :func:`read_run_config`, :func:`read_checkpoint`); a format this diffsim does not know
 raises :class:`CheckpointError` naming the format found, the formats read here, and what
