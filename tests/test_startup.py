@@ -214,15 +214,17 @@ def test_name_table_agrees_with_the_registries():
 
 
 def test_each_default_method_is_one_that_trains_its_task():
-    from diffsim.controllers import training
-    from diffsim.controllers.training import SHACMethodTrainer
+    from diffsim.controllers import methods
 
     for env_id, name in _names.DEFAULT_METHODS.items():
-        method = training.get_method(name, env_id)
+        method = methods.get_method(name, env_id)
+        assert method.accepts(env_id) and env_id in method.env_ids(), (env_id, name)
         if env_id in _names.GYMNASIUM_TWIN_NAMES:
             assert method.gymnasium_ids, env_id
         if name == "shac":
-            assert env_id in SHACMethodTrainer.tasks()
+            from diffsim.controllers.shac import shac_task_ids
+
+            assert env_id in shac_task_ids()
 
 
 def test_default_methods_solved_every_seed_in_the_published_results():
