@@ -8,8 +8,8 @@ itself. Either way ``gymnasium.make("diffsim/CartPole-v1")`` works after ``impor
 and ``import diffsim.cartpole`` (which runs ``diffsim/__init__``) imports no Gymnasium.
 When Gymnasium is not installed the finder finds nothing and nothing is registered.
 
-Gymnasium 1.x has no plugin entry points (the ``gymnasium.envs`` entry-point group of
-Gym 0.2x was removed in 1.0), so an installed package cannot register its ids otherwise.
+Gymnasium 1.x loads no plugin entry points (the ``gymnasium.envs`` group that Gymnasium 0.2x
+read at import is gone), so an installed package cannot have its ids registered otherwise.
 """
 
 from __future__ import annotations
