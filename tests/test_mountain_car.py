@@ -490,7 +490,7 @@ def test_energy_loss_costs_the_missing_energy():
 
 
 def test_energy_loss_prefers_pumping_and_bptt_uses_it():
-    from controllers.bptt import derived_config
+    from diffsim.controllers.bptt import derived_config
 
     def loss(policy, task):
         out = rollout(policy, task, horizon=200, batch_size=8, seed=0, dtype=torch.float64)
