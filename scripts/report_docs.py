@@ -286,7 +286,8 @@ def _runs_table(results: dict[str, dict[str, Any]], names: list[str]) -> list[st
         energy = f"{c.get('energy_weight', 0):g}"
         if c.get("energy_weight_final") is not None and c.get("energy_weight_updates"):
             energy += f"→{c['energy_weight_final']:g}"
-        angle = {"true": "wrapped θ²", "cosine": "2(1−cos θ)"}.get(c["surrogate"], c["surrogate"])
+        surrogate = c.get("surrogate", "true")  # the generic SHAC has the task's cost only
+        angle = {"true": "wrapped θ²", "cosine": "2(1−cos θ)"}.get(surrogate, surrogate)
         other = _diffs({**c, "task": r["task"]}, {**reference, "task": results["final"]["task"]})
         lines.append(
             f"| `{name}` | {r['label']} | {c['actor_lr']:g} | {c['num_envs']} | {c['horizon']} | "
