@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import methods
-from .checkpoint import CheckpointError
+from .checkpoint import load_policy_kind
 
 
 def register_loader(kind: str, loader: Callable[[Path, dict[str, Any]], Any]) -> None:
@@ -41,10 +41,4 @@ def load(kind: Any, path: Path, data: dict[str, Any]) -> Any:
         DeprecationWarning,
         stacklevel=2,
     )
-    loader = methods.policy_loader(kind) if isinstance(kind, str) else None
-    if loader is None:
-        raise CheckpointError(
-            f"{path}: unknown policy kind {kind!r}; this installation reads "
-            f"{', '.join(methods.policy_kinds())}"
-        )
-    return loader(path, data)
+    return load_policy_kind(kind, path, data)

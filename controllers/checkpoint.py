@@ -384,7 +384,16 @@ def load_policy(run_dir: Union[str, Path]) -> Any:
     """
     path = Path(run_dir) / "policy.pt"
     data = read_policy_file(path)
-    kind = data["kind"]
+    return load_policy_kind(data["kind"], path, data)
+
+
+def load_policy_kind(kind: Any, path: Path, data: dict[str, Any]) -> Any:
+    """The agent that the loader of policy kind ``kind`` makes of ``policy.pt``'s ``data``.
+
+    Raises:
+        CheckpointError: no loader is registered for ``kind``
+            (:func:`diffsim.controllers.methods.policy_kinds` lists those that are).
+    """
     loader = methods.policy_loader(kind) if isinstance(kind, str) else None
     if loader is None:
         raise CheckpointError(
