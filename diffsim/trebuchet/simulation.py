@@ -154,7 +154,9 @@ class _Stage:
     deriv: Callable[[torch.Tensor, Consts], torch.Tensor]
     """The state's time derivative (:mod:`~diffsim.trebuchet.dynamics`)."""
     event: Callable[[torch.Tensor, torch.Tensor, Consts], tuple]
-    """``(g, bad)`` at a step's end (:mod:`~diffsim.trebuchet.events`)."""
+    """``(g, bad)`` at a step's end (:mod:`~diffsim.trebuchet.events`). In a stage that does
+    not hold its shots, run without recording, it is called on blocks of steps stacked along
+    a leading dimension, so there it must act elementwise over leading dimensions."""
     start_value: Optional[Callable[[torch.Tensor, Consts], torch.Tensor]]
     """The event value at the stage's start; None: ``event(x, x, k)``'s."""
     hold: bool
@@ -208,39 +210,56 @@ def _run_stage(
         frozen: The arm's points at release, recorded with the flight's samples.
 
     A shot's crossing step is the first step at whose end its event value has changed sign;
-    the step's start and end are read back from the history kept during the loop.
+    the step's start and end are read back from the history kept during the loop. A stage
+    that holds its shots (or records them) watches the event at every step, as the masks
+    need it; one that does neither evaluates it on the history, a block of steps at each
+    host check, the crossing steps then being the history's first sign changes.
 
     Returns:
         ``(ctx, t_step, g0, g1, found, code)``: the crossing step's context (states and
         derivatives at both ends), its start time, the event values at both ends, whether
         the event was found, and the failure code per shot.
     """
-    f = stage.deriv(x, k)
+    deriv = stage.deriv
+    f = deriv(x, k)
     g = stage.start_value(x, k) if stage.start_value is not None else stage.event(x, x, k)[0]
     code = torch.zeros(t.shape, dtype=torch.long, device=t.device)
     found = torch.zeros_like(active)
     index = torch.zeros(t.shape, dtype=torch.long, device=t.device)
     live = active.clone()
+    watch = stage.hold or rec is not None  # the event at every step, else per block
     starts = [(x, f, g)]  # the (held) state at each step's start, and after the last step
     ends = []  # each step's end, where shots are held (else it is the next step's start)
+    xs, fs, gs = [x], [f], [g.unsqueeze(0)]  # unwatched: the states and the event's blocks
+    above = g > 0  # unwatched: the event's sign at the last state evaluated, xs[seen - 1]
+    seen = 1
     dt_min = float(k.dt.detach().min()) if isinstance(k.dt, torch.Tensor) else k.dt
     limit = int(math.ceil(stage.limit_s / dt_min)) + 1
     dt_col = col(k.dt)
     for step in range(limit):
         x1 = x + dt_col * f
-        f1 = stage.deriv(x1, k)
+        f1 = deriv(x1, k)
+        if not watch:
+            x, f = x1, f1
+            xs.append(x1)
+            fs.append(f1)
+            if (step + 1) % _CHECK_EVERY == 0:
+                g_block, live, above = _watch_block(xs[seen - 1 :], live, above, stage, k)
+                gs.append(g_block)
+                seen = len(xs)
+                if not bool(live.any()):
+                    break
+            continue
         g1, bad = stage.event(x1, x, k)
-        with torch.no_grad():
-            crossed = live & ((g1 > 0) != (g > 0))
-            index = torch.where(crossed, step, index)
-            found = found | crossed
-            go = live & ~crossed
-            if stage.hold:
-                finite = torch.isfinite(x1).all(-1) & torch.isfinite(f1).all(-1)
-                fail = go & (bad | ~(finite & torch.isfinite(g1)))
-                code = torch.where(fail, torch.where(finite, stage.fail_code, NON_FINITE), code)
-                go = go & ~fail
+        crossed = live & ((g1 > 0) != (g > 0))
+        index = torch.where(crossed, step, index)
+        found = found | crossed
+        go = live & ~crossed
         if stage.hold:
+            finite = torch.isfinite(x1).all(-1) & torch.isfinite(f1).all(-1)
+            fail = go & (bad | ~(finite & torch.isfinite(g1)))
+            code = torch.where(fail, torch.where(finite, stage.fail_code, NON_FINITE), code)
+            go = go & ~fail
             ends.append((x1, f1, g1))
             mg = go.unsqueeze(-1)
             x, f, g = torch.where(mg, x1, x), torch.where(mg, f1, f), torch.where(go, g1, g)
@@ -252,15 +271,47 @@ def _run_stage(
         live = go
         if (step + 1) % _CHECK_EVERY == 0 and not bool(live.any()):
             break
+    if not watch:
+        if seen < len(xs):  # the states after the last host check
+            gs.append(_watch_block(xs[seen - 1 :], live, above, stage, k)[0])
+        gh = torch.cat(gs, 0)
+        sign = gh > 0
+        change = sign[1:] != sign[:-1]  # [steps, N]: the sign changes over each step
+        found = active & change.any(0)
+        # the first change (argmax returns the first of equal maxima)
+        index = torch.where(found, change.to(torch.uint8).argmax(0), 0)
+        live = active & ~found
+        history = [torch.stack(xs, 0), torch.stack(fs, 0), gh]
+    elif not stage.hold:
+        history = _stacked(starts)
     code = torch.where(live, stage.timeout_code, code)
     if stage.hold:
         x0c, f0c, g0c = (_at(h, index) for h in _stacked(starts[:-1]))
         x1c, f1c, g1c = (_at(h, index) for h in _stacked(ends))
     else:  # one history: a step's end is the next step's start
-        history = _stacked(starts)
         x0c, f0c, g0c = (_at(h, index) for h in history)
         x1c, f1c, g1c = (_at(h, index + 1) for h in history)
     return (x0c, x1c, f0c, f1c), t + index * k.dt, g0c, g1c, found, code
+
+
+def _watch_block(
+    xs: list[torch.Tensor],
+    live: torch.Tensor,
+    above: torch.Tensor,
+    stage: _Stage,
+    k: Consts,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The event over a block of steps, from the states ``xs`` (``[N, n]`` each; the first is
+    the block's start, whose event sign is ``above``).
+
+    Returns:
+        ``(g, live, above)``: the event at the block's step ends ``[len(xs) - 1, N]``,
+        ``live`` less the shots whose event changed sign in the block, and the sign at its
+        last state.
+    """
+    g = stage.event(torch.stack(xs[1:], 0), torch.stack(xs[:-1], 0), k)[0]
+    sign = torch.cat((above.unsqueeze(0), g > 0), 0)
+    return g, live & ~(sign[1:] != sign[:-1]).any(0), sign[-1]
 
 
 # --------------------------------------------------------------------------------------
