@@ -101,9 +101,9 @@ def render_aiming(result: dict[str, Any]) -> str:
         "|---|---|",
         f"| the network, batch of {ev['network_timing_batch']:,} (no gradient) | "
         f"**{ev['network_us_per_aim']:.2g} µs** |",
-        f"| `trebuchet.aim` (gradient descent, ≤ 150 Adam steps), one target at a time | "
+        f"| `diffsim.solvers.aim` (gradient descent, ≤ 150 Adam steps), one target at a time | "
         f"{ev['aim_ms_per_aim_single'] / 1e3:.2g} s |",
-        f"| `trebuchet.aim`, the same {ev['aim_pairs']} targets as one batch | "
+        f"| `diffsim.solvers.aim`, the same {ev['aim_pairs']} targets as one batch | "
         f"{ev['aim_ms_per_aim_batched'] / 1e3:.2g} s |",
         "",
         "**Against the post.** The post reported a 0.3 % miss in one demo, and about 5 µs per "
@@ -111,8 +111,8 @@ def render_aiming(result: dict[str, Any]) -> str:
         f"median miss is {_pct(post['median_rel_miss'])} over {post['evaluated']:,} reachable "
         f"pairs of the post's distribution ({_pct(post['p95_rel_miss'])} at the 95th "
         f"percentile), and the network aims in {ev['network_us_per_aim']:.2g} µs in a batch; "
-        f"`trebuchet.aim` takes {ev['aim_ms_per_aim_single'] / 1e3:.2g} s per target one at a "
-        f"time, {ev['aim_ms_per_aim_batched'] / 1e3:.2g} s per target in a batch of "
+        f"`diffsim.solvers.aim` takes {ev['aim_ms_per_aim_single'] / 1e3:.2g} s per target one "
+        f"at a time, {ev['aim_ms_per_aim_batched'] / 1e3:.2g} s per target in a batch of "
         f"{ev['aim_pairs']}.",
     ]
     return "\n".join(lines)
