@@ -408,7 +408,8 @@ def read_run_config(path: Union[str, Path]) -> dict[str, Any]:
 
     Format 1: no ``run_format`` (it becomes 1), ``diffsim_version`` read from its
     ``versions`` where recorded, ``"solved_return": Infinity`` (the earliest files) read
-    as ``None``.
+    as ``None``. Files without ``stop_margin_se`` (written before it existed) read it as 0,
+    the rule they stopped by.
 
     Raises:
         CheckpointError: the file is missing, unreadable, not valid JSON, not a JSON object,
@@ -440,6 +441,8 @@ def read_run_config(path: Union[str, Path]) -> dict[str, Any]:
     config = {**config, "run_format": found, "diffsim_version": written_by}
     if config.get("solved_return") == math.inf:  # format 1's "no solved return"
         config["solved_return"] = None
+    # Runs written before the stop margin existed stopped on reaching the solved return.
+    config.setdefault("stop_margin_se", 0.0)
     return config
 
 

@@ -22,9 +22,11 @@ that update consumed, ``policy``, ``agent()``, ``save(path)``, ``state_dict`` /
   ``checkpoint.pt`` (model, optimiser and every generator restored), so the result equals an
   uninterrupted run's; a run directory of an earlier run format is read as described in
   :mod:`diffsim.controllers.checkpoint`;
-- it stops at the budget, or at the first evaluation that reaches the task's solved return
-  when ``stop_when_solved`` is set, or when the caller's ``on_evaluation`` hook asks it to
-  (a hyperparameter sweep's pruner: :mod:`diffsim.controllers.sweep`).
+- it stops at the budget, or, when ``stop_when_solved`` is set, at the first evaluation
+  whose mean return passes the task's solved return by its ``stop_margin_se`` standard
+  errors (:attr:`diffsim.systems.TaskSpec.stop_margin_se`: 0, reaching it, for CartPole and
+  Pendulum; 2 for Acrobot and the mountain cars), or when the caller's ``on_evaluation``
+  hook asks it to (a hyperparameter sweep's pruner: :mod:`diffsim.controllers.sweep`).
 
 The trebuchet's return (−|miss| in metres, averaged) rounds to 0.0 as soon as the network
 aims well, so its evaluation rows (and progress bar) also give the median and the 95th
@@ -213,7 +215,9 @@ def train(
         budget: Training transitions (default: the method's per-task default).
         eval_every: Evaluation interval in transitions.
         eval_episodes: Episodes per evaluation.
-        stop_when_solved: Stop at the first evaluation at or above the solved return.
+        stop_when_solved: Stop at the first evaluation that passes the solved return by the
+            task's stop margin (:attr:`diffsim.systems.TaskSpec.stop_margin_se` standard
+            errors of the evaluation's mean; 0: reaching it).
         progress: Show a progress bar.
         device: Torch device of the trainer.
         max_updates: Stop after this many updates in this call (for tests and interruption).
@@ -240,6 +244,7 @@ def train(
     env_id, method, budget = settings["env_id"], settings["method"], settings["budget"]
     stop_when_solved = settings["stop_when_solved"]
     task_threshold = _solved_return(env_id)
+    margin = settings["stop_margin_se"]
     out = Path(out) if out is not None else default_run_dir(env_id, method, seed)
     trainer = check_trainer(m.trainer_class(env_id, cfg, seed, device), method)
     loop = {
@@ -289,7 +294,8 @@ def train(
                     k: row[k]
                     for k in ("transitions", "train_seconds", "updates", "eval_return_mean")
                 }
-            loop["done"] = loop["transitions"] >= budget or (solved and stop_when_solved)
+            passed = solved and passes(row, eval_episodes, task_threshold, margin)
+            loop["done"] = loop["transitions"] >= budget or (passed and stop_when_solved)
             _save(out, trainer, loop)
             bar.set_postfix(_postfix(row))
             if loop["done"]:
@@ -362,6 +368,7 @@ def _plan(
         "eval_seed": EVAL_SEED,
         "stop_when_solved": stop_when_solved,
         "solved_return": None if math.isinf(task_threshold) else task_threshold,
+        "stop_margin_se": _stop_margin(env_id),
         "device": device,
         "config": _jsonable(dataclasses.asdict(cfg)),
     }
@@ -383,6 +390,30 @@ def _solved_return(env_id: str) -> float:
     else:
         solved = spec.solved_return if spec.solved_return is not None else spec.reward_threshold
     return math.inf if solved is None else float(solved)
+
+
+def _stop_margin(env_id: str) -> float:
+    """The task's stop margin in standard errors (0 for a task without a spec)."""
+    spec = _spec(env_id)
+    return 0.0 if spec is None else float(spec.stop_margin_se)
+
+
+def passes(row: dict[str, float], episodes: int, threshold: float, margin_se: float) -> bool:
+    """Whether an evaluation row's mean return passes ``threshold`` by ``margin_se``
+    standard errors of that mean.
+
+    The standard error is ``eval_return_std / sqrt(episodes - 1)`` (the row's standard
+    deviation is over its episodes, without Bessel's correction); a single-episode
+    evaluation has no spread to estimate, so it passes on its mean alone.
+
+    Args:
+        row: An evaluation row (``eval_return_mean``, ``eval_return_std``).
+        episodes: The number of episodes the evaluation averaged.
+        threshold: The solved return.
+        margin_se: The margin in standard errors (>= 0).
+    """
+    se = row["eval_return_std"] / math.sqrt(episodes - 1) if episodes > 1 else 0.0
+    return row["eval_return_mean"] - margin_se * se >= threshold
 
 
 def _evaluate_row(

@@ -228,6 +228,14 @@ class TaskSpec:
         max_episode_steps: The time limit, or None for none.
         reward_threshold: Gymnasium's registered threshold, or None.
         solved_return: The evaluation mean return that counts as solved.
+        stop_margin_se: How far above :attr:`solved_return` an evaluation's mean return must
+            be for training to stop there, in standard errors of that mean
+            (``std / sqrt(episodes - 1)`` over the evaluation's episodes): 0 stops at the
+            first evaluation that reaches it; 2 (the classic-control tasks added with
+            Acrobot) stops only at one that passes it by two standard errors, so that a
+            policy that scraped past the threshold on one set of starts is trained on.
+            "Solved at" (the comparisons' figure) is still the first evaluation at or above
+            the solved return.
         param_overrides: Fields replaced in the system's default parameters
             (``diffsim/Pendulum2019-v1``: the 2019 post's update rule).
         gymnasium_id: Gymnasium's own id of the same task, if any (``"CartPole-v1"``): the
@@ -245,6 +253,7 @@ class TaskSpec:
     max_episode_steps: Optional[int] = None
     reward_threshold: Optional[float] = None
     solved_return: Optional[float] = None
+    stop_margin_se: float = 0.0
     param_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     gymnasium_id: Optional[str] = None
     entry_point: Optional[str] = None
@@ -252,6 +261,11 @@ class TaskSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.stop_margin_se, (int, float)) and self.stop_margin_se >= 0):
+            raise ValueError(
+                f"TaskSpec {self.env_id!r}: stop_margin_se must be a number >= 0 (standard "
+                f"errors), got {self.stop_margin_se!r}"
+            )
         if self.action not in ACTION_KINDS:
             raise ValueError(
                 f"TaskSpec {self.env_id!r}: action must be one of {ACTION_KINDS}, "
@@ -563,6 +577,7 @@ register_system(
             max_episode_steps=500,
             reward_threshold=-100.0,
             solved_return=-100.0,
+            stop_margin_se=2.0,
             gymnasium_id="Acrobot-v1",
             description="Gymnasium's Acrobot-v1: swing the tip above the bar (torque -1/0/+1)",
         )
@@ -580,6 +595,7 @@ register_system(
             max_episode_steps=200,
             reward_threshold=-110.0,
             solved_return=-110.0,
+            stop_margin_se=2.0,
             gymnasium_id="MountainCar-v0",
             description="Gymnasium's MountainCar-v0: drive up the right hill (push -1/0/+1)",
         )
@@ -596,6 +612,7 @@ register_system(
             max_episode_steps=999,
             reward_threshold=90.0,
             solved_return=90.0,
+            stop_margin_se=2.0,
             gymnasium_id="MountainCarContinuous-v0",
             description="Gymnasium's MountainCarContinuous-v0: reach the flag with a force "
             "in [-1, 1] (Box(-1, 1, (1,)))",
