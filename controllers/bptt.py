@@ -200,7 +200,9 @@ def derived_config(task: Union[str, Task]) -> dict[str, Any]:
     return dict(
         horizon=task.max_episode_steps,
         loss="balance" if task.system.training_loss is not None else "return",
-        policy=head_settings(task.discrete, task.action_low, task.action_high),
+        policy=head_settings(
+            task.discrete, task.action_low, task.action_high, actions=task.discrete_actions
+        ),
     )
 
 

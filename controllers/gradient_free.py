@@ -157,13 +157,16 @@ class _Batched:
                 p.copy_(chunk.reshape(p.shape).to(p.dtype))
 
     def scores(self, theta: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        """Scores ``[P, E]`` for weights ``theta [P, d]`` and observations ``[P, E, obs]``."""
+        """Scores ``[P, E]`` (logits ``[P, E, k]`` of a categorical head) for weights
+        ``theta [P, d]`` and observations ``[P, E, obs]``."""
         parts = theta.split(self.sizes, dim=1)
         stacked = {n: c.reshape(-1, *s) for n, c, s in zip(self.names, parts, self.shapes)}
         net = self.policy.net
+        logits = self.policy.spec.head == "categorical"
 
         def one(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-            return torch.func.functional_call(net, params, (x,))[..., 0]
+            out = torch.func.functional_call(net, params, (x,))
+            return out if logits else out[..., 0]
 
         x = obs.to(theta.dtype) / self.policy.obs_scale.to(theta.dtype)
         return torch.func.vmap(one)(stacked, x)
@@ -183,17 +186,17 @@ def _play(
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Play ``population`` policies from the same ``starts [E, n]`` in one batched rollout.
 
-    ``scores`` maps observations ``[P, E, obs]`` to scores ``[P, E]``. Returns each
-    element's return and episode length, both ``[P, E]``, and the transitions simulated
-    (the rollout stops once every episode has terminated, which only a system that
-    terminates reaches).
+    ``scores`` maps observations ``[P, E, obs]`` to scores ``[P, E]`` (or logits
+    ``[P, E, k]``). Returns each element's return and episode length, both ``[P, E]``, and
+    the transitions simulated (the rollout stops once every episode has terminated, which
+    only a system that terminates reaches).
     """
     episodes = starts.shape[0]
     initial = starts.repeat(population, 1)  # candidate-major: [P·E, n]
 
     def act(obs: torch.Tensor) -> torch.Tensor:
         u = scores(obs.reshape(population, episodes, -1))
-        return head(u.reshape(-1))
+        return head(u.reshape(population * episodes, *u.shape[2:]))
 
     with torch.no_grad():
         out = rollout(
@@ -263,7 +266,8 @@ CMAES_GENERIC: dict[str, Any] = dict(
 )
 """The ``cmaes`` settings of a system without a tuned entry: an MLP with one hidden layer of
 16 tanh units, 16 candidates of 8 episodes each per generation (the head and the action
-scale follow the task: binary for a discrete one, else tanh over the action bound)."""
+scale follow the task: categorical for more than two discrete actions, binary for two, else
+tanh over the action bound)."""
 
 CMAES_BUDGETS = {"cartpole": 200_000, "pendulum": 2_000_000}
 """Default ``cmaes`` budgets (transitions) per system name; others: :data:`CMAES_GENERIC_BUDGET`."""
@@ -494,6 +498,12 @@ class RetrofitTrainer(ControlPolicyTrainer):
         last = self.policy.net[-1]
         self.last_size = sum(p.numel() for p in last.parameters())
         if config.parameters == "output_scale":
+            if self.policy.spec.head == "categorical":
+                raise ValueError(
+                    "output_scale cannot retrofit a categorical head: one gain and one "
+                    "offset for all its logits change no action (a positive gain) or pick "
+                    "the smallest logit (a negative one); use parameters='last_layer'"
+                )
             if self.policy.spec.head == "binary" and last.bias is None:
                 raise ValueError(
                     "output_scale cannot change this policy: with a sign head and no bias, "

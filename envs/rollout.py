@@ -99,6 +99,8 @@ class Task:
             reward threshold), or ``None`` for a task without one.
         spec: The :class:`~diffsim.systems.TaskSpec` it was built from (None for a task
             built by hand).
+        discrete_actions: The physical action of each discrete action index
+            (:attr:`System.discrete_actions`) for a discrete task; empty for a continuous one.
     """
 
     env_id: str
@@ -111,6 +113,7 @@ class Task:
     reward_threshold: Optional[float]
     solved_return: Optional[float]
     spec: Optional[TaskSpec] = None
+    discrete_actions: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.system, ModuleType) and isinstance(
@@ -145,8 +148,10 @@ class Task:
                     f"{spec.env_id} is discrete but the {system.title} system has no "
                     "discrete actions (System.discrete_actions is empty)"
                 )
-            low, high = min(system.discrete_actions), max(system.discrete_actions)
+            actions = tuple(float(a) for a in system.discrete_actions)
+            low, high = min(actions), max(actions)
         else:
+            actions = ()
             low, high = system.action_bounds(params)
         solved = spec.solved_return if spec.solved_return is not None else spec.reward_threshold
         return cls(
@@ -160,6 +165,7 @@ class Task:
             spec.reward_threshold,
             None if solved is None else float(solved),
             spec,
+            actions,
         )
 
     @property
