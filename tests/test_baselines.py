@@ -108,12 +108,15 @@ def test_zoo_entries_and_their_preparation():
 def test_zoo_entries_follow_the_registry():
     # Each task with a zoo twin uses its entry; the 2019 pendulum (same system and action
     # kind as Pendulum-v1) uses Pendulum-v1's; the continuous CartPole has none.
+    classic = ("Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0")
     assert dict(zoo.ZOO_ENTRY) == {
         "diffsim/CartPole-v1": "CartPole-v1",
         "diffsim/Pendulum-v1": "Pendulum-v1",
         "diffsim/Pendulum2019-v1": "Pendulum-v1",
+        **{f"diffsim/{name}": name for name in classic},
         "CartPole-v1": "CartPole-v1",
         "Pendulum-v1": "Pendulum-v1",
+        **{name: name for name in classic},
     }
     assert zoo.entry("sac", "diffsim/Pendulum2019-v1") == "Pendulum-v1"
     assert zoo.entry("ppo", "diffsim/CartPoleContinuous-v1") is None
