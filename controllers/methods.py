@@ -137,6 +137,9 @@ class Method:
         policy_kind: The ``kind`` its ``policy.pt`` holds.
         loader_path: ``(path, data) -> agent``, the loader of ``policy_kind`` (``None``: the
             kind's loader is registered already, e.g. :data:`CONTROL_POLICY`'s).
+        has_config_path: ``(env_id) -> bool``, whether ``default_config_path`` has a
+            configuration of the task; a task among ``tasks`` it says no to is not trained
+            (the SB3 methods: the tasks the RL Baselines3 Zoo tunes). ``None``: every task.
 
     Each ``*_path`` is an :data:`EntryPoint`: a ``"module:attr"`` string, imported on first
     use, or the object itself.
@@ -156,6 +159,7 @@ class Method:
     loader_path: Optional[EntryPoint] = None
     stops_when_solved: bool = True
     description: str = ""
+    has_config_path: Optional[EntryPoint] = None
 
     @property
     def config_class(self) -> type:
@@ -177,19 +181,24 @@ class Method:
 
     def accepts(self, env_id: str) -> bool:
         """Whether it trains ``env_id`` (a registered id, or a Gymnasium twin's id when
-        :attr:`gymnasium_ids`)."""
+        :attr:`gymnasium_ids`, that ``has_config_path`` does not refuse)."""
         specs = systems.task_specs()
         if env_id in specs:
-            return self.tasks.accepts(specs[env_id])
-        twin = systems.gymnasium_twins().get(env_id)
-        return self.gymnasium_ids and twin is not None and self.tasks.accepts(specs[twin])
+            listed = self.tasks.accepts(specs[env_id])
+        else:
+            twin = systems.gymnasium_twins().get(env_id)
+            listed = self.gymnasium_ids and twin is not None and self.tasks.accepts(specs[twin])
+        return listed and self._has_config(env_id)
 
     def env_ids(self) -> list[str]:
         """Every id it trains now: registered tasks, then Gymnasium twins if it takes them."""
         ids = self.tasks.env_ids()
         if self.gymnasium_ids:
             ids += [gym_id for gym_id, twin in systems.gymnasium_twins().items() if twin in ids]
-        return ids
+        return [env_id for env_id in ids if self._has_config(env_id)]
+
+    def _has_config(self, env_id: str) -> bool:
+        return self.has_config_path is None or bool(resolve(self.has_config_path)(env_id))
 
 
 _ENTRIES: dict[str, list[Method]] = {}
@@ -370,6 +379,7 @@ def _builtin() -> None:
                 tasks=Tasks(action=action, rollout=None),
                 policy_kind="sb3",
                 loader_path=f"{c}.baselines:load_sb3",
+                has_config_path=f"{c}.zoo:HAS_ENTRY.{algo}",
                 description=description,
             )
         )

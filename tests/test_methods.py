@@ -8,6 +8,7 @@ every agent checks its observations with ``checkpoint.check_observations``.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -124,6 +125,58 @@ def test_unsupported_pairs_name_the_tasks_the_method_trains():
         methods.get_method("magic")
     with pytest.raises(ValueError, match="cmaes trains"):
         train("trebuchet", method="cmaes", progress=False)
+
+
+def test_sb3_methods_list_only_the_tasks_the_zoo_tunes():
+    # The zoo tunes nothing for the continuous CartPole or the one-shot trebuchet, so the
+    # SB3 methods do not list them (their default_config would refuse them).
+    from diffsim.controllers import zoo
+
+    for name in ("ppo", "a2c", "sac", "td3"):
+        method = methods.get_method(name)
+        for env_id in ("diffsim/CartPoleContinuous-v1", "diffsim/Trebuchet-v0"):
+            assert not method.accepts(env_id) and env_id not in method.env_ids(), (name, env_id)
+        assert method.env_ids() and all(zoo.entry(name, i) for i in method.env_ids())
+    assert methods.get_method("ppo").accepts("diffsim/Acrobot-v1")
+    assert methods.get_method("dqn").accepts("MountainCar-v0")
+    assert methods.get_method("sac").accepts("MountainCarContinuous-v0")
+    with pytest.raises(ValueError, match=r"ppo trains .*Acrobot-v1.*got diffsim/CartPoleCont"):
+        methods.get_method("ppo", "cartpole-continuous")
+
+
+def test_has_config_path_narrows_a_methods_tasks():
+    only_pendulum = methods.Method(
+        "narrow",
+        dict,
+        object,
+        lambda env: {},
+        lambda env: 1,
+        tasks=methods.Tasks(action="continuous"),
+        has_config_path=lambda env_id: env_id == "diffsim/Pendulum-v1",
+    )
+    assert only_pendulum.env_ids() == ["diffsim/Pendulum-v1"]
+    assert only_pendulum.accepts("diffsim/Pendulum-v1")
+    assert not only_pendulum.accepts("diffsim/Pendulum2019-v1")
+    assert not only_pendulum.accepts("diffsim/CartPole-v1")  # not among its tasks at all
+
+
+def test_the_sb3_task_lists_read_the_zoo_without_importing_sb3_or_torch():
+    code = textwrap.dedent(
+        """
+        import json, sys
+        from diffsim.controllers import methods
+        ids = {n: methods.get_method(n).env_ids() for n in ("ppo", "a2c", "dqn", "sac", "td3")}
+        loaded = [m for m in ("torch", "stable_baselines3") if m in sys.modules]
+        print(json.dumps({"ids": ids, "loaded": loaded}))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["loaded"] == []
+    assert "diffsim/CartPoleContinuous-v1" not in result["ids"]["ppo"]
+    assert "diffsim/Trebuchet-v0" not in result["ids"]["sac"]
+    assert "Acrobot-v1" in result["ids"]["dqn"]
+    assert "MountainCarContinuous-v0" in result["ids"]["td3"]
 
 
 def test_bptt_on_the_trebuchet_is_an_explicit_listed_entry():
