@@ -28,13 +28,18 @@ It consumes ``batch_size × horizon`` transitions. What is differentiated (``los
   is what keeps the episode going. (Simulating past the termination instead lets the fallen
   pole's large, chaotic angles dominate the gradient.) With this loss the rollout ends once
   every element has terminated, and only the steps simulated are counted.
+- ``"shaped"``: the system's training loss minus the return, for rewards that have a useful
+  gradient in part only: MountainCarContinuous's ``100·[goal] − 0.1·a²`` passes the action
+  cost's gradient, and its training loss (:func:`diffsim.mountain_car.speed_loss`) stands in
+  for the goal bonus. The rollout ends as for ``"balance"``.
 
 Defaults: :data:`TUNED` holds the tuned configuration of each built-in task; any other
 registered task (a user's own system) gets :func:`derived_config`, read from its
 description: horizon = the task's episode length, loss = the system's training loss if it
-has one, else the return; a ``binary`` head for a discrete task, else ``tanh``; the action
-scale (and offset) from the action bounds; the other fields are :class:`BPTTConfig`'s
-generic defaults. Its default budget is :data:`DERIVED_BUDGET` transitions.
+has one, else the return; a ``binary`` head for a two-action task, a ``categorical`` one
+for more actions, else ``tanh``; the action scale (and offset) from the action bounds; the
+other fields are :class:`BPTTConfig`'s generic defaults. Its default budget is
+:data:`DERIVED_BUDGET` transitions.
 
 ``mirror_starts`` draws half the initial states and adds their mirror images (s → −s):
 CartPole and Pendulum are symmetric under s → −s, a → −a, and mirrored pairs cancel the
@@ -66,7 +71,7 @@ from ._fields import check_fields
 from .policies import PolicySpec, build_policy, head_settings, param_norm, spec_for_task
 from .trainer import ControlPolicyTrainer
 
-LOSSES = ("return", "balance")
+LOSSES = ("return", "balance", "shaped")
 OPTIMIZERS = ("adam", "normalized_sgd")
 
 
@@ -84,8 +89,8 @@ class BPTTConfig:
         truncate_every: Detach the state every this many steps (None: full horizon).
         lr: Adam learning rate.
         grad_clip: Maximum global gradient norm (None: no clipping).
-        loss: ``"return"`` or ``"balance"`` (the system's training loss; see the module
-            docstring).
+        loss: ``"return"``, ``"balance"`` (the system's training loss) or ``"shaped"`` (that
+            loss minus the return); see the module docstring.
         policy: Policy network settings (a :class:`PolicySpec` without ``obs_size``).
         dtype: ``"float32"`` or ``"float64"``.
         mirror_starts: Use mirrored pairs of initial states (``batch_size`` must be even).
@@ -162,6 +167,17 @@ TUNED: dict[str, dict[str, Any]] = {
         "policy": dict(kind="linear", head="tanh", init_scale=0.0, bias=False),
     },
     "diffsim/Pendulum-v1": _PENDULUM,
+    # 200-step windows from reset starts (the car reaches the goal well within them), the
+    # speed deficit standing in for the goal bonus and the action cost differentiated as it
+    # is; observations divided by their bounds, so that the velocity (|v| <= 0.07) is seen.
+    "diffsim/MountainCarContinuous-v0": dict(
+        horizon=200,
+        batch_size=16,
+        lr=0.01,
+        loss="shaped",
+        grad_clip=1.0,
+        policy=dict(kind="mlp", hidden=(64, 64), head="tanh", obs_scale=(1.2, 0.07)),
+    ),
     # The 2019 post's pendulum never clips the torque, and its policy was unbounded: so is
     # this one (a linear head). Short 50-step windows from 4 reset starts per update
     # (results: docs/benchmarks.md).
@@ -222,9 +238,9 @@ def policy_spec_for(task: Task, config: BPTTConfig) -> PolicySpec:
 
 
 def _check_loss(task: Task, loss: str) -> None:
-    if loss == "balance" and task.system.training_loss is None:
+    if loss in ("balance", "shaped") and task.system.training_loss is None:
         raise ValueError(
-            f"loss 'balance' is the system's training loss, and the {task.system.title} "
+            f"loss {loss!r} uses the system's training loss, and the {task.system.title} "
             f"system ({task.env_id}) has none (System.training_loss is None); use "
             "loss='return', which differentiates the return"
         )
@@ -278,14 +294,17 @@ class BPTTTrainer(ControlPolicyTrainer):
             horizon,
             truncate_every=self.config.truncate_every,
             on_terminate="mask",
-            stop_when_all_done=self.config.loss == "balance",
+            stop_when_all_done=self.config.loss != "return",
             fast=self.config.fast,
         )
 
     def _loss(self, out: Rollout) -> torch.Tensor:
         if self.config.loss == "return":
             return -out.returns.mean()
-        return self.task.system.training_loss(out.states, out.alive, self.task.params).mean()
+        loss = self.task.system.training_loss(out.states, out.alive, self.task.params)
+        if self.config.loss == "shaped":
+            loss = loss - out.returns
+        return loss.mean()
 
     def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
         """One rollout and one optimiser step; returns its metrics (``transitions`` included).
@@ -346,7 +365,7 @@ class BPTTTrainer(ControlPolicyTrainer):
             self.config.fast
             and self.device.type == "cuda"
             and self.config.loss == "return"
-            and not (self.spec.head == "binary" and self.spec.estimator == "st_gumbel")
+            and self.spec.estimator != "st_gumbel"
         )
 
     def _graphed_forward_backward(

@@ -42,6 +42,10 @@ float32 either way.
 Gradients: the force clip passes no gradient beyond ±1 (the reward's ``−0.1·a²`` still
 does), and the velocity clip, the position clip and the wall none where they act, as in
 :mod:`diffsim.mountain_car`; ``100·[terminated]`` is a step function (no gradient).
+Gradient methods train on :func:`diffsim.mountain_car.speed_loss` (the speed the car lacks,
+per step of the episode), the system's ``training_loss``: the energy deficit that the
+discrete car trains on has a local optimum here, a constant push holding the car high on
+the slope, which full power can do.
 
 gymnax (``RobertTLange/gymnax``, ``gymnax/environments/classic_control/
 continuous_mountain_car.py`` at commit 086ad95697d5898b95ce3b14fa25f2b0bae4a1fc, line 65:
@@ -73,13 +77,13 @@ from .mountain_car import (
     _check_track,
     apply_goal_velocity,
     clip_speed,
-    energy_loss,
     observation_high,
     observation_low,
     pack,
     reset_state,
     sample_initial,
     select,
+    speed_loss,
     unpack,
 )
 from .systems import System
@@ -440,7 +444,7 @@ SYSTEM = System(
     vector_reward_dtype="float64",
     env_options={"goal_velocity": 0.0},
     apply_options=apply_goal_velocity,
-    training_loss=energy_loss,
+    training_loss=speed_loss,
     render="diffsim.envs.render:mountain_car_frame",
     render_fps=30,
     env_attributes={

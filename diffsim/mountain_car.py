@@ -366,6 +366,25 @@ def energy_loss(states: Any, alive: Any, params: Any = None) -> Any:
     return (deficit * alive).sum(0)
 
 
+def speed_loss(states: Any, alive: Any, params: Any = None) -> Any:
+    """The continuous car's differentiable stand-in for its return, per element ``[B]``.
+
+    ``sum_t alive[t] · (1 − (v_{t+1} / max_speed)²)`` over the states ``[T+1, B, 2]`` after
+    each step: every step of the episode costs the speed the car lacks, between 1 (at rest)
+    and 0 (at the speed limit). Unlike :func:`energy_loss`, it gives nothing for height
+    alone: a constant push that holds the car still on a slope (a force beyond gravity's
+    pull ``gravity·cos(3x)``, which the continuous car's full power exceeds on most of the
+    valley) costs the full 1 per step, where its height would make it a local optimum of the
+    energy deficit. Speed is gained by pushing along the velocity, and the energy that
+    carries the car to the goal is gained the same way. It is a proxy: the policy is judged
+    on the return (BPTT's ``loss="shaped"`` adds the return's own differentiable part, the
+    continuous car's ``−0.1·a²``). It works for both cars' parameters.
+    """
+    params = DEFAULT_PARAMS if params is None else params
+    speed = states[1:, ..., 1] / params.max_speed
+    return ((1.0 - speed * speed) * alive).sum(0)
+
+
 def _push_bounds(params: MountainCarParams) -> tuple[float, float]:
     return (-1.0, 1.0)
 

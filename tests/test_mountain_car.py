@@ -486,11 +486,57 @@ def test_energy_loss_costs_the_missing_energy():
     )
     alive = torch.ones(5, 3, dtype=torch.float64)
     assert gradcheck(lambda s: mc.energy_loss(s, alive, EXACT), (states.requires_grad_(),))
-    assert mc.SYSTEM.training_loss is cmc.SYSTEM.training_loss is mc.energy_loss
+    assert mc.SYSTEM.training_loss is mc.energy_loss
 
 
-def test_energy_loss_prefers_pumping_and_bptt_uses_it():
-    from diffsim.controllers.bptt import derived_config
+def test_speed_loss_costs_the_missing_speed():
+    params = cmc.DEFAULT_PARAMS  # max_speed 0.07
+    states = torch.tensor(
+        [[[-0.5, 0.0], [-0.5, 0.0]], [[-0.5, 0.0], [-0.5, 0.07]], [[-0.4, -0.035], [0.1, -0.07]]],
+        dtype=torch.float64,
+    )  # [T+1 = 3, B = 2, 2]
+    alive = torch.tensor([[1.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    # Element 0: at rest (cost 1), then half the limit (1 - 1/4); element 1: at the limit
+    # (cost 0), then past its episode's end (free).
+    torch.testing.assert_close(
+        mc.speed_loss(states, alive, params), torch.tensor([1.75, 0.0], dtype=torch.float64)
+    )
+    rand = torch.randn(6, 3, 2, dtype=torch.float64) * torch.tensor([0.3, 0.03])
+    ones = torch.ones(5, 3, dtype=torch.float64)
+    assert gradcheck(lambda s: mc.speed_loss(s, ones, EXACT), (rand.requires_grad_(),))
+    assert cmc.SYSTEM.training_loss is mc.speed_loss
+
+
+def test_a_held_push_lowers_the_energy_deficit_but_not_the_speed_deficit():
+    """Why the continuous car trains on speed: full power holds the car still on the slope,
+    higher than idling in the valley, so the energy deficit prefers holding to idling (a
+    local optimum on the way to pumping); the speed deficit does not."""
+
+    def losses(policy):
+        out = rollout(
+            policy,
+            "mountaincar-continuous",
+            horizon=50,
+            batch_size=8,
+            seed=0,
+            dtype=torch.float64,
+        )
+        p = cmc.DEFAULT_PARAMS
+        return (
+            float(mc.energy_loss(out.states, out.alive, p).mean()),
+            float(mc.speed_loss(out.states, out.alive, p).mean()),
+        )
+
+    idle = losses(lambda obs: 0 * obs[:, 1])
+    hold = losses(lambda obs: 0 * obs[:, 1] + 1)
+    pump = losses(lambda obs: torch.sign(obs[:, 1] + 1e-9))
+    assert hold[0] < 0.85 * idle[0]  # energy: holding much better than idling
+    assert hold[1] > 0.95 * idle[1]  # speed: holding about as bad as idling
+    assert pump[1] < hold[1]
+
+
+def test_the_training_losses_prefer_pumping_and_bptt_uses_them():
+    from diffsim.controllers.bptt import default_config, derived_config
 
     def loss(policy, task):
         out = rollout(policy, task, horizon=200, batch_size=8, seed=0, dtype=torch.float64)
@@ -501,6 +547,7 @@ def test_energy_loss_prefers_pumping_and_bptt_uses_it():
         pump = loss(lambda obs: torch.sign(obs[:, 1] + 1e-9), task)
         assert pump < 0.5 * idle
         assert derived_config(task)["loss"] == "balance"
+    assert default_config("mountaincar-continuous").loss == "shaped"  # speed minus the return
 
 
 @pytest.mark.slow
@@ -524,3 +571,16 @@ def test_energy_loss_gradient_learns_the_continuous_car():
         loss.backward()
         opt.step()
     assert float(out.returns.detach().mean()) > 90
+
+
+@pytest.mark.slow
+def test_default_bptt_solves_the_continuous_car(tmp_path):
+    """``diffsim train mountaincar-continuous`` (BPTT's tuned config, the 2-SE stop rule)
+    solves it on Gymnasium's evaluation protocol well within its default budget."""
+    from diffsim.controllers import train
+
+    result = train("mountaincar-continuous", out=tmp_path / "run", eval_every=3200, progress=False)
+    last = result.metrics[-1]
+    assert result.solved_at is not None
+    assert last["transitions"] < 50_000
+    assert last["eval_return_mean"] - 2 * last["eval_return_std"] / math.sqrt(99) >= 90
