@@ -35,12 +35,13 @@ def test_aim_batched_broadcasts_and_flags_unreachable_targets():
 
 
 def test_aim_takes_0_dim_tensors_and_floats_alike():
-    res = aim(_t(2.0), _t(70.0), steps=30)
-    assert res.angle_deg.shape == () and res.angle_deg.dtype == F64
-    assert bool(res.reached) and abs(float(res.miss)) <= 0.1
-    assert float(trebuchet.shoot(2.0, res.angle_deg, res.weight_lb)) == float(res.distance)
+    # A few steps suffice: the batched test checks that targets are met.
     short_t, short_f = aim(_t(2.0), _t(70.0), steps=3), aim(2.0, 70.0, steps=3)
+    assert short_t.angle_deg.shape == () and short_t.angle_deg.dtype == F64
     assert short_f.angle_deg.dtype == F64 and short_f.angle_deg.shape == ()
+    shot = trebuchet.shoot(2.0, short_t.angle_deg, short_t.weight_lb)
+    assert float(shot) == float(short_t.distance)
+    assert float(short_t.miss) == float(short_t.distance) - 70.0
     for name in ("angle_deg", "weight_lb", "distance"):
         assert torch.equal(getattr(short_t, name), getattr(short_f, name)), name
 
