@@ -167,6 +167,26 @@ TUNED: dict[str, dict[str, Any]] = {
         "policy": dict(kind="linear", head="tanh", init_scale=0.0, bias=False),
     },
     "diffsim/Pendulum-v1": _PENDULUM,
+    # The discrete car on its energy deficit: a binary push (its good policies are
+    # bang-bang) relaxed to the mean action, the velocity divided by about one step of
+    # gravity's pull so that the first layer sees its sign. It learns to pump but does not
+    # solve MountainCar-v0 reliably: the deficit ranks "push downhill first" best, a choice
+    # the relaxed gradient cannot flip (docs/reference_dynamics.md).
+    "diffsim/MountainCar-v0": dict(
+        horizon=200,
+        batch_size=16,
+        lr=0.01,
+        loss="balance",
+        grad_clip=1.0,
+        policy=dict(
+            kind="mlp",
+            hidden=(32, 32),
+            head="binary",
+            action_scale=1.0,
+            estimator="expected",
+            obs_scale=(1.0, 0.003),
+        ),
+    ),
     # 200-step windows from reset starts (the car reaches the goal well within them), the
     # speed deficit standing in for the goal bonus and the action cost differentiated as it
     # is; observations divided by their bounds, so that the velocity (|v| <= 0.07) is seen.

@@ -584,3 +584,22 @@ def test_default_bptt_solves_the_continuous_car(tmp_path):
     assert result.solved_at is not None
     assert last["transitions"] < 50_000
     assert last["eval_return_mean"] - 2 * last["eval_return_std"] / math.sqrt(99) >= 90
+
+
+def test_the_energy_deficit_ranks_pushing_downhill_first_above_plain_pumping():
+    """docs/reference_dynamics.md: among bang-bang policies the discrete car's training loss
+    orders "push downhill first, then along the velocity" before "always along the
+    velocity", as the return does."""
+
+    def run(policy):
+        out = rollout(
+            policy, "mountaincar", horizon=200, batch_size=256, seed=1, dtype=torch.float64
+        )
+        loss = mc.energy_loss(out.states, out.alive, mc.DEFAULT_PARAMS).mean()
+        return float(loss), float(out.returns.mean())
+
+    one = torch.tensor(1.0, dtype=torch.float64)
+    pump = run(lambda obs: torch.where(obs[:, 1] >= 0, one, -one))
+    downhill = run(lambda obs: torch.where(obs[:, 1] - 0.002 * (obs[:, 0] + 0.5) >= 0, one, -one))
+    assert downhill[0] < pump[0] - 5  # lower loss ...
+    assert downhill[1] > pump[1] + 5  # ... and a higher return, by several steps
