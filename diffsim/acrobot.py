@@ -49,8 +49,9 @@ Gymnasium's env rounds the draw to float32, :func:`reset_state`).
 
 Gradients: the dynamics are smooth; the velocity clip passes no gradient beyond its bound,
 :func:`wrap` has slope 1 except at its jump (±π), and the termination and the reward are
-piecewise constant (no gradient), which is why a gradient method needs a smooth surrogate
-(:func:`swing_loss`, the system's training loss).
+piecewise constant (no gradient), which is why a gradient method needs a smooth surrogate:
+:func:`swing_energy_loss`, the system's training loss, blends :func:`swing_loss` (the tip's
+depth below the goal line) with the :func:`energy` the links lack for the upright pose.
 
 Arrays: :func:`step`, :func:`reward`, :func:`terminated` and :func:`observe` take torch
 tensors or NumPy arrays and return the input's library (one set of equations,
@@ -601,6 +602,84 @@ def swing_loss(states: Any, alive: Any, params: Optional[AcrobotParams] = None) 
     return (depth * alive).sum(0)
 
 
+def energy(state: Array, params: Optional[AcrobotParams] = None) -> Array:
+    """Mechanical energy of the two links, J, ``[...]``: kinetic plus gravitational potential
+    energy, the potential's zero at the bar's height.
+
+    ``½·(d1·θ̇1² + 2·d2·θ̇1·θ̇2 + (m2·lc2² + I2)·θ̇2²) − g·(m1·lc1·cos θ1 + m2·(l1·cos θ1 +
+    lc2·cos(θ1 + θ2)))``, with ``d1``, ``d2`` the mass-matrix entries of the module
+    docstring's equations (whose Lagrangian this is). Without torque the dynamics keep it
+    constant; the joint torque ``a`` changes it at the rate ``a·θ̇2``. Hanging at rest it is
+    ``−`` :func:`upright_energy`, at rest straight up ``+`` :func:`upright_energy`.
+    """
+    params = DEFAULT_PARAMS if params is None else params
+    xp = ops(state)
+    theta1, theta2, dtheta1, dtheta2 = unpack(state)
+    m1, m2, l1, lc1, lc2, inertia, g = (
+        xp.cast(getattr(params, name), state) for name in _COEFFICIENT_FIELDS
+    )
+    cos2 = xp.cos(theta2)
+    d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * cos2) + 2 * inertia
+    d2 = m2 * (lc2**2 + l1 * lc2 * cos2) + inertia
+    d3 = m2 * lc2**2 + inertia
+    kinetic = 0.5 * (d1 * dtheta1**2 + 2 * d2 * dtheta1 * dtheta2 + d3 * dtheta2**2)
+    cos1 = xp.cos(theta1)
+    potential = -g * (m1 * lc1 * cos1 + m2 * (l1 * cos1 + lc2 * xp.cos(theta1 + theta2)))
+    return kinetic + potential
+
+
+def upright_energy(params: Optional[AcrobotParams] = None) -> Any:
+    """:func:`energy` of the links at rest straight up, J: ``g·(m1·lc1 + m2·(l1 + lc2))``
+    (a float, or a tensor for tensor parameters)."""
+    params = DEFAULT_PARAMS if params is None else params
+    m1, m2, l1 = params.link_mass_1, params.link_mass_2, params.link_length_1
+    return params.gravity * (m1 * params.link_com_1 + m2 * (l1 + params.link_com_2))
+
+
+SWING_ENERGY_WEIGHT = 0.5
+"""The default weight of the energy term in :func:`swing_energy_loss`."""
+
+
+def swing_energy_loss(
+    states: Any,
+    alive: Any,
+    params: Optional[AcrobotParams] = None,
+    energy_weight: float = SWING_ENERGY_WEIGHT,
+) -> Any:
+    """The Acrobot's training loss: :func:`swing_loss`'s tip depth blended with the energy
+    that the links lack for the upright pose, per element ``[B]``.
+
+    ``sum_t alive[t] · ((1 − w)·depth(s_{t+1}) + w·max(E_up − E(s_{t+1}), 0) / (2·E_up))``
+    over the states ``[T+1, B, 4]`` after each step, with ``depth`` :func:`swing_loss`'s
+    per-step term, ``E`` :func:`energy`, ``E_up`` :func:`upright_energy` and ``w`` =
+    ``energy_weight``. The energy term is 1 hanging at rest and 0 once the links hold the
+    energy of the upright pose (more costs nothing); the torque changes the energy at the rate
+    ``a·θ̇2`` within the step it acts, so this term's gradient reaches every action directly,
+    where the depth's arrives only through the later swing. Like :func:`swing_loss` it is a
+    proxy: the policy is judged on the return.
+
+    Args:
+        states: ``[T+1, B, 4]`` states of a rollout (tensors).
+        alive: ``[T, B]``: 1 for the steps of each episode, 0 after its end.
+        params: Physical parameters (default: Gymnasium's).
+        energy_weight: ``w`` in [0, 1] (0: :func:`swing_loss`).
+
+    Returns:
+        The loss of each element, ``[B]``.
+
+    Raises:
+        ValueError: for an ``energy_weight`` outside [0, 1].
+    """
+    if not 0.0 <= energy_weight <= 1.0:
+        raise ValueError(f"energy_weight must be in [0, 1], got {energy_weight!r}")
+    params = DEFAULT_PARAMS if params is None else params
+    reach = params.goal_height + params.link_length_1 + params.link_length_2
+    depth = (params.goal_height - tip_height(states[1:], params)) / reach
+    e_up = upright_energy(params)
+    deficit = (e_up - energy(states[1:], params)).clamp(min=0.0) / (2 * e_up)
+    return (((1.0 - energy_weight) * depth + energy_weight * deficit) * alive).sum(0)
+
+
 def _observation_high(params: AcrobotParams) -> tuple[float, ...]:
     return (1.0, 1.0, 1.0, 1.0, float(params.max_vel_1), float(params.max_vel_2))
 
@@ -633,7 +712,7 @@ SYSTEM = System(
     reset_state=reset_state,
     reward_type=float,
     vector_reward_dtype="float64",
-    training_loss=swing_loss,
+    training_loss=swing_energy_loss,
     render="diffsim.envs.render:acrobot_frame",
     render_fps=15,
     env_attributes={

@@ -391,7 +391,61 @@ def test_tip_height_and_swing_loss_by_hand():
     loss = acrobot.swing_loss(states, alive)
     # depth (goal 1 − height) / (1 + 1 + 1): 1, −1/3, 1/3; the fourth is not alive
     assert torch.allclose(loss, torch.tensor([1.0, -1 / 3, 1 / 3, 0.0], dtype=torch.float64))
-    assert acrobot.SYSTEM.training_loss is acrobot.swing_loss
+
+
+def test_energy_by_hand():
+    pi = math.pi
+    s = torch.tensor(
+        [[0.0, 0.0, 0, 0], [pi, 0, 0, 0], [pi / 2, 0, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 2.0]],
+        dtype=torch.float64,
+    )
+    # potential −g·(m1·lc1 + m2·(l1 + lc2))·cos θ1 = ∓19.6 J straight; 0 with the links level.
+    # d1 = 0.25 + 1·(1 + 0.25 + 2·0.5) + 2 = 4.5 at θ2 = 0, so θ̇1 = 1 adds 2.25 J;
+    # θ̇2 = 2 adds ½·(0.25 + 1)·4 = 2.5 J.
+    expected = [-19.6, 19.6, 0.0, -19.6 + 2.25, -19.6 + 2.5]
+    assert torch.allclose(acrobot.energy(s), torch.tensor(expected, dtype=torch.float64))
+    assert acrobot.upright_energy() == pytest.approx(19.6)
+    assert acrobot.upright_energy(AcrobotParams(link_mass_2=2.0)) == pytest.approx(9.8 * 3.5)
+
+
+def test_energy_is_conserved_without_torque_and_the_torque_adds_torque_times_theta2_dot():
+    params = AcrobotParams(dt=1e-3, max_vel_1=1e3, max_vel_2=1e3)
+    s0 = torch.tensor([[0.7, -1.1, 1.5, -2.0], [2.0, 0.5, -0.5, 3.0]], dtype=torch.float64)
+    s = s0
+    for _ in range(200):
+        s = acrobot.step(s, torch.zeros(2, dtype=torch.float64), params)
+    assert torch.allclose(acrobot.energy(s, params), acrobot.energy(s0, params), atol=1e-9)
+    torque = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    s1 = acrobot.step(s0, torque, params)
+    rate = (acrobot.energy(s1, params) - acrobot.energy(s0, params)) / params.dt
+    power = torque * (s0[:, 3] + s1[:, 3]) / 2
+    assert torch.allclose(rate, power, atol=1e-5)
+
+
+def test_swing_energy_loss_by_hand_and_is_the_training_loss():
+    pi = math.pi
+    s = torch.tensor([[0.0, 0.0, 0, 0], [pi, 0.0, 0, 0], [pi / 2, 0.0, 0, 0]], dtype=torch.float64)
+    states = s[None].expand(3, 3, 4)  # [T+1 = 3, B = 3, 4]
+    alive = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0]], dtype=torch.float64)
+    loss = acrobot.swing_energy_loss(states, alive, energy_weight=0.25)
+    # per step 0.75·depth + 0.25·deficit: hanging 0.75 + 0.25; upright 0.75·(−1/3) + 0 (one
+    # step alive); level 0.75·(1/3) + 0.25·(19.6/39.2)
+    per_step = torch.tensor([1.0, -0.25, 0.25 + 0.125], dtype=torch.float64)
+    assert torch.allclose(loss, per_step * torch.tensor([2.0, 1.0, 2.0], dtype=torch.float64))
+    swing = acrobot.swing_energy_loss(states, alive, energy_weight=0.0)
+    assert torch.equal(swing, acrobot.swing_loss(states, alive))
+    assert acrobot.SYSTEM.training_loss is acrobot.swing_energy_loss
+    with pytest.raises(ValueError, match=r"energy_weight must be in \[0, 1\], got 1.5"):
+        acrobot.swing_energy_loss(states, alive, energy_weight=1.5)
+
+
+def test_gradcheck_swing_energy_loss():
+    generator = torch.Generator().manual_seed(3)
+    states = torch.rand(4, 3, 4, generator=generator, dtype=torch.float64) * 4 - 2
+    states[:, 0, 0] = 3.0  # near upright: an energy above E_up, the clamp's flat side
+    alive = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
+    states.requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: acrobot.swing_energy_loss(x, alive), (states,))
 
 
 def test_rollout_gradient_wrt_a_link_mass_matches_finite_differences():
