@@ -167,6 +167,18 @@ TUNED: dict[str, dict[str, Any]] = {
         "policy": dict(kind="linear", head="tanh", init_scale=0.0, bias=False),
     },
     "diffsim/Pendulum-v1": _PENDULUM,
+    # 50-step truncation windows over the 500-step episode (the double pendulum is chaotic:
+    # gradients through whole episodes explode), on the system's blend of the tip's depth
+    # and the energy the links lack; a categorical head over the three torques.
+    "diffsim/Acrobot-v1": dict(
+        horizon=500,
+        batch_size=16,
+        truncate_every=50,
+        lr=3e-3,
+        loss="balance",
+        grad_clip=1.0,
+        policy=dict(kind="mlp", hidden=(64, 64), head="categorical", actions=(-1.0, 0.0, 1.0)),
+    ),
     # The discrete car on its energy deficit: a binary push (its good policies are
     # bang-bang) relaxed to the mean action, the velocity divided by about one step of
     # gravity's pull so that the first layer sees its sign. It learns to pump but does not
@@ -472,6 +484,7 @@ DEFAULT_BUDGETS = {
     "diffsim/CartPoleContinuous-v1": 20_000,
     "diffsim/Pendulum-v1": 100_000,
     "diffsim/Pendulum2019-v1": 20_000,
+    "diffsim/Acrobot-v1": 200_000,
 }
 """Training transitions of ``diffsim train ENV --method bptt`` with no ``--budget``, per
 tuned task (others: :data:`DERIVED_BUDGET`)."""
