@@ -513,3 +513,16 @@ def test_bptt_training_runs_with_the_derived_config(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "policy.pt").exists()
+
+
+@pytest.mark.slow
+def test_default_bptt_solves_the_acrobot(tmp_path):
+    """``diffsim train acrobot`` (BPTT's tuned config, the 2-SE stop rule) solves it on the
+    evaluation protocol well within its default budget."""
+    from diffsim.controllers import train
+
+    result = train("acrobot", out=tmp_path / "run", progress=False)
+    last = result.metrics[-1]
+    assert result.solved_at is not None
+    assert last["transitions"] < 100_000
+    assert last["eval_return_mean"] - 2 * last["eval_return_std"] / math.sqrt(99) >= -100
