@@ -485,6 +485,8 @@ DEFAULT_BUDGETS = {
     "diffsim/Pendulum-v1": 100_000,
     "diffsim/Pendulum2019-v1": 20_000,
     "diffsim/Acrobot-v1": 200_000,
+    "diffsim/MountainCar-v0": 100_000,
+    "diffsim/MountainCarContinuous-v0": 100_000,
 }
 """Training transitions of ``diffsim train ENV --method bptt`` with no ``--budget``, per
 tuned task (others: :data:`DERIVED_BUDGET`)."""
