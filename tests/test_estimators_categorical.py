@@ -204,7 +204,8 @@ def test_derived_configs_give_three_action_tasks_a_categorical_head():
     for name in ("acrobot", "mountaincar"):
         policy = bptt.derived_config(name)["policy"]
         assert policy == {"head": "categorical", "actions": (-1.0, 0.0, 1.0)}
-        spec = bptt.policy_spec_for(get_task(name), bptt.default_config(name))
+        derived = bptt.BPTTConfig(**bptt.derived_config(name))
+        spec = bptt.policy_spec_for(get_task(name), derived)
         assert (spec.head, spec.estimator, spec.actions) == (
             "categorical",
             "st_argmax",

@@ -246,7 +246,7 @@ def test_default_methods_solved_every_seed_in_the_published_results():
         "Pendulum-v1",
     }
     for env_id, methods in solved_by.items():
-        assert _names.DEFAULT_METHODS[env_id] in methods, env_id
+        assert _names.default_method(env_id) in methods, env_id
 
 
 def test_default_method_accepts_short_names_and_ids_and_names_a_bad_one():
