@@ -9,6 +9,18 @@ import tempfile
 import pytest
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Run the test on one torch thread (SB3's small networks gain nothing from more),
+    restoring the previous count afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def ray_home(tmp_path_factory):
     """One temporary HOME for every Ray instance the tests start, for the whole session.

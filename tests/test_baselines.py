@@ -10,7 +10,6 @@ import tempfile
 
 import numpy as np
 import pytest
-import torch
 
 from diffsim.controllers import baselines, gradient_free, load_policy, train, zoo
 from diffsim.controllers.checkpoint import CheckpointError
@@ -21,12 +20,7 @@ pytest.importorskip("stable_baselines3")  # the baselines extra
 pytest.importorskip("nevergrad")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # Small versions of the zoo's settings, so that each run takes about a second.

@@ -143,12 +143,7 @@ YAML = {
 CLASSIC = ("Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize(("algo", "name"), sorted(YAML))
