@@ -603,3 +603,16 @@ def test_the_energy_deficit_ranks_pushing_downhill_first_above_plain_pumping():
     downhill = run(lambda obs: torch.where(obs[:, 1] - 0.002 * (obs[:, 0] + 0.5) >= 0, one, -one))
     assert downhill[0] < pump[0] - 5  # lower loss ...
     assert downhill[1] > pump[1] + 5  # ... and a higher return, by several steps
+
+
+def test_bptt_shaped_loss_is_the_training_loss_minus_the_return():
+    from diffsim.controllers import bptt
+
+    trainer = bptt.BPTTTrainer(
+        "mountaincar-continuous", bptt.default_config("mountaincar-continuous"), seed=0
+    )
+    s0 = trainer.task.sample_initial(4, trainer.generator, trainer.dtype, trainer.device)
+    out = trainer._rollout(s0, trainer.generator.get_state(), 30)
+    expected = (mc.speed_loss(out.states, out.alive, trainer.task.params) - out.returns).mean()
+    torch.testing.assert_close(trainer._loss(out), expected)
+    assert out.returns.requires_grad  # the action cost's gradient reaches the policy
