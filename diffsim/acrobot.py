@@ -58,8 +58,8 @@ tensors or NumPy arrays and return the input's library (one set of equations,
 :mod:`diffsim._array`). Bitwise parity with Gymnasium on NumPy float64 needs two details
 that the other systems do not: Gymnasium squares NumPy scalars (``θ̇²``, ``d2²``) with C's
 ``pow``, which differs from ``x·x`` in the last bit for some arguments, so
-batched NumPy arrays are squared with ``np.power`` against an array exponent (the same
-``pow``; a scalar exponent takes NumPy's multiply shortcut); and Gymnasium observes its
+batched float64 NumPy arrays are squared with ``np.float_power`` (the same ``pow``; see
+:func:`_square`); and Gymnasium observes its
 float32 reset state with float32 ``cos``/``sin`` (see :func:`observe`).
 """
 
@@ -203,9 +203,12 @@ def discrete_to_action(action: Array, dtype: Any = torch.float32) -> Array:
 def _square(x: Array) -> Array:
     """``x²`` as Gymnasium's ``x**2`` rounds it on NumPy scalars (C's ``pow``).
 
-    A NumPy array is squared with ``np.power`` against an array of twos: with a scalar
-    exponent NumPy multiplies instead, which differs from ``pow`` in the last bit for some
-    arguments. Tensors are squared by ``torch.square``.
+    A float64 NumPy array is squared by ``np.float_power``, whose loop calls the C
+    library's ``pow`` per element. ``x * x`` (correctly rounded) and ``np.power`` differ from
+    ``pow`` in the last bit for some arguments: ``np.power`` has SIMD loops that round in
+    their own way on some CPUs and NumPy releases, and with a scalar exponent 2 it
+    multiplies. Other NumPy dtypes use ``np.power``; tensors are squared by
+    ``torch.square``.
     """
     if type(x) in _SCALARS:  # the single env's path: first
         return x**2
@@ -214,6 +217,8 @@ def _square(x: Array) -> Array:
     if isinstance(x, np.ndarray):
         if x.ndim == 0:
             return x[()] ** 2
+        if x.dtype == np.float64:
+            return np.float_power(x, 2.0)
         return np.power(x, np.full(x.shape, 2.0, dtype=x.dtype))
     return x**2
 

@@ -242,7 +242,7 @@ def test_squares_round_as_gymnasiums_pow():
     x = np.random.default_rng(3).uniform(-30, 30, 100_000)
     reference = np.array([v**2 for v in x.tolist()])
     assert acrobot._square(x).tobytes() == reference.tobytes()
-    assert (x * x != reference).any()  # the reason for np.power against an array of twos
+    assert (x * x != reference).any()  # the reason for the C library's pow (np.float_power)
     assert acrobot._square(np.float64(x[0])) == reference[0]
     assert acrobot._square(np.array(x[0])) == reference[0]
 
