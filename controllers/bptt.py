@@ -47,6 +47,16 @@ spurious asymmetric part of the gradient (e.g. a drift of the bias) early in tra
 an odd policy (no biases, odd activations) the mirrored rollout is the exact mirror image of
 the original and contributes the same gradient: there it only doubles the transitions.
 
+``detach_observations`` feeds the policy its observations without their gradient. The
+gradient with respect to the weights is then ``Σ_t (∂L/∂a_t) · ∂π(o_t)/∂θ``: each action's
+own effect on the loss through the dynamics after it (the costate of trajectory
+optimisation, Pontryagin's adjoint), applied to the policy at the state where it acted, and
+nothing through how an action changed what the policy observed next. With hard
+straight-through actions (``st_sign``) the full gradient compounds that second path, the
+surrogate derivative of the switch times the state's sensitivity, step after step, and
+explodes where the policy switches; the detached gradient stays bounded. MountainCar-v0's
+tuned configuration uses it (``docs/reference_dynamics.md``).
+
 Non-finite values: the physics never raises (it stays free of host syncs). The trainer
 checks the loss and the gradient norm after each backward pass; when either is not finite
 it re-runs the same rollout under :func:`diffsim.debug_checks` to find the first step where
@@ -95,6 +105,14 @@ class BPTTConfig:
         dtype: ``"float32"`` or ``"float64"``.
         mirror_starts: Use mirrored pairs of initial states (``batch_size`` must be even).
         optimizer: ``"adam"`` or ``"normalized_sgd"`` (see the module docstring).
+        detach_observations: Feed the policy its observations without their gradient: the
+            weights then get the gradient of each action's own effect on the loss (through
+            the dynamics that follow it) and none through how earlier actions changed what
+            the policy observed. This is the costate's gradient of trajectory optimisation
+            applied to every action the policy took; with a hard (straight-through) action
+            it keeps the gradient from compounding through the policy's response to the
+            state, which explodes where a policy switches its push. False (default):
+            the full BPTT gradient.
         fast: Run each rollout step as one compiled function (:mod:`diffsim.fast`); on a
             CUDA device with ``loss="return"`` and a noise-free estimator, also replay the
             whole forward and backward pass as one CUDA graph. Equal to the eager updates
@@ -111,6 +129,7 @@ class BPTTConfig:
     dtype: str = "float32"
     mirror_starts: bool = False
     optimizer: str = "adam"
+    detach_observations: bool = False
     fast: bool = False
 
     def __post_init__(self) -> None:
@@ -179,23 +198,26 @@ TUNED: dict[str, dict[str, Any]] = {
         grad_clip=1.0,
         policy=dict(kind="mlp", hidden=(64, 64), head="categorical", actions=(-1.0, 0.0, 1.0)),
     ),
-    # The discrete car on its energy deficit: a binary push (its good policies are
-    # bang-bang) relaxed to the mean action, the velocity divided by about one step of
-    # gravity's pull so that the first layer sees its sign. It learns to pump but does not
-    # solve MountainCar-v0 reliably: the deficit ranks "push downhill first" best, a choice
-    # the relaxed gradient cannot flip (docs/reference_dynamics.md).
+    # The discrete car on its time loss (the energy deficit until it reaches the goal, then
+    # the arrival time): a binary push (the fastest policies are bang-bang) with hard
+    # straight-through actions, and observations fed without their gradient, so that each
+    # push gets the costate's gradient of its own effect; the velocity divided by about one
+    # step of gravity's pull so that the first layer sees its sign. Four starts per
+    # update, so that a 200-step rollout fits between two evaluations 1000 transitions
+    # apart (a shortened rollout does not reach the flag, and only the deficit trains).
     "diffsim/MountainCar-v0": dict(
         horizon=200,
-        batch_size=16,
-        lr=0.01,
+        batch_size=4,
+        lr=3e-3,
         loss="balance",
         grad_clip=1.0,
+        detach_observations=True,
         policy=dict(
             kind="mlp",
             hidden=(32, 32),
             head="binary",
             action_scale=1.0,
-            estimator="expected",
+            estimator="st_sign",
             obs_scale=(1.0, 0.003),
         ),
     ),
@@ -319,8 +341,18 @@ class BPTTTrainer(ControlPolicyTrainer):
     ) -> Rollout:
         gen = torch.Generator(device=self.device)
         gen.set_state(generator_state)
+        if self.config.detach_observations:
+
+            def act(obs: torch.Tensor) -> torch.Tensor:
+                return self.policy(obs.detach(), gen)
+
+        else:
+
+            def act(obs: torch.Tensor) -> torch.Tensor:
+                return self.policy(obs, gen)
+
         return rollout(
-            lambda obs: self.policy(obs, gen),
+            act,
             self.task,
             initial_state,
             horizon,
@@ -485,7 +517,7 @@ DEFAULT_BUDGETS = {
     "diffsim/Pendulum-v1": 100_000,
     "diffsim/Pendulum2019-v1": 20_000,
     "diffsim/Acrobot-v1": 200_000,
-    "diffsim/MountainCar-v0": 100_000,
+    "diffsim/MountainCar-v0": 2_000_000,
     "diffsim/MountainCarContinuous-v0": 100_000,
 }
 """Training transitions of ``diffsim train ENV --method bptt`` with no ``--budget``, per

@@ -17,7 +17,7 @@ from diffsim.controllers import (
     read_metrics,
     train,
 )
-from diffsim.controllers.bptt import BPTTTrainer, default_config
+from diffsim.controllers.bptt import BPTTConfig, BPTTTrainer, default_config
 from diffsim.scripts.main import main
 
 TINY = dict(budget=600, eval_every=300, eval_episodes=5, progress=False)
@@ -384,3 +384,48 @@ def test_balance_loss_is_cartpoles_training_loss():
     # Σ_t alive_t · ((x_t / 2.4)² + (θ_t / (12·2π/360))²), averaged over the batch.
     cost = (x / 2.4) ** 2 + (theta / (12 * 2 * math.pi / 360)) ** 2
     torch.testing.assert_close(trainer._loss(out), (cost * out.alive).sum(0).mean())
+
+
+def test_detached_observations_give_each_action_its_own_gradient():
+    """BPTT with ``detach_observations``: the weights' gradient equals that of an open-loop
+    replay of the same actions (the loss's gradient with respect to each action, through the
+    dynamics after it, termination included) contracted with each action's gradient with
+    respect to the weights at its recorded observation; the full BPTT gradient differs."""
+    from diffsim import mountain_car as mc
+    from diffsim.envs import rollout
+
+    config = {**default_config("mountaincar").to_dict(), "dtype": "float64"}
+    trainer = BPTTTrainer("mountaincar", BPTTConfig(**config), seed=0)
+    assert trainer.config.detach_observations
+    params = list(trainer.policy.parameters())
+    # two starts in the valley and two near the flag, which end inside the 40 steps
+    s0 = mc.pack(
+        torch.tensor([-0.5, -0.45, 0.3, 0.38], dtype=torch.float64),
+        torch.tensor([0.0, 0.0, 0.035, 0.03], dtype=torch.float64),
+    )
+    out = trainer._rollout(s0, trainer.generator.get_state(), 40)
+    assert bool(out.terminated[:, 2:].any(0).all()) and not bool(out.terminated[:, :2].any())
+    detached = torch.autograd.grad(trainer._loss(out), params)
+
+    actions = out.actions.detach().clone().requires_grad_()
+    steps = iter(range(40))
+    replay = rollout(
+        lambda obs: actions[next(steps)],
+        "mountaincar",
+        s0,
+        40,
+        on_terminate="mask",
+    )
+    loss = mc.time_loss(replay.states, replay.alive).mean()
+    (per_action,) = torch.autograd.grad(loss, actions)
+    scores = trainer.policy(out.observations.detach().reshape(-1, 2)).reshape(actions.shape)
+    by_hand = torch.autograd.grad((scores * per_action).sum(), params)
+    for a, b in zip(detached, by_hand):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+    full = BPTTTrainer("mountaincar", BPTTConfig(**{**config, "detach_observations": False}), 0)
+    full.policy.load_state_dict(trainer.policy.state_dict())
+    out_full = full._rollout(s0, full.generator.get_state(), 40)
+    torch.testing.assert_close(out_full.states, out.states)  # the same trajectory ...
+    grads = torch.autograd.grad(full._loss(out_full), list(full.policy.parameters()))
+    assert max(float((a - b).abs().max()) for a, b in zip(grads, detached)) > 1e-3  # ... not

@@ -486,7 +486,6 @@ def test_energy_loss_costs_the_missing_energy():
     )
     alive = torch.ones(5, 3, dtype=torch.float64)
     assert gradcheck(lambda s: mc.energy_loss(s, alive, EXACT), (states.requires_grad_(),))
-    assert mc.SYSTEM.training_loss is mc.energy_loss
 
 
 def test_speed_loss_costs_the_missing_speed():
@@ -542,11 +541,12 @@ def test_the_training_losses_prefer_pumping_and_bptt_uses_them():
         out = rollout(policy, task, horizon=200, batch_size=8, seed=0, dtype=torch.float64)
         return float(systems.get_system(task).training_loss(out.states, out.alive).mean())
 
-    for task in ("mountaincar", "mountaincar-continuous"):
+    for task, ratio in (("mountaincar", 0.65), ("mountaincar-continuous", 0.5)):
         idle = loss(lambda obs: 0 * obs[:, 1], task)
         pump = loss(lambda obs: torch.sign(obs[:, 1] + 1e-9), task)
-        assert pump < 0.5 * idle
+        assert pump < ratio * idle  # the discrete car's: 100·(about 120 steps against 200)
         assert derived_config(task)["loss"] == "balance"
+    assert mc.SYSTEM.training_loss is mc.time_loss
     assert default_config("mountaincar-continuous").loss == "shaped"  # speed minus the return
 
 
@@ -603,6 +603,105 @@ def test_the_energy_deficit_ranks_pushing_downhill_first_above_plain_pumping():
     downhill = run(lambda obs: torch.where(obs[:, 1] - 0.002 * (obs[:, 0] + 0.5) >= 0, one, -one))
     assert downhill[0] < pump[0] - 5  # lower loss ...
     assert downhill[1] > pump[1] + 5  # ... and a higher return, by several steps
+
+
+def _ended_at_step_one(x0: float, x1: float, x2: float, v2: float) -> tuple:
+    """States ``[3, 1, 2]`` of an episode of two steps that ends on reaching ``x2``."""
+    states = torch.tensor([[[x0, 0.0]], [[x1, x1 - x0]], [[x2, v2]]], dtype=torch.float64)
+    return states, torch.ones(2, 1, dtype=torch.float64)
+
+
+def test_arrival_time_counts_the_last_step_by_its_crossing_fraction():
+    states, alive = _ended_at_step_one(0.3, 0.44, 0.54, 0.1)
+    # the flag at 0.5 is crossed 0.06 / 0.10 of the way through the second step
+    torch.testing.assert_close(
+        mc.arrival_time(states, alive), torch.tensor([1.6], dtype=torch.float64)
+    )
+    # the gradient is the crossing time's: -1/Δx on x_{k+1} scaled by the fraction ...
+    x = states.clone().requires_grad_()
+    mc.arrival_time(x, alive).sum().backward()
+    grad = x.grad[..., 0].flatten()
+    torch.testing.assert_close(
+        grad, torch.tensor([0.0, -(1 - 0.6) / 0.1, -0.6 / 0.1], dtype=torch.float64)
+    )
+    assert float(x.grad[..., 1].abs().sum()) == 0.0
+    # ... and the same as float64 central differences of the positions
+    assert gradcheck(lambda s: mc.arrival_time(s, alive), (states.clone().requires_grad_(),))
+
+
+def test_arrival_time_of_episodes_that_do_not_cross_counts_whole_steps():
+    # not reached: the length, no gradient
+    states, alive = _ended_at_step_one(0.3, 0.35, 0.4, 0.05)
+    x = states.clone().requires_grad_()
+    out = mc.arrival_time(x, alive)
+    assert float(out.detach()) == 2.0
+    out.sum().backward()
+    assert float(x.grad.abs().sum()) == 0.0
+    # ended after the first step, then frozen: the frozen steps do not count
+    states, alive = _ended_at_step_one(0.45, 0.55, 0.55, 0.1)
+    states[1, 0, 1] = 0.1
+    torch.testing.assert_close(
+        mc.arrival_time(states, torch.tensor([[1.0], [0.0]], dtype=torch.float64)),
+        torch.tensor([0.5], dtype=torch.float64),
+    )
+    # a start already past the flag, and a car stopped at the right wall: whole steps,
+    # finite values and gradients (no 0/0)
+    for x0, x1 in ((0.55, 0.58), (0.6, 0.6)):
+        states, _ = _ended_at_step_one(x0, x0, x1, 0.01)
+        alive = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+        x = states.clone().requires_grad_()
+        out = mc.arrival_time(x, alive)
+        out.sum().backward()
+        assert float(out.detach()) == 1.0 and float(x.grad.abs().sum()) == 0.0
+
+
+def test_arrival_time_gradient_through_a_rollout_matches_finite_differences():
+    """Through 200 steps of the car, the gate on the velocity's sign and the termination:
+    d(arrival time)/d(gain) of the policy tanh(gain·v/0.003) in float64, against central
+    differences (the crossing stays in the same step for these steps of the gain)."""
+
+    def arrival(gain: torch.Tensor) -> torch.Tensor:
+        out = rollout(
+            lambda obs: torch.tanh(gain * obs[:, 1] / 0.003),
+            "mountaincar",
+            horizon=200,
+            batch_size=8,
+            seed=2,
+            dtype=torch.float64,
+        )
+        assert bool(out.terminated.any(0).all())  # every element crosses
+        return mc.arrival_time(out.states, out.alive).mean()
+
+    gain = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(arrival(gain), gain)
+    eps = 1e-6
+    with torch.no_grad():
+        fd = (arrival(gain + eps) - arrival(gain - eps)) / (2 * eps)
+    assert float(grad) != 0.0
+    torch.testing.assert_close(grad, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_time_loss_orders_policies_as_the_return_does():
+    """The energy deficit barely tells a faster pump from a slower one; the time loss
+    follows the return: three bang-bang policies, from slowest to fastest."""
+
+    def run(policy):
+        out = rollout(
+            policy, "mountaincar", horizon=200, batch_size=256, seed=1, dtype=torch.float64
+        )
+        arrival = mc.arrival_time(out.states, out.alive)
+        assert bool(((arrival <= -out.returns) & (arrival > -out.returns - 1)).all())
+        return float(mc.time_loss(out.states, out.alive).mean()), float(out.returns.mean())
+
+    one = torch.tensor(1.0, dtype=torch.float64)
+    runs = [
+        run(lambda obs: torch.where(obs[:, 1] + 0.002 * (obs[:, 0] + 0.5) >= 0, one, -one)),
+        run(lambda obs: torch.where(obs[:, 1] >= 0, one, -one)),
+        run(lambda obs: torch.where(obs[:, 1] - 0.002 * (obs[:, 0] + 0.5) >= 0, one, -one)),
+    ]
+    losses, returns = zip(*runs)
+    assert returns[0] < returns[1] - 2 and returns[1] < returns[2] - 2
+    assert losses[0] > losses[1] > losses[2]
 
 
 def test_bptt_shaped_loss_is_the_training_loss_minus_the_return():
