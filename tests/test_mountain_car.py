@@ -575,6 +575,19 @@ def test_energy_loss_gradient_learns_the_continuous_car():
 
 
 @pytest.mark.slow
+def test_default_bptt_solves_the_discrete_car(tmp_path):
+    """``diffsim train mountaincar`` (BPTT's tuned config, the 2-SE stop rule) solves
+    MountainCar-v0 on Gymnasium's evaluation protocol within its default budget."""
+    from diffsim.controllers import train
+
+    result = train("mountaincar", out=tmp_path / "run", progress=False)
+    last = result.metrics[-1]
+    assert result.solved_at is not None
+    assert last["transitions"] < 2_000_000
+    assert last["eval_return_mean"] - 2 * last["eval_return_std"] / math.sqrt(99) >= -110
+
+
+@pytest.mark.slow
 def test_default_bptt_solves_the_continuous_car(tmp_path):
     """``diffsim train mountaincar-continuous`` (BPTT's tuned config, the 2-SE stop rule)
     solves it on Gymnasium's evaluation protocol well within its default budget."""
