@@ -104,6 +104,7 @@ def compare(
     progress: bool = True,
     executor: Optional[Executor] = None,
     device: str = "cpu",
+    merge: Union[str, Path, None] = None,
 ) -> dict[str, Any]:
     """Run every method × seed and write ``OUT/results.json`` (see the module docstring).
 
@@ -123,6 +124,10 @@ def compare(
             count as it is). The caller keeps ownership (it is not closed here).
         device: Torch device of every cell's trainer (``"cuda"`` with the Ray executor
             needs GPUs reserved per job: ``RayExecutor(gpus_per_job=…)``).
+        merge: An earlier comparison's ``results.json`` (or its directory) of the same task
+            and schedule, with other methods: ``OUT/results.json`` then holds both
+            (:func:`merge_results`, this run's methods after the earlier's). Read and checked
+            before any cell runs.
 
     Returns:
         The result as written to ``results.json``: ``cells`` (the cells that finished,
@@ -133,8 +138,8 @@ def compare(
 
     Raises:
         ValueError: no method or no seed, an unknown method, a budget or config for a method
-            not compared, or settings :func:`~diffsim.controllers.train` refuses (all before
-            any cell runs).
+            not compared, settings :func:`~diffsim.controllers.train` refuses, or a ``merge``
+            file that is not a comparison or does not fit (all before any cell runs).
     """
     from tqdm.auto import tqdm
 
@@ -154,6 +159,19 @@ def compare(
     for name in configs:
         if name not in methods:
             raise ValueError(f"configs given for {name!r}, which is not among {methods}")
+    earlier = None
+    if merge is not None:
+        earlier = load_result(merge)
+        probe = {
+            "env_id": env_id,
+            "eval_every": eval_every,
+            "eval_episodes": eval_episodes,
+            "solved_return": _solved_return(env_id),
+            "methods": methods,
+        }
+        merge_results(
+            earlier, {**probe, "seeds": [], "cells": [], "command": "", "wall_seconds": 0}
+        )
     if executor is None:
         executor = SerialExecutor()
     out = Path(out)
@@ -230,6 +248,8 @@ def compare(
         "failed": [failed[c] for c in order if c in failed],
     }
     result["summary"] = summarize(result)
+    if earlier is not None:
+        result = merge_results(earlier, result)
     write_json(out / "results.json", result)
     return result
 
@@ -308,6 +328,57 @@ def format_summary(result: dict[str, Any]) -> str:
     for f in result.get("failed", []):
         lines.append(f"failed: {f['method']} seed {f['seed']} ({f['run_dir']}): {f['error']}")
     return "\n".join(lines)
+
+
+MERGED_KEYS = ("env_id", "eval_every", "eval_episodes", "solved_return")
+"""The settings two comparisons must share to be merged into one table."""
+
+
+def merge_results(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """One comparison from two of the same task that ran different methods (e.g. in two
+    sittings: a comparison's run directories need not survive between them).
+
+    The cells, failures, methods (``earlier``'s first), seeds and budgets are joined and the
+    summary recomputed. ``command`` becomes both commands joined by `` && `` (what
+    regenerates the whole), ``wall_seconds`` their sum, and ``parts`` lists each comparison's
+    ``command``, ``machine``, ``executor`` and ``wall_seconds`` (an earlier merge's parts are
+    kept as they are); ``machine`` and ``executor`` are ``later``'s. Seconds measured in
+    different sittings are comparable only on a machine equally loaded in both.
+
+    Raises:
+        ValueError: the two differ in a setting of :data:`MERGED_KEYS` (naming it and both
+            values), or a method is in both (naming it: rerun it into one of them instead).
+    """
+    for key in MERGED_KEYS:
+        if earlier.get(key) != later.get(key):
+            raise ValueError(
+                f"cannot merge comparisons whose {key} differ: {earlier.get(key)!r} and "
+                f"{later.get(key)!r}"
+            )
+    both = [m for m in later["methods"] if m in earlier["methods"]]
+    if both:
+        raise ValueError(
+            f"cannot merge: {', '.join(both)} is in both comparisons; merge comparisons of "
+            "different methods (rerun a method into the comparison that holds it)"
+        )
+
+    def parts(result: dict[str, Any]) -> list[dict[str, Any]]:
+        if "parts" in result:
+            return list(result["parts"])
+        keys = ("command", "machine", "executor", "wall_seconds")
+        return [{k: result.get(k) for k in keys}]
+
+    merged = dict(later)
+    merged["methods"] = [*earlier["methods"], *later["methods"]]
+    merged["seeds"] = sorted(set(earlier["seeds"]) | set(later["seeds"]))
+    merged["budget"] = {**earlier.get("budget", {}), **later.get("budget", {})}
+    merged["command"] = f"{earlier['command']} && {later['command']}"
+    merged["wall_seconds"] = earlier["wall_seconds"] + later["wall_seconds"]
+    merged["parts"] = parts(earlier) + parts(later)
+    merged["cells"] = [*earlier["cells"], *later["cells"]]
+    merged["failed"] = [*earlier.get("failed", []), *later.get("failed", [])]
+    merged["summary"] = summarize(merged)
+    return merged
 
 
 def load_result(path: Union[str, Path]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ transitions, 100 evaluation episodes, fixed evaluation seed, deterministic polic
 ``DIR/runs/``; the learning curves, machine, versions and command go to
 ``DIR/results.json``; the summary table is printed and written to ``DIR/summary.txt``; the
 learning curves are drawn to ``DIR/curves.png``. Rerunning the command resumes an
-interrupted comparison: finished cells are read back, not retrained.
+interrupted comparison: finished cells are read back, not retrained. ``--merge RESULTS``
+adds an earlier comparison of other methods on the same task and schedule to this one's
+files, so that a long comparison can be run one method per sitting.
 
 Executors (docs/cluster.md): ``--executor serial`` (default) trains the cells one after
 another in this process; ``--executor ray`` runs each cell as a Ray task, on a local
@@ -58,6 +60,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "'bptt=10000,ppo=50000' (default: each method's own)",
     )
     add_schedule_options(p)
+    p.add_argument(
+        "--merge",
+        type=Path,
+        default=None,
+        metavar="RESULTS",
+        help="an earlier comparison's results.json (or its directory) of the same task and "
+        "schedule with other methods: DIR/results.json, summary.txt and curves.png then "
+        "hold both (e.g. one method per sitting)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--device",
@@ -207,12 +218,15 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             executor=executor,
             device=args.device,
+            merge=args.merge,
         )
     table = format_summary(result)
     print(table)
     write_atomically(args.out / "summary.txt", lambda f: f.write(table + "\n"), text=True)
     written = [args.out / "results.json", args.out / "summary.txt"]
-    curves = {m: [c["curve"] for c in result["cells"] if c["method"] == m] for m in methods}
+    curves = {
+        m: [c["curve"] for c in result["cells"] if c["method"] == m] for m in result["methods"]
+    }
     curves = {m: c for m, c in curves.items() if c}  # a method whose every cell failed: none
     if curves:
         fig = curves_figure(

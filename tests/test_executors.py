@@ -228,6 +228,42 @@ def test_compare_command_reports_a_failing_cell_and_exits_1(tmp_path, capsys):
     assert (out / "curves.png").stat().st_size > 0
 
 
+def test_compare_merges_an_earlier_comparison_of_other_methods(tmp_path, capsys):
+    earlier = tmp_path / "first"
+    compare(
+        "cartpole",
+        ["cmaes"],
+        [0],
+        earlier,
+        **{**TINY, "configs": {"cmaes": {"popsize": 4, "episodes": 1}}},
+    )
+    out = tmp_path / "second"
+    args = ["compare", "cartpole", "--methods", "bptt", "--seeds", "1", "--out", str(out)]
+    args += ["--budget", "600", "--eval-every", "300", "--eval-episodes", "5", "--quiet"]
+    assert main([*args, "--merge", str(earlier / "results.json")]) == 0
+    data = json.loads((out / "results.json").read_text())
+    first = json.loads((earlier / "results.json").read_text())
+    assert data["methods"] == ["cmaes", "bptt"]
+    assert [c["method"] for c in data["cells"]] == ["cmaes", "bptt"]
+    assert data["cells"][0] == first["cells"][0]  # read back as it was
+    assert set(data["summary"]) == {"cmaes", "bptt"}
+    assert data["command"].startswith(first["command"] + " && ")
+    assert [p["command"] for p in data["parts"]] == data["command"].split(" && ")
+    assert data["wall_seconds"] == pytest.approx(sum(p["wall_seconds"] for p in data["parts"]))
+    table = (out / "summary.txt").read_text()
+    assert "cmaes" in table and "bptt" in table
+    assert (out / "curves.png").stat().st_size > 0
+    capsys.readouterr()
+    # a different schedule, or a method in both, is refused before anything runs
+    with pytest.raises(ValueError, match="eval_every differ: 300 and 200"):
+        compare(
+            "cartpole", ["bptt"], [0], tmp_path / "x", **{**TINY, "eval_every": 200}, merge=earlier
+        )
+    with pytest.raises(ValueError, match="cmaes is in both"):
+        compare("cartpole", ["cmaes"], [0], tmp_path / "y", **TINY, merge=earlier)
+    assert not (tmp_path / "x" / "runs").exists() and not (tmp_path / "y" / "runs").exists()
+
+
 # With a local Ray instance.
 
 
