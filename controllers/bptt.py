@@ -97,7 +97,11 @@ class BPTTConfig:
         horizon: Steps per rollout.
         batch_size: Initial states per rollout.
         truncate_every: Detach the state every this many steps (None: full horizon).
-        lr: Adam learning rate.
+        lr: Adam learning rate (the initial one with ``lr_half_life``).
+        lr_half_life: Halve the learning rate every this many updates, continuously
+            (``lr · 0.5^(updates / lr_half_life)`` at each step; None: constant). A constant
+            rate keeps Adam's steps about ``lr`` long near an optimum, where they make the
+            policy wander.
         grad_clip: Maximum global gradient norm (None: no clipping).
         loss: ``"return"``, ``"balance"`` (the system's training loss) or ``"shaped"`` (that
             loss minus the return); see the module docstring.
@@ -123,6 +127,7 @@ class BPTTConfig:
     batch_size: int = 16
     truncate_every: Optional[int] = None
     lr: float = 1e-2
+    lr_half_life: Optional[int] = None
     grad_clip: Optional[float] = 1.0
     loss: str = "return"
     policy: dict[str, Any] = field(default_factory=dict)
@@ -139,6 +144,11 @@ class BPTTConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.mirror_starts and self.batch_size % 2:
             raise ValueError(f"mirror_starts needs an even batch_size, got {self.batch_size}")
+        if self.lr_half_life is not None and self.lr_half_life < 1:
+            raise ValueError(
+                f"lr_half_life must be a positive number of updates or None, "
+                f"got {self.lr_half_life}"
+            )
         if self.horizon < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(
                 "horizon, batch_size and lr must be positive, got "
@@ -334,6 +344,7 @@ class BPTTTrainer(ControlPolicyTrainer):
         else:
             self.optimizer = torch.optim.SGD(self.policy.parameters(), lr=config.lr)
         self._graphs: dict[int, tuple] = {}  # CUDA graphs of updates, by horizon (fast)
+        self.updates = 0
 
     # -- one update -------------------------------------------------------------------
     def _rollout(
@@ -413,7 +424,11 @@ class BPTTTrainer(ControlPolicyTrainer):
             scale = 1.0 / max(float(norm), 1e-12)
             for p in params:
                 p.grad.mul_(scale)
+        if cfg.lr_half_life is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = cfg.lr * 0.5 ** (self.updates / cfg.lr_half_life)
         self.optimizer.step()
+        self.updates += 1
         return {
             "transitions": transitions,
             "loss": float(loss.detach()),
@@ -489,12 +504,14 @@ class BPTTTrainer(ControlPolicyTrainer):
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
+            "updates": self.updates,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
+        self.updates = int(state.get("updates", 0))  # checkpoints before lr_half_life: 0
 
 
 class _StepCounter:

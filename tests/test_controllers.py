@@ -1,5 +1,6 @@
 """Controllers: estimators, BPTT trainer, run directories, resume, errors, CLI."""
 
+import io
 import json
 import math
 
@@ -429,3 +430,26 @@ def test_detached_observations_give_each_action_its_own_gradient():
     torch.testing.assert_close(out_full.states, out.states)  # the same trajectory ...
     grads = torch.autograd.grad(full._loss(out_full), list(full.policy.parameters()))
     assert max(float((a - b).abs().max()) for a, b in zip(grads, detached)) > 1e-3  # ... not
+
+
+def test_lr_half_life_halves_the_rate_and_survives_a_resume():
+    config = {**default_config("cartpole").to_dict(), "lr_half_life": 2, "optimizer": "adam"}
+    trainer = BPTTTrainer("cartpole", BPTTConfig(**config), seed=0)
+    lr = trainer.config.lr
+    for _ in range(3):
+        trainer.update()
+    # the third step (updates = 2 before it) ran at half the initial rate
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(lr * 0.5)
+    saved = io.BytesIO()  # as a checkpoint holds it (an in-memory state shares tensors)
+    torch.save(trainer.state_dict(), saved)
+    saved.seek(0)
+    resumed = BPTTTrainer("cartpole", BPTTConfig(**config), seed=0)
+    resumed.load_state_dict(torch.load(saved, weights_only=False))
+    assert resumed.updates == 3
+    trainer.update()
+    resumed.update()
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(lr * 0.5**1.5)
+    for a, b in zip(trainer.policy.parameters(), resumed.policy.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="lr_half_life must be a positive number"):
+        BPTTConfig(**{**config, "lr_half_life": 0})
