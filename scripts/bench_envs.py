@@ -63,14 +63,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-PAIRS: dict[str, tuple[str, str]] = {
-    "cartpole": ("diffsim/CartPole-v1", "CartPole-v1"),
-    "pendulum": ("diffsim/Pendulum-v1", "Pendulum-v1"),
-    "acrobot": ("diffsim/Acrobot-v1", "Acrobot-v1"),
-    "mountain_car": ("diffsim/MountainCar-v0", "MountainCar-v0"),
-    "mountain_car_continuous": ("diffsim/MountainCarContinuous-v0", "MountainCarContinuous-v0"),
-}
-"""Known pairs, by name: (our id, Gymnasium's id)."""
+
+def _pairs() -> dict[str, tuple[str, str]]:
+    from diffsim import systems
+
+    specs = (systems.get_task_spec(name) for name in systems.task_specs())
+    return {t.short_name: (t.env_id, t.gymnasium_id) for t in specs if t.gymnasium_id}
+
+
+PAIRS: dict[str, tuple[str, str]] = _pairs()
+"""Known pairs, by task short name: (our id, Gymnasium's id), every registered task with a
+Gymnasium twin (``TaskSpec.gymnasium_id``)."""
 
 DEFAULT_PAIRS = "cartpole,pendulum"
 """The pairs measured by default (the issue's two)."""
