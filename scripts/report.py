@@ -236,10 +236,11 @@ def _cross_eval(results_dir: Path) -> list[str]:
     rows = [row for f in files for row in json.loads(f.read_text())["runs"]]
     same = max(abs(r["return_gymnasium"] - r["return_diffsim_same_starts"]) for r in rows)
     shift = [r["return_diffsim_default"] - r["return_gymnasium"] for r in rows]
+    names = ", ".join(f"`{f.name}`" for f in files)
     lines = [
         "### The same final policies, evaluated on both environments from the same starts",
         "",
-        f"`python -m diffsim.scripts.cross_eval` (`{files[0].name}`) re-evaluates every final "
+        f"`python -m diffsim.scripts.cross_eval` ({names}) re-evaluates every final "
         "policy on Gymnasium's env and on diffsim's twin, both as Gymnasium's `SyncVectorEnv` "
         "(the same 100 starts), and by diffsim's default evaluation (its own vector env, which "
         "draws the starts of Gymnasium's default evaluation of the same id: "
@@ -249,16 +250,36 @@ def _cross_eval(results_dir: Path) -> list[str]:
         "(return units); the default evaluation differs from the first by "
         f"{min(shift):+.1f} to {max(shift):+.1f}, where Gymnasium's own two start sets differ.",
         "",
+        "Each file's runs (how they were trained: [protocol.md](protocol.md)):",
+        "",
+    ]
+    for f in files:
+        data = json.loads(f.read_text())
+        runs = [r["run"] for r in data["runs"]]
+        lines.append(f"- `{f.name}`: {len(runs)} runs, `{runs[0]}` … `{runs[-1]}`")
+    lines += [
+        "",
         "| method | seed | trained on | on Gymnasium's env | on diffsim's, same starts | "
-        "on diffsim's, its default evaluation |",
-        "|---|---|---|---|---|---|",
+        "on diffsim's, its default evaluation | solved on Gymnasium's env |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        threshold = _solved_threshold(r["trained_on"])
+        solved = (
+            "—" if threshold is None else ("yes" if r["return_gymnasium"] >= threshold else "no")
+        )
         lines.append(
             f"| {r['method']} | {r['seed']} | {r['trained_on']} | {r['return_gymnasium']:.1f} | "
-            f"{r['return_diffsim_same_starts']:.1f} | {r['return_diffsim_default']:.1f} |"
+            f"{r['return_diffsim_same_starts']:.1f} | {r['return_diffsim_default']:.1f} | "
+            f"{solved} |"
         )
     return lines + [""]
+
+
+def _solved_threshold(env_id: str) -> Optional[float]:
+    from diffsim.controllers.compare import _solved_return
+
+    return _solved_return(env_id)
 
 
 def _post_claims(results: dict[str, dict[str, Any]]) -> list[str]:
