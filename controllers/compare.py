@@ -125,9 +125,10 @@ def compare(
         device: Torch device of every cell's trainer (``"cuda"`` with the Ray executor
             needs GPUs reserved per job: ``RayExecutor(gpus_per_job=…)``).
         merge: An earlier comparison's ``results.json`` (or its directory) of the same task
-            and schedule, with other methods: ``OUT/results.json`` then holds both
-            (:func:`merge_results`, this run's methods after the earlier's). Read and checked
-            before any cell runs.
+            and schedule, with other cells (other methods, or other seeds of a method run
+            with the same budget): ``OUT/results.json`` then holds both
+            (:func:`merge_results`). Read and checked (:func:`check_mergeable`) before any
+            cell runs.
 
     Returns:
         The result as written to ``results.json``: ``cells`` (the cells that finished,
@@ -162,16 +163,13 @@ def compare(
     earlier = None
     if merge is not None:
         earlier = load_result(merge)
-        probe = {
+        settings = {
             "env_id": env_id,
             "eval_every": eval_every,
             "eval_episodes": eval_episodes,
             "solved_return": _solved_return(env_id),
-            "methods": methods,
         }
-        merge_results(
-            earlier, {**probe, "seeds": [], "cells": [], "command": "", "wall_seconds": 0}
-        )
+        check_mergeable(earlier, settings, {m: seed_list for m in methods}, budgets)
     if executor is None:
         executor = SerialExecutor()
     out = Path(out)
@@ -334,33 +332,62 @@ MERGED_KEYS = ("env_id", "eval_every", "eval_episodes", "solved_return")
 """The settings two comparisons must share to be merged into one table."""
 
 
-def merge_results(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
-    """One comparison from two of the same task that ran different methods (e.g. in two
-    sittings: a comparison's run directories need not survive between them).
-
-    The cells, failures, methods (``earlier``'s first), seeds and budgets are joined and the
-    summary recomputed. ``command`` becomes both commands joined by `` && `` (what
-    regenerates the whole), ``wall_seconds`` their sum, and ``parts`` lists each comparison's
-    ``command``, ``machine``, ``executor`` and ``wall_seconds`` (an earlier merge's parts are
-    kept as they are); ``machine`` and ``executor`` are ``later``'s. Seconds measured in
-    different sittings are comparable only on a machine equally loaded in both.
+def check_mergeable(
+    earlier: dict[str, Any],
+    settings: dict[str, Any],
+    seeds: dict[str, list[int]],
+    budgets: dict[str, Optional[int]],
+) -> None:
+    """Check that a comparison with ``settings`` (the keys of :data:`MERGED_KEYS`) running
+    ``seeds[method]`` of each method with ``budgets[method]`` can be merged into ``earlier``.
 
     Raises:
-        ValueError: the two differ in a setting of :data:`MERGED_KEYS` (naming it and both
-            values), or a method is in both (naming it: rerun it into one of them instead).
+        ValueError: a setting of :data:`MERGED_KEYS` differs (naming it and both values), a
+            cell (method and seed) is in both, or a method in both ran with another budget
+            (naming the method and both budgets).
     """
     for key in MERGED_KEYS:
-        if earlier.get(key) != later.get(key):
+        if earlier.get(key) != settings.get(key):
             raise ValueError(
                 f"cannot merge comparisons whose {key} differ: {earlier.get(key)!r} and "
-                f"{later.get(key)!r}"
+                f"{settings.get(key)!r}"
             )
-    both = [m for m in later["methods"] if m in earlier["methods"]]
+    held = {(c["method"], c["seed"]) for c in [*earlier["cells"], *earlier.get("failed", [])]}
+    both = [f"{m} seed {s}" for m, ss in seeds.items() for s in ss if (m, s) in held]
     if both:
         raise ValueError(
             f"cannot merge: {', '.join(both)} is in both comparisons; merge comparisons of "
-            "different methods (rerun a method into the comparison that holds it)"
+            "different methods or seeds (rerun a cell into the comparison that holds it)"
         )
+    earlier_budgets = earlier.get("budget", {})
+    for method in seeds:
+        if method in earlier["methods"] and earlier_budgets.get(method) != budgets.get(method):
+            raise ValueError(
+                f"cannot merge: {method} ran with budget {earlier_budgets.get(method)!r} in the "
+                f"earlier comparison and {budgets.get(method)!r} in this one"
+            )
+
+
+def merge_results(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """One comparison from two of the same task that ran different cells (other methods, or
+    other seeds of a method, e.g. in two sittings: a comparison's run directories need not
+    survive between them).
+
+    The cells (ordered by method, ``earlier``'s methods first, then seed), failures, methods,
+    seeds and budgets are joined and the summary recomputed. ``command`` becomes both
+    commands joined by `` && `` (what regenerates the whole), ``wall_seconds`` their sum, and
+    ``parts`` lists each comparison's ``command``, ``machine``, ``executor`` and
+    ``wall_seconds`` (an earlier merge's parts are kept as they are); ``machine`` and
+    ``executor`` are ``later``'s. Seconds measured in different sittings are comparable only
+    on a machine equally loaded in both.
+
+    Raises:
+        ValueError: as :func:`check_mergeable`.
+    """
+    later_seeds: dict[str, list[int]] = {m: [] for m in later["methods"]}
+    for c in [*later["cells"], *later.get("failed", [])]:
+        later_seeds[c["method"]].append(c["seed"])
+    check_mergeable(earlier, later, later_seeds, later.get("budget", {}))
 
     def parts(result: dict[str, Any]) -> list[dict[str, Any]]:
         if "parts" in result:
@@ -368,15 +395,20 @@ def merge_results(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, A
         keys = ("command", "machine", "executor", "wall_seconds")
         return [{k: result.get(k) for k in keys}]
 
+    methods = [*earlier["methods"], *(m for m in later["methods"] if m not in earlier["methods"])]
+
+    def ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(records, key=lambda c: (methods.index(c["method"]), c["seed"]))
+
     merged = dict(later)
-    merged["methods"] = [*earlier["methods"], *later["methods"]]
+    merged["methods"] = methods
     merged["seeds"] = sorted(set(earlier["seeds"]) | set(later["seeds"]))
     merged["budget"] = {**earlier.get("budget", {}), **later.get("budget", {})}
     merged["command"] = f"{earlier['command']} && {later['command']}"
     merged["wall_seconds"] = earlier["wall_seconds"] + later["wall_seconds"]
     merged["parts"] = parts(earlier) + parts(later)
-    merged["cells"] = [*earlier["cells"], *later["cells"]]
-    merged["failed"] = [*earlier.get("failed", []), *later.get("failed", [])]
+    merged["cells"] = ordered([*earlier["cells"], *later["cells"]])
+    merged["failed"] = ordered([*earlier.get("failed", []), *later.get("failed", [])])
     merged["summary"] = summarize(merged)
     return merged
 

@@ -50,7 +50,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated methods, of {', '.join(METHOD_NAMES)} (default: the task's "
         f"default method: {defaults_help()})",
     )
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per method (default: 5)")
+    p.add_argument(
+        "--seeds",
+        type=seed_list,
+        default=5,
+        metavar="N|S,S,...",
+        help="seeds 0..N-1 per method, or a comma-separated list of seeds (e.g. 3,4, to add "
+        "seeds to an earlier comparison with --merge) (default: 5)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument(
         "--budget",
@@ -184,6 +191,24 @@ def parse_budget(text: str) -> Union[int, dict[str, int]]:
         raise argparse.ArgumentTypeError(
             f"expected N or METHOD=N,METHOD=N (integers), got {text!r}"
         ) from None
+
+
+def seed_list(text: str) -> Union[int, list[int]]:
+    """``--seeds``: ``N`` (seeds 0..N−1) or a comma-separated list of distinct seeds ≥ 0."""
+    try:
+        if "," not in text:
+            n = int(text)
+            if n < 1:
+                raise ValueError
+            return n
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seeds N ≥ 1 or a comma-separated list of seeds, got {text!r}"
+        ) from None
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct and ≥ 0, got {text!r}")
+    return seeds
 
 
 def run(args: argparse.Namespace) -> int:

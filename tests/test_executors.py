@@ -259,9 +259,47 @@ def test_compare_merges_an_earlier_comparison_of_other_methods(tmp_path, capsys)
         compare(
             "cartpole", ["bptt"], [0], tmp_path / "x", **{**TINY, "eval_every": 200}, merge=earlier
         )
-    with pytest.raises(ValueError, match="cmaes is in both"):
-        compare("cartpole", ["cmaes"], [0], tmp_path / "y", **TINY, merge=earlier)
-    assert not (tmp_path / "x" / "runs").exists() and not (tmp_path / "y" / "runs").exists()
+    with pytest.raises(ValueError, match="cmaes seed 0 is in both"):
+        compare("cartpole", ["cmaes"], [0, 1], tmp_path / "y", **TINY, merge=earlier)
+    with pytest.raises(ValueError, match="cmaes ran with budget 600 .* and 900"):
+        compare("cartpole", ["cmaes"], [1], tmp_path / "z", **{**TINY, "budget": 900},
+                merge=earlier)  # fmt: skip
+    for d in "xyz":
+        assert not (tmp_path / d / "runs").exists()
+
+
+def test_compare_merges_more_seeds_of_a_method(tmp_path, capsys):
+    cmaes = {"configs": {"cmaes": {"popsize": 4, "episodes": 1}}}
+    earlier = tmp_path / "first"
+    compare("cartpole", ["cmaes", "bptt"], [0], earlier, **TINY, **cmaes)
+    out = tmp_path / "second"
+    later = compare("cartpole", ["cmaes"], [2, 1], out, **TINY, **cmaes, merge=earlier)
+    first = json.loads((earlier / "results.json").read_text())
+    assert later["methods"] == ["cmaes", "bptt"]
+    assert [(c["method"], c["seed"]) for c in later["cells"]] == [
+        ("cmaes", 0), ("cmaes", 1), ("cmaes", 2), ("bptt", 0)
+    ]  # fmt: skip
+    assert later["cells"][0] == first["cells"][0] and later["cells"][3] == first["cells"][1]
+    assert later["seeds"] == [0, 1, 2]
+    assert later["summary"]["cmaes"]["seeds"] == 3 and later["summary"]["bptt"]["seeds"] == 1
+    assert json.loads((out / "results.json").read_text()) == later
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("5", 5), ("3,4", [3, 4]), ("0", None), ("1,1", None), ("a", None),
+                       ("-1,2", None)]  # fmt: skip
+)
+def test_compare_seeds_option(text, expected, capsys):
+    import argparse
+
+    from diffsim.scripts.compare import seed_list
+
+    if expected is not None:
+        assert seed_list(text) == expected
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match=repr(text)):
+            seed_list(text)
 
 
 # With a local Ray instance.
