@@ -286,10 +286,10 @@ def test_compare_merges_more_seeds_of_a_method(tmp_path, capsys):
     capsys.readouterr()
 
 
-@pytest.mark.parametrize(
-    "text, expected", [("5", 5), ("3,4", [3, 4]), ("0", None), ("1,1", None), ("a", None),
-                       ("-1,2", None)]  # fmt: skip
-)
+SEED_TEXTS = [("5", 5), ("3,4", [3, 4]), ("0", None), ("1,1", None), ("a", None), ("-1,2", None)]
+
+
+@pytest.mark.parametrize("text, expected", SEED_TEXTS)
 def test_compare_seeds_option(text, expected, capsys):
     import argparse
 
