@@ -211,7 +211,8 @@ class SB3Trainer:
     docstring); :data:`TRAINERS` holds one subclass per algorithm.
 
     Args:
-        env_id: A Gymnasium id (this project's, or Gymnasium's twin of one: ``Acrobot-v1``).
+        env_id: A Gymnasium id (this project's, or Gymnasium's twin of one: a key of
+            :data:`~diffsim.controllers.zoo.ZOO_ENTRY`).
         config: The hyperparameters (:func:`default_config`).
         seed: Seeds SB3 (its model, the global generators it uses) and the envs
             (``seed + i`` for env ``i``), as the zoo does.

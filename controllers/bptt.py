@@ -30,8 +30,8 @@ It consumes ``batch_size × horizon`` transitions. What is differentiated (``los
   every element has terminated, and only the steps simulated are counted.
 - ``"shaped"``: the system's training loss minus the return, for rewards that have a useful
   gradient in part only: MountainCarContinuous's ``100·[goal] − 0.1·a²`` passes the action
-  cost's gradient, and its training loss (:func:`diffsim.mountain_car.speed_loss`) stands in
-  for the goal bonus. The rollout ends as for ``"balance"``.
+  cost's gradient, and its training loss (:func:`diffsim.continuous_mountain_car.goal_loss`)
+  stands in for the goal bonus. The rollout ends as for ``"balance"``.
 
 Defaults: :data:`TUNED` holds the tuned configuration of each built-in task; any other
 registered task (a user's own system) gets :func:`derived_config`, read from its
@@ -117,6 +117,13 @@ class BPTTConfig:
             it keeps the gradient from compounding through the policy's response to the
             state, which explodes where a policy switches its push. False (default):
             the full BPTT gradient.
+        whole_rollouts: Never shorten a rollout to end at the training loop's next
+            evaluation: every update simulates its full ``horizon`` (or until every episode
+            has ended), and an evaluation falls at the first update boundary past its
+            scheduled count (the count reached is what its row records). False (default):
+            the update before an evaluation is cut to the transitions left, so that
+            evaluations fall on the schedule; a cut rollout may be too short to reach a
+            goal, and its gradient is then that of a different problem.
         fast: Run each rollout step as one compiled function (:mod:`diffsim.fast`); on a
             CUDA device with ``loss="return"`` and a noise-free estimator, also replay the
             whole forward and backward pass as one CUDA graph. Equal to the eager updates
@@ -135,6 +142,7 @@ class BPTTConfig:
     mirror_starts: bool = False
     optimizer: str = "adam"
     detach_observations: bool = False
+    whole_rollouts: bool = False
     fast: bool = False
 
     def __post_init__(self) -> None:
@@ -231,15 +239,20 @@ TUNED: dict[str, dict[str, Any]] = {
             obs_scale=(1.0, 0.003),
         ),
     ),
-    # 200-step windows from reset starts (the car reaches the goal well within them), the
-    # speed deficit standing in for the goal bonus and the action cost differentiated as it
-    # is; observations divided by their bounds, so that the velocity (|v| <= 0.07) is seen.
+    # The continuous car on its goal loss (the energy its best moment lacked while it does
+    # not reach the goal) and the action cost (loss "shaped": the return), 300-step rollouts
+    # never cut at an evaluation (a cut one is too short for a gentle policy to reach the
+    # goal), the learning rate halved every 15 updates (near the optimum, next to the
+    # cliff where every episode fails, Adam's steps of a constant size cross it);
+    # observations divided by their bounds, so that the velocity (|v| <= 0.07) is seen.
     "diffsim/MountainCarContinuous-v0": dict(
-        horizon=200,
-        batch_size=16,
+        horizon=300,
+        batch_size=8,
         lr=0.01,
+        lr_half_life=15,
         loss="shaped",
         grad_clip=1.0,
+        whole_rollouts=True,
         policy=dict(kind="mlp", hidden=(64, 64), head="tanh", obs_scale=(1.2, 0.07)),
     ),
     # The 2019 post's pendulum never clips the torque, and its policy was unbounded: so is
@@ -393,7 +406,7 @@ class BPTTTrainer(ControlPolicyTrainer):
         """
         cfg = self.config
         horizon, batch = cfg.horizon, cfg.batch_size
-        if max_transitions is not None:
+        if max_transitions is not None and not cfg.whole_rollouts:
             horizon = max(1, min(horizon, max_transitions // batch))
             if max_transitions < batch and not (cfg.mirror_starts or self._graphable()):
                 batch = max(1, max_transitions)

@@ -105,6 +105,7 @@ def compare(
     executor: Optional[Executor] = None,
     device: str = "cpu",
     merge: Union[str, Path, None] = None,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Run every method × seed and write ``OUT/results.json`` (see the module docstring).
 
@@ -129,6 +130,9 @@ def compare(
             with the same budget): ``OUT/results.json`` then holds both
             (:func:`merge_results`). Read and checked (:func:`check_mergeable`) before any
             cell runs.
+        replace: With ``merge``: this run's methods replace the earlier comparison's cells of
+            the same methods (:func:`without_methods`; e.g. a method rerun after its tuned
+            configuration changed), instead of being refused.
 
     Returns:
         The result as written to ``results.json``: ``cells`` (the cells that finished,
@@ -161,8 +165,12 @@ def compare(
         if name not in methods:
             raise ValueError(f"configs given for {name!r}, which is not among {methods}")
     earlier = None
+    if replace and merge is None:
+        raise ValueError("replace=True needs merge: the comparison whose cells it replaces")
     if merge is not None:
         earlier = load_result(merge)
+        if replace:
+            earlier = without_methods(earlier, methods)
         settings = {
             "env_id": env_id,
             "eval_every": eval_every,
@@ -366,6 +374,28 @@ def check_mergeable(
                 f"cannot merge: {method} ran with budget {earlier_budgets.get(method)!r} in the "
                 f"earlier comparison and {budgets.get(method)!r} in this one"
             )
+
+
+def without_methods(result: dict[str, Any], methods: list[str]) -> dict[str, Any]:
+    """``result`` without the cells, failures, budgets and summary rows of ``methods``
+    (those it does not hold are ignored); its ``parts`` gain ``replaced``: the methods a
+    later part replaced, so that the merged record still says what each command's cells
+    became. Its commands are kept: run in order, they regenerate the merged comparison."""
+    dropped = [m for m in result["methods"] if m in methods]
+    if not dropped:
+        return result
+    kept = dict(result)
+    kept["methods"] = [m for m in result["methods"] if m not in methods]
+    kept["cells"] = [c for c in result["cells"] if c["method"] not in methods]
+    kept["failed"] = [f for f in result.get("failed", []) if f["method"] not in methods]
+    kept["budget"] = {m: b for m, b in result.get("budget", {}).items() if m not in methods}
+    keys = ("command", "machine", "executor", "wall_seconds")
+    parts = result.get("parts") or [{k: result.get(k) for k in keys}]
+    kept["parts"] = [
+        {**part, "replaced": sorted({*part.get("replaced", []), *dropped})} for part in parts
+    ]
+    kept["summary"] = summarize(kept)
+    return kept
 
 
 def merge_results(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:

@@ -23,10 +23,11 @@ name               forward (training)                              backward (d a
 At evaluation every binary estimator acts deterministically: ``+1 if u ≥ 0 else −1``
 (greedy).
 
-**Categorical** (``head="categorical"``, k ≥ 2 actions with physical values ``v``: Acrobot's
-torque and MountainCar's push −1, 0, +1). The policy outputs logits ``z`` of shape
-``[..., k]``; ``p = softmax(z)`` is the policy's distribution over the actions. Each rule
-returns a physical action ``[...]`` and passes a gradient to ``z`` (``v`` gets none):
+**Categorical** (``head="categorical"``, k ≥ 2 actions with physical values ``v``: the system
+description's ``discrete_actions``, e.g. three torques −1, 0, +1). The policy outputs logits
+``z`` of shape ``[..., k]``; ``p = softmax(z)`` is the policy's distribution over the
+actions. Each rule returns a physical action ``[...]`` and passes a gradient to ``z`` (``v``
+gets none):
 
 =================  ==============================================  ==============================
 name               forward (training)                              backward (d action / d z)

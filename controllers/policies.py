@@ -9,7 +9,7 @@ observation) to *physical* actions ``[B]``:
   :mod:`diffsim.controllers.estimators` turns it into a push of ±1 (``st_sign`` by default),
   times ``action_scale``;
 - tasks with k discrete actions (``head="categorical"``): ``net(obs)`` is ``[B, k]`` logits,
-  one per action of ``actions`` (the physical values, Acrobot's torques −1, 0, +1), and a
+  one per action of ``actions`` (the physical values, the system's ``discrete_actions``), and a
   categorical estimator turns them into one of those values (``st_argmax`` by default), times
   ``action_scale``;
 - unbounded continuous actions (``head="linear"``): ``action_scale · net(obs)``, for the 2019

@@ -24,9 +24,10 @@ that update consumed, ``policy``, ``agent()``, ``save(path)``, ``state_dict`` /
   :mod:`diffsim.controllers.checkpoint`;
 - it stops at the budget, or, when ``stop_when_solved`` is set, at the first evaluation
   whose mean return passes the task's solved return by its ``stop_margin_se`` standard
-  errors (:attr:`diffsim.systems.TaskSpec.stop_margin_se`: 0, reaching it, for CartPole and
-  Pendulum; 2 for Acrobot and the mountain cars), or when the caller's ``on_evaluation``
-  hook asks it to (a hyperparameter sweep's pruner: :mod:`diffsim.controllers.sweep`).
+  errors (:attr:`diffsim.systems.TaskSpec.stop_margin_se`: 0 by default, reaching it; each
+  task's entry in :mod:`diffsim.systems`' registry sets its own), or when the caller's
+  ``on_evaluation`` hook asks it to (a hyperparameter sweep's pruner:
+  :mod:`diffsim.controllers.sweep`).
 
 The trebuchet's return (−|miss| in metres, averaged) rounds to 0.0 as soon as the network
 aims well, so its evaluation rows (and progress bar) also give the median and the 95th

@@ -321,9 +321,8 @@ class _EntryView(Mapping):
 ZOO_ENTRY: Mapping[str, str] = _EntryView()
 """Which zoo entry each environment uses (:func:`zoo_entries`, a view of the registry):
 ``diffsim/CartPole-v1`` and ``CartPole-v1`` → ``CartPole-v1``; ``diffsim/Pendulum-v1``,
-``diffsim/Pendulum2019-v1`` and ``Pendulum-v1`` → ``Pendulum-v1``; ``diffsim/Acrobot-v1``
-and ``Acrobot-v1`` → ``Acrobot-v1``; likewise ``MountainCar-v0`` and
-``MountainCarContinuous-v0``."""
+``diffsim/Pendulum2019-v1`` and ``Pendulum-v1`` → ``Pendulum-v1``; likewise every other
+registered task with a ``gymnasium_id``."""
 
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 """Hyperparameters the zoo turns into schedules (``"lin_<x>"``) — ``delta_std`` is ARS's."""

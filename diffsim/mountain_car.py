@@ -355,6 +355,13 @@ def energy_loss(states: Any, alive: Any, params: Any = None) -> Any:
     proxy: the policy is judged on the return. It works for both cars' parameters (the
     continuous car's action cost is not in it).
     """
+    return (energy_deficit(states[1:], params) * alive).sum(0)
+
+
+def energy_deficit(states: Any, params: Any = None) -> Any:
+    """The energy the car lacks, ``(E_goal − E(s)) / (E_goal − E_min)`` per state ``[...]``
+    (torch), as :func:`energy_loss` defines it: 1 at rest at the valley's bottom, 0 at the
+    goal moving at ``max(goal_velocity, 0)``, negative beyond."""
     params = DEFAULT_PARAMS if params is None else params
     g = params.gravity
     goal_v = params.goal_velocity
@@ -365,8 +372,7 @@ def energy_loss(states: Any, alive: Any, params: Any = None) -> Any:
     )
     e_goal = g / TRACK_FREQUENCY * sin_goal + 0.5 * goal_v * goal_v
     e_min = -g / TRACK_FREQUENCY
-    deficit = (e_goal - energy(states[1:], params)) / (e_goal - e_min)
-    return (deficit * alive).sum(0)
+    return (e_goal - energy(states, params)) / (e_goal - e_min)
 
 
 ARRIVAL_WEIGHT = 100.0

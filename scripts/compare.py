@@ -6,8 +6,10 @@ transitions, 100 evaluation episodes, fixed evaluation seed, deterministic polic
 ``DIR/results.json``; the summary table is printed and written to ``DIR/summary.txt``; the
 learning curves are drawn to ``DIR/curves.png``. Rerunning the command resumes an
 interrupted comparison: finished cells are read back, not retrained. ``--merge RESULTS``
-adds an earlier comparison of other methods on the same task and schedule to this one's
-files, so that a long comparison can be run one method per sitting.
+adds an earlier comparison of other cells (other methods, or other seeds: ``--seeds 3,4``) on
+the same task and schedule to this one's files, so that a long comparison can be run one
+method per sitting; with ``--replace`` this run's methods replace that comparison's cells of
+the same methods.
 
 Executors (docs/cluster.md): ``--executor serial`` (default) trains the cells one after
 another in this process; ``--executor ray`` runs each cell as a Ray task, on a local
@@ -73,8 +75,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="RESULTS",
         help="an earlier comparison's results.json (or its directory) of the same task and "
-        "schedule with other methods: DIR/results.json, summary.txt and curves.png then "
-        "hold both (e.g. one method per sitting)",
+        "schedule with other cells (other methods, or other seeds of a method: --seeds 3,4): "
+        "DIR/results.json, summary.txt and curves.png then hold both (e.g. one method per "
+        "sitting)",
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --merge: this run's methods replace the earlier comparison's cells of the "
+        "same methods (e.g. a method rerun with a new tuned configuration)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
@@ -244,6 +253,7 @@ def run(args: argparse.Namespace) -> int:
             executor=executor,
             device=args.device,
             merge=args.merge,
+            replace=args.replace,
         )
     table = format_summary(result)
     print(table)

@@ -10,6 +10,12 @@ any other, so its evaluated return is one that can be reached: the optimum is at
 good (the grid's interpolation error can only cost steps). It also reports the mean number
 of steps from 201 evenly spaced starts of the reset range, and the same figures for
 "push along the velocity" (right at rest), the policy the energy deficit alone converges to.
+
+For MountainCarContinuous-v0, whose return ``100 − 0.1·Σa²`` rewards gentle pushes that
+still reach the goal, it evaluates pushing with force ``±c`` along the velocity (``+c`` at
+rest) for a few ``c`` on the same protocol (Gymnasium's own env): how the return grows as the
+push weakens, up to the point where the car no longer reaches the goal in 999 steps.
+
 It writes ``docs/results/mountaincar_optimum.json``, which ``docs/reference_dynamics.md``
 quotes::
 
@@ -88,6 +94,21 @@ class AlongVelocity:
         return np.where(np.asarray(obs).reshape(-1, 2)[:, 1] >= 0, 2, 0)
 
 
+class ScaledAlongVelocity:
+    """The continuous car's force ``±c`` along the velocity, ``+c`` at rest."""
+
+    def __init__(self, c: float):
+        self.c = c
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        v = np.asarray(obs, dtype=np.float64).reshape(-1, 2)[:, 1]
+        return np.where(v >= 0, self.c, -self.c).astype(np.float32)[:, None]
+
+
+CONTINUOUS_FORCES = (1.0, 0.8, 0.6, 0.4, 0.3, 0.25, 0.2, 0.15)
+"""The forces ``c`` of :class:`ScaledAlongVelocity` evaluated."""
+
+
 def steps_from_starts(agent: Any, starts: np.ndarray) -> np.ndarray:
     """Steps to the goal (at most 200) from rest at each start position, all at once."""
     state = np.stack([starts, np.zeros_like(starts)], -1)
@@ -134,6 +155,15 @@ def main(argv: Any = None) -> None:
             "max_steps_201_starts": int(steps.max()),
         }
         print(f"{name}: {ev.mean:.2f} ± {ev.std:.2f} on the protocol; {steps.mean():.2f} steps")
+    result["continuous_along_velocity"] = {}
+    for c in CONTINUOUS_FORCES:
+        ev = evaluate(ScaledAlongVelocity(c), "MountainCarContinuous-v0", 100)
+        result["continuous_along_velocity"][str(c)] = {
+            "eval_return_mean": ev.mean,
+            "eval_return_std": ev.std,
+        }
+        print(f"MountainCarContinuous, force ±{c} along the velocity: {ev.mean:.2f} ± {ev.std:.2f}")
+    result["command"] = "python -m diffsim.scripts.mountaincar_optimum"
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
 

@@ -453,3 +453,18 @@ def test_lr_half_life_halves_the_rate_and_survives_a_resume():
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="lr_half_life must be a positive number"):
         BPTTConfig(**{**config, "lr_half_life": 0})
+
+
+def test_whole_rollouts_are_never_cut_at_an_evaluation(tmp_path):
+    base = {**default_config("pendulum-2019").to_dict(), "horizon": 40, "batch_size": 4}
+    cut = BPTTTrainer("pendulum-2019", BPTTConfig(**base), seed=0)
+    whole = BPTTTrainer("pendulum-2019", BPTTConfig(**{**base, "whole_rollouts": True}), seed=0)
+    assert cut.update(max_transitions=60)["transitions"] == 60  # 15 steps of 4 starts
+    assert whole.update(max_transitions=60)["transitions"] == 160
+    # In the training loop: evaluations fall at the first update boundary past the schedule.
+    config = {**base, "whole_rollouts": True}
+    result = train(
+        "pendulum-2019", method="bptt", config=config, budget=400, eval_every=100,
+        eval_episodes=2, out=tmp_path / "run", progress=False, stop_when_solved=False,
+    )  # fmt: skip
+    assert [row["transitions"] for row in result.metrics] == [0, 160, 320, 480]

@@ -286,6 +286,31 @@ def test_compare_merges_more_seeds_of_a_method(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_compare_replaces_a_method_of_an_earlier_comparison(tmp_path, capsys):
+    cmaes = {"configs": {"cmaes": {"popsize": 4, "episodes": 1}}}
+    earlier = tmp_path / "first"
+    compare("cartpole", ["cmaes", "bptt"], [0, 1], earlier, **TINY, **cmaes)
+    first = json.loads((earlier / "results.json").read_text())
+    out = tmp_path / "second"
+    args = ["compare", "cartpole", "--methods", "bptt", "--seeds", "1", "--out", str(out)]
+    args += ["--budget", "300", "--eval-every", "300", "--eval-episodes", "5", "--quiet"]
+    assert main([*args, "--merge", str(earlier), "--replace"]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert data["methods"] == ["cmaes", "bptt"]
+    assert [(c["method"], c["seed"]) for c in data["cells"]] == [
+        ("cmaes", 0), ("cmaes", 1), ("bptt", 0)
+    ]  # fmt: skip
+    assert data["cells"][:2] == first["cells"][:2]
+    assert data["cells"][2]["curve"]["transitions"] == [0, 300]  # the new budget's cell
+    assert data["budget"] == {"cmaes": 600, "bptt": 300}
+    assert [p.get("replaced") for p in data["parts"]] == [["bptt"], None]
+    assert data["summary"]["bptt"]["seeds"] == 1 and data["summary"]["cmaes"]["seeds"] == 2
+    capsys.readouterr()
+    with pytest.raises(ValueError, match="replace=True needs merge"):
+        compare("cartpole", ["bptt"], [0], tmp_path / "x", **TINY, replace=True)
+    assert not (tmp_path / "x").exists()
+
+
 SEED_TEXTS = [("5", 5), ("3,4", [3, 4]), ("0", None), ("1,1", None), ("a", None), ("-1,2", None)]
 
 

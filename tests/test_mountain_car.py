@@ -504,13 +504,82 @@ def test_speed_loss_costs_the_missing_speed():
     rand = torch.randn(6, 3, 2, dtype=torch.float64) * torch.tensor([0.3, 0.03])
     ones = torch.ones(5, 3, dtype=torch.float64)
     assert gradcheck(lambda s: mc.speed_loss(s, ones, EXACT), (rand.requires_grad_(),))
-    assert cmc.SYSTEM.training_loss is mc.speed_loss
+
+
+def _deficit_by_hand(x: float, v: float) -> float:
+    g = 0.0025  # the continuous car's gravity; its goal at x = 0.45 with goal_velocity 0
+    e_goal, e_min = g / 3 * math.sin(3 * 0.45), -g / 3
+    return (e_goal - (g / 3 * math.sin(3 * x) + v * v / 2)) / (e_goal - e_min)
+
+
+def test_goal_loss_is_the_best_moments_energy_deficit_of_a_missed_goal():
+    states = torch.tensor(
+        [
+            [[-0.5, 0.0], [-0.5, 0.0], [-0.5, 0.0]],
+            [[-0.3, 0.02], [0.3, 0.03], [-0.6, -0.01]],
+            [[0.1, 0.01], [0.46, 0.01], [-0.7, 0.0]],
+            [[0.2, -0.01], [0.46, 0.01], [-0.2, 0.04]],
+        ],
+        dtype=torch.float64,
+    )  # [T+1 = 4, B = 3, 2]
+    alive = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
+    # Element 0 misses; its best moment is x = 0.1, v = 0.01 (the states after each step).
+    # Element 1 reaches the goal at its second step (then frozen, not alive). Element 2
+    # misses, and its last state (x = -0.2, v = 0.04) comes after its episode ended.
+    expected = [
+        100 * min(_deficit_by_hand(-0.3, 0.02), _deficit_by_hand(0.1, 0.01),
+                  _deficit_by_hand(0.2, -0.01)),
+        0.0,
+        100 * min(_deficit_by_hand(-0.6, -0.01), _deficit_by_hand(-0.7, 0.0)),
+    ]  # fmt: skip
+    torch.testing.assert_close(
+        cmc.goal_loss(states, alive, cmc.DEFAULT_PARAMS),
+        torch.tensor(expected, dtype=torch.float64),
+    )
+    # Just short of the goal, the loss is about 0 (no jump where episodes start to reach it).
+    near = torch.tensor([[[0.44, 0.0]], [[0.449, 0.0]]], dtype=torch.float64)
+    assert 0 < float(cmc.goal_loss(near, torch.ones(1, 1, dtype=torch.float64))) < 0.2
+    # An episode that misses has the gradient of its best moment's deficit.
+    rand = torch.randn(6, 3, 2, dtype=torch.float64) * torch.tensor([0.2, 0.02]) - torch.tensor(
+        [0.4, 0.0]
+    )
+    ones = torch.ones(5, 3, dtype=torch.float64)
+    assert gradcheck(lambda s: cmc.goal_loss(s, ones, EXACT), (rand.requires_grad_(),))
+    assert cmc.SYSTEM.training_loss is cmc.goal_loss
+
+
+def test_shaped_goal_loss_prefers_gentle_pumping_and_the_speed_loss_full_power():
+    """Why the continuous car trains on the goal loss: with the action cost, it ranks
+    pushing ±0.3 along the velocity (a higher return) above full power, as the return does;
+    the speed deficit summed over the steps ranks them the other way."""
+
+    def shaped(c):
+        out = rollout(
+            lambda obs: c * torch.sign(obs[:, 1] + 1e-9),
+            "mountaincar-continuous",
+            horizon=300,
+            batch_size=8,
+            seed=0,
+            dtype=torch.float64,
+        )
+        p = cmc.DEFAULT_PARAMS
+        return (
+            float((cmc.goal_loss(out.states, out.alive, p) - out.returns).mean()),
+            float((mc.speed_loss(out.states, out.alive, p) - out.returns).mean()),
+            float(out.returns.mean()),
+        )
+
+    gentle, full = shaped(0.3), shaped(1.0)
+    assert gentle[2] > full[2] + 5  # the return: 97.7 against 89.3 on the protocol
+    assert gentle[0] < full[0]
+    assert gentle[1] > full[1]
 
 
 def test_a_held_push_lowers_the_energy_deficit_but_not_the_speed_deficit():
-    """Why the continuous car trains on speed: full power holds the car still on the slope,
-    higher than idling in the valley, so the energy deficit prefers holding to idling (a
-    local optimum on the way to pumping); the speed deficit does not."""
+    """Why the continuous car does not train on the summed energy deficit: full power holds
+    the car still on the slope, higher than idling in the valley, so the energy deficit
+    prefers holding to idling (a local optimum on the way to pumping); the speed deficit does
+    not."""
 
     def losses(policy):
         out = rollout(
@@ -548,7 +617,7 @@ def test_the_training_losses_prefer_pumping_and_bptt_uses_them():
         assert pump < ratio * idle  # the discrete car's: 100·(about 120 steps against 200)
         assert derived_config(task)["loss"] == "balance"
     assert mc.SYSTEM.training_loss is mc.time_loss
-    assert default_config("mountaincar-continuous").loss == "shaped"  # speed minus the return
+    assert default_config("mountaincar-continuous").loss == "shaped"  # goal minus the return
 
 
 @pytest.mark.slow
@@ -726,7 +795,7 @@ def test_bptt_shaped_loss_is_the_training_loss_minus_the_return():
     )
     s0 = trainer.task.sample_initial(4, trainer.generator, trainer.dtype, trainer.device)
     out = trainer._rollout(s0, trainer.generator.get_state(), 30)
-    expected = (mc.speed_loss(out.states, out.alive, trainer.task.params) - out.returns).mean()
+    expected = (cmc.goal_loss(out.states, out.alive, trainer.task.params) - out.returns).mean()
     torch.testing.assert_close(trainer._loss(out), expected)
     assert out.returns.requires_grad  # the action cost's gradient reaches the policy
 
@@ -744,3 +813,9 @@ def test_the_optimum_script_writes_its_yardstick(tmp_path):
     assert along["mean_steps_201_starts"] == pytest.approx(119.40298507462687, abs=1e-12)
     assert greedy["mean_steps_201_starts"] < along["mean_steps_201_starts"] - 5
     assert greedy["eval_return_mean"] > along["eval_return_mean"]
+    # The continuous car: weaker pushes score more, down to one too weak to reach the goal,
+    # whose return is its action cost over the 999 steps, -0.1 * 0.15² * 999.
+    continuous = result["continuous_along_velocity"]
+    reaching = [continuous[str(c)]["eval_return_mean"] for c in (1.0, 0.6, 0.3, 0.2)]
+    assert reaching == sorted(reaching) and reaching[0] > 85
+    assert continuous["0.15"]["eval_return_mean"] == pytest.approx(-0.1 * 0.15**2 * 999)
