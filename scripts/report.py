@@ -194,11 +194,17 @@ def _equivalence(results: dict[str, dict[str, Any]]) -> list[str]:
         "The RL baselines also ran on Gymnasium's own environments, with the same "
         "hyperparameters, seeds and evaluation. If this project's environments were easier, "
         "the baselines would solve them sooner than Gymnasium's; the figures below agree "
-        "within the spread across seeds.",
+        "within the spread across seeds. The last column counts the seeds whose learning "
+        "curves (every evaluation's mean return) are equal to the last digit on both. That "
+        "takes trajectories equal bit for bit and the same arithmetic in the training: two "
+        "runs of a seed on different CPUs (torch's kernels round differently; each part of a "
+        "comparison records its machine in its `results.json`), or in different versions "
+        "of this project, take different courses, and only their spread can be compared.",
         "",
         "| task | method | this project: solved, transitions to solve, final return | "
-        "Gymnasium's: solved, transitions to solve, final return |",
-        "|---|---|---|---|",
+        "Gymnasium's: solved, transitions to solve, final return | seeds with equal "
+        "curves |",
+        "|---|---|---|---|---|",
     ]
     found = False
     by_env: dict[str, list[dict[str, Any]]] = {}
@@ -216,14 +222,31 @@ def _equivalence(results: dict[str, dict[str, Any]]) -> list[str]:
                     continue
                 found = True
                 a, b = ours[0]["summary"][method], g["summary"][method]
+                equal, paired = _equal_curves(ours[0], g, method)
                 lines.append(
                     f"| {gym_id} | {method} | {a['seeds_solved']}/{a['seeds']}, "
                     f"{_cell(a['transitions_to_solve'], '.0f')}, "
                     f"{_cell(a['final_return'], '.1f')} | {b['seeds_solved']}/{b['seeds']}, "
                     f"{_cell(b['transitions_to_solve'], '.0f')}, "
-                    f"{_cell(b['final_return'], '.1f')} |"
+                    f"{_cell(b['final_return'], '.1f')} | {equal}/{paired} |"
                 )
     return lines + [""] if found else []
+
+
+def _equal_curves(ours: dict[str, Any], theirs: dict[str, Any], method: str) -> tuple[int, int]:
+    """How many of ``method``'s seeds in both comparisons have equal learning curves (the
+    mean return of every evaluation), of the seeds in both."""
+
+    def curves(result: dict[str, Any]) -> dict[int, list[float]]:
+        return {
+            c["seed"]: c["curve"]["eval_return_mean"]
+            for c in result["cells"]
+            if c["method"] == method
+        }
+
+    a, b = curves(ours), curves(theirs)
+    paired = sorted(set(a) & set(b))
+    return sum(a[s] == b[s] for s in paired), len(paired)
 
 
 def _cross_eval(results_dir: Path) -> list[str]:

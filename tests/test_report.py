@@ -88,7 +88,7 @@ def test_benchmarks_page_computes_ratios_equivalence_and_claims(tmp_path):
     _write(
         results / "cartpole_gymnasium",
         "CartPole-v1",
-        [_cell("ppo", 0, 7000, 2.0, 500), _cell("ppo", 1, 9000, 3.0, 500)],
+        [_cell("ppo", 0, 7000, 2.0, 500), _cell("ppo", 1, 9000, 3.0, 499)],
     )
     page = report.render(results, tmp_path / "benchmarks.md")
     assert "ppo needed 8× more transitions than bptt and trained 6× longer" in page
@@ -97,6 +97,8 @@ def test_benchmarks_page_computes_ratios_equivalence_and_claims(tmp_path):
     # Equivalence: ppo on both ids, medians 8000 (ours) and 8000 (Gymnasium: 7000, 9000).
     assert "| CartPole-v1 | ppo | 3/3, 8000 [6000, 12000]" in page
     assert "2/2, 8000 [7000, 9000]" in page
+    # Seed 0's curves are equal on both ids ([10, 500]); seed 1's differ (500 against 499).
+    assert "2/2, 8000 [7000, 9000], 499.5 [499.0, 500.0] | 1/2 |" in page
     # The post's claim: 1000 transitions = 2.0 episodes of 500 steps.
     assert "median of 1000 training transitions, i.e. 2.0 full-length" in page
     assert "All of them together: about 4 minutes here." in page
