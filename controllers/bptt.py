@@ -67,6 +67,7 @@ the optimiser touches the parameters.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Union
 
@@ -76,6 +77,7 @@ from diffsim import debug_checks
 from diffsim._debug import NonFiniteError
 from diffsim._validation import check_choice
 from diffsim.envs.rollout import Rollout, Task, get_task, rollout
+from diffsim.systems import tuned_budgets, tuned_configs
 
 from ._fields import check_fields
 from .policies import PolicySpec, build_policy, head_settings, param_norm, spec_for_task
@@ -167,108 +169,10 @@ class BPTTConfig:
         return asdict(self)
 
 
-# Three starts per update, no mirrored pairs: the linear policy without bias is odd and
-# CartPole is symmetric, so a mirrored pair would give the same gradient twice for twice the
-# transitions. With normalized SGD the step length lr only sets how sharp the relaxed action
-# is (the direction's change per step shrinks as the weights grow). Results:
-# docs/benchmarks.md.
-_CARTPOLE = dict(
-    horizon=500,
-    batch_size=3,
-    lr=1.0,
-    loss="balance",
-    grad_clip=None,
-    mirror_starts=False,
-    optimizer="normalized_sgd",
-    policy=dict(kind="linear", head="binary", estimator="expected", init_scale=0.0, bias=False),
-)
-# Full-horizon BPTT on Pendulum: the plain baseline. It does not solve the torque-limited
-# task (it stalls near -1,000); the short-window method `shac` does (docs/pendulum_research.md).
-_PENDULUM = dict(
-    horizon=200,
-    batch_size=16,
-    lr=3e-3,
-    loss="return",
-    grad_clip=1.0,
-    policy=dict(kind="mlp", hidden=(32, 32), head="tanh", action_scale=2.0),
-)
-TUNED: dict[str, dict[str, Any]] = {
-    "diffsim/CartPole-v1": _CARTPOLE,
-    # The continuous push needs its gain to grow, not only its direction: Adam, not
-    # normalized SGD (which keeps the step length fixed).
-    "diffsim/CartPoleContinuous-v1": {
-        **_CARTPOLE,
-        "batch_size": 1,
-        "lr": 0.1,
-        "optimizer": "adam",
-        "policy": dict(kind="linear", head="tanh", init_scale=0.0, bias=False),
-    },
-    "diffsim/Pendulum-v1": _PENDULUM,
-    # 50-step truncation windows over the 500-step episode (the double pendulum is chaotic:
-    # gradients through whole episodes explode), on the system's blend of the tip's depth
-    # and the energy the links lack; a categorical head over the three torques.
-    "diffsim/Acrobot-v1": dict(
-        horizon=500,
-        batch_size=16,
-        truncate_every=50,
-        lr=3e-3,
-        loss="balance",
-        grad_clip=1.0,
-        policy=dict(kind="mlp", hidden=(64, 64), head="categorical", actions=(-1.0, 0.0, 1.0)),
-    ),
-    # The discrete car on its time loss (the energy deficit until it reaches the goal, then
-    # the arrival time): a binary push (the fastest policies are bang-bang) with hard
-    # straight-through actions, and observations fed without their gradient, so that each
-    # push gets the costate's gradient of its own effect; the velocity divided by about one
-    # step of gravity's pull so that the first layer sees its sign. Four starts per
-    # update, so that a 200-step rollout fits between two evaluations 1000 transitions
-    # apart (a shortened rollout does not reach the flag, and only the deficit trains).
-    "diffsim/MountainCar-v0": dict(
-        horizon=200,
-        batch_size=4,
-        lr=3e-3,
-        loss="balance",
-        grad_clip=1.0,
-        detach_observations=True,
-        policy=dict(
-            kind="mlp",
-            hidden=(32, 32),
-            head="binary",
-            action_scale=1.0,
-            estimator="st_sign",
-            obs_scale=(1.0, 0.003),
-        ),
-    ),
-    # The continuous car on its goal loss (the energy its best moment lacked while it does
-    # not reach the goal) and the action cost (loss "shaped": the return), 300-step rollouts
-    # never cut at an evaluation (a cut one is too short for a gentle policy to reach the
-    # goal), the learning rate halved every 15 updates (near the optimum, next to the
-    # cliff where every episode fails, Adam's steps of a constant size cross it);
-    # observations divided by their bounds, so that the velocity (|v| <= 0.07) is seen.
-    "diffsim/MountainCarContinuous-v0": dict(
-        horizon=300,
-        batch_size=8,
-        lr=0.01,
-        lr_half_life=15,
-        loss="shaped",
-        grad_clip=1.0,
-        whole_rollouts=True,
-        policy=dict(kind="mlp", hidden=(64, 64), head="tanh", obs_scale=(1.2, 0.07)),
-    ),
-    # The 2019 post's pendulum never clips the torque, and its policy was unbounded: so is
-    # this one (a linear head). Short 50-step windows from 4 reset starts per update
-    # (results: docs/benchmarks.md).
-    "diffsim/Pendulum2019-v1": dict(
-        horizon=50,
-        batch_size=4,
-        lr=0.03,
-        loss="return",
-        grad_clip=1.0,
-        policy=dict(kind="mlp", hidden=(32, 32), head="linear", action_scale=2.0),
-    ),
-}
-"""The tuned configuration per task (``diffsim train ENV --method bptt`` with no options);
-tasks not listed get :func:`derived_config`."""
+TUNED: Mapping[str, Mapping[str, Any]] = tuned_configs("bptt")
+"""The tuned configuration per task id (``diffsim train ENV --method bptt`` with no
+options): each task's ``tuned["bptt"]`` in the registry (:attr:`diffsim.systems.TaskSpec.
+tuned`, where each entry says why it is so); tasks without one get :func:`derived_config`."""
 
 
 def derived_config(task: Union[str, Task]) -> dict[str, Any]:
@@ -541,17 +445,9 @@ class _StepCounter:
             raise NonFiniteError(f"the observation given to the policy is not finite (rows {rows})")
 
 
-DEFAULT_BUDGETS = {
-    "diffsim/CartPole-v1": 20_000,
-    "diffsim/CartPoleContinuous-v1": 20_000,
-    "diffsim/Pendulum-v1": 100_000,
-    "diffsim/Pendulum2019-v1": 20_000,
-    "diffsim/Acrobot-v1": 200_000,
-    "diffsim/MountainCar-v0": 2_000_000,
-    "diffsim/MountainCarContinuous-v0": 100_000,
-}
-"""Training transitions of ``diffsim train ENV --method bptt`` with no ``--budget``, per
-tuned task (others: :data:`DERIVED_BUDGET`)."""
+DEFAULT_BUDGETS: Mapping[str, int] = tuned_budgets("bptt")
+"""Training transitions of ``diffsim train ENV --method bptt`` with no ``--budget``, per task
+id: each task's ``budgets["bptt"]`` in the registry (others: :data:`DERIVED_BUDGET`)."""
 
 DERIVED_BUDGET = 100_000
 """The default budget (transitions) of a task without a :data:`DEFAULT_BUDGETS` entry."""

@@ -67,6 +67,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -76,6 +77,7 @@ import torch
 from diffsim import systems
 from diffsim._validation import check_choice
 from diffsim.envs.rollout import Rollout, Task, get_task, resolve_env_id, rollout
+from diffsim.systems import tuned_budgets, tuned_configs
 
 from ._fields import check_fields
 from .checkpoint import PolicyAgent, save_policy
@@ -174,29 +176,14 @@ class SHACConfig:
             )
 
 
-# Short-window BPTT from wide fresh starts (θ̇ ~ U(−4, 4) rad/s), no critic: the study in
-# docs/pendulum_research.md. Both pendulum tasks share it.
-_PENDULUM: dict[str, Any] = dict(start_options={"max_speed": 4.0})
-_CARTPOLE_CONTINUOUS: dict[str, Any] = dict(
-    fresh_starts=False,
-    use_critic=True,
-    num_envs=32,
-    horizon=32,
-)
-TUNED: dict[str, dict[str, Any]] = {
-    "diffsim/Pendulum-v1": _PENDULUM,
-    "diffsim/Pendulum2019-v1": _PENDULUM,
-    "diffsim/CartPoleContinuous-v1": _CARTPOLE_CONTINUOUS,
-}
+TUNED: Mapping[str, Mapping[str, Any]] = tuned_configs("shac")
 """:class:`SHACConfig` overrides per task id (``diffsim train ENV --method shac`` with no
-options); tasks not listed get the generic defaults."""
+options): each task's ``tuned["shac"]`` in the registry (:attr:`diffsim.systems.TaskSpec.
+tuned`); tasks without one get the generic defaults."""
 
-DEFAULT_BUDGETS: dict[str, int] = {
-    "diffsim/Pendulum-v1": 200_000,
-    "diffsim/Pendulum2019-v1": 200_000,
-    "diffsim/CartPoleContinuous-v1": 200_000,
-}
-"""Training transitions per task id with no ``--budget``; others: :data:`DERIVED_BUDGET`."""
+DEFAULT_BUDGETS: Mapping[str, int] = tuned_budgets("shac")
+"""Training transitions per task id with no ``--budget``: each task's ``budgets["shac"]`` in
+the registry; others: :data:`DERIVED_BUDGET`."""
 
 DERIVED_BUDGET = 200_000
 """The default budget (transitions) of a task without a :data:`DEFAULT_BUDGETS` entry."""

@@ -244,6 +244,13 @@ class TaskSpec:
         entry_point, vector_entry_point: Gymnasium entry points; None for the generic
             adapters (a one-shot task such as the trebuchet names its own).
         description: One line for ``--help`` and docs.
+        tuned: The tuned configuration of each training method that has one for this task:
+            method name (``"bptt"``, ``"shac"``) → fields of that method's configuration
+            (:class:`~diffsim.controllers.bptt.BPTTConfig`, ...). ``diffsim train ENV
+            --method M`` with no options uses it (the method's ``default_config``); a method
+            without an entry derives its settings from the system description.
+        budgets: Default training transitions per method (``diffsim train`` without
+            ``--budget``); a method without an entry uses its generic default.
     """
 
     env_id: str
@@ -259,8 +266,22 @@ class TaskSpec:
     entry_point: Optional[str] = None
     vector_entry_point: Optional[str] = None
     description: str = ""
+    tuned: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    budgets: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for method, settings in self.tuned.items():
+            if not isinstance(settings, Mapping):
+                raise ValueError(
+                    f"TaskSpec {self.env_id!r}: tuned[{method!r}] must be a mapping of "
+                    f"configuration fields, got {type(settings).__name__}"
+                )
+        for method, budget in self.budgets.items():
+            if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+                raise ValueError(
+                    f"TaskSpec {self.env_id!r}: budgets[{method!r}] must be a positive int "
+                    f"(training transitions), got {budget!r}"
+                )
         if not (isinstance(self.stop_margin_se, (int, float)) and self.stop_margin_se >= 0):
             raise ValueError(
                 f"TaskSpec {self.env_id!r}: stop_margin_se must be a number >= 0 (standard "
@@ -495,6 +516,23 @@ class RegistryView(Mapping):
         return repr(dict(self))
 
 
+def tuned_configs(method: str) -> RegistryView:
+    """Task id → the :attr:`TaskSpec.tuned` settings of ``method`` (a training method's name,
+    ``"bptt"``), for every registered task that has them: a view of the registry, so that
+    tasks registered later appear in it."""
+    return RegistryView.of(
+        lambda: {t.env_id: t.tuned[method] for t in _TASKS.values() if method in t.tuned}
+    )
+
+
+def tuned_budgets(method: str) -> RegistryView:
+    """Task id → the :attr:`TaskSpec.budgets` entry of ``method``, for every registered task
+    that has one (a view of the registry, as :func:`tuned_configs`)."""
+    return RegistryView.of(
+        lambda: {t.env_id: t.budgets[method] for t in _TASKS.values() if method in t.budgets}
+    )
+
+
 def task_params(task: TaskSpec) -> Any:
     """The parameters of a task: its system's defaults with :attr:`TaskSpec.param_overrides`."""
     system = get_system(task.system)
@@ -504,6 +542,27 @@ def task_params(task: TaskSpec) -> Any:
 
 
 # -- the built-in systems: one registration each ------------------------------------------
+#
+# Each task's entry holds its tuned training settings (``tuned``, ``budgets``); the results
+# behind them are in docs/benchmarks.md.
+
+# BPTT on CartPole: three starts per update, no mirrored pairs (the linear policy without
+# bias is odd and CartPole is symmetric, so a mirrored pair would give the same gradient
+# twice for twice the transitions). With normalized SGD the step length lr only sets how
+# sharp the relaxed action is (the direction's change per step shrinks as the weights grow).
+_BPTT_CARTPOLE: dict[str, Any] = dict(
+    horizon=500,
+    batch_size=3,
+    lr=1.0,
+    loss="balance",
+    grad_clip=None,
+    mirror_starts=False,
+    optimizer="normalized_sgd",
+    policy=dict(kind="linear", head="binary", estimator="expected", init_scale=0.0, bias=False),
+)
+# SHAC on the pendulums: short-window BPTT from wide fresh starts (θ̇ ~ U(−4, 4) rad/s), no
+# critic: the study in docs/pendulum_research.md. Both pendulum tasks share it.
+_SHAC_PENDULUM: dict[str, Any] = dict(start_options={"max_speed": 4.0})
 
 register_system(
     "cartpole",
@@ -519,6 +578,8 @@ register_system(
             solved_return=475.0,
             gymnasium_id="CartPole-v1",
             description="Gymnasium's CartPole-v1: push left or right (Discrete(2))",
+            tuned={"bptt": _BPTT_CARTPOLE},
+            budgets={"bptt": 20_000},
         ),
         TaskSpec(
             "diffsim/CartPoleContinuous-v1",
@@ -528,6 +589,19 @@ register_system(
             reward_threshold=475.0,
             solved_return=475.0,
             description="CartPole with a continuous push in [-1, 1] (Box(-1, 1, (1,)))",
+            tuned={
+                # The continuous push needs its gain to grow, not only its direction: Adam,
+                # not normalized SGD (which keeps the step length fixed).
+                "bptt": {
+                    **_BPTT_CARTPOLE,
+                    "batch_size": 1,
+                    "lr": 0.1,
+                    "optimizer": "adam",
+                    "policy": dict(kind="linear", head="tanh", init_scale=0.0, bias=False),
+                },
+                "shac": dict(fresh_starts=False, use_critic=True, num_envs=32, horizon=32),
+            },
+            budgets={"bptt": 20_000, "shac": 200_000},
         ),
     ],
 )
@@ -543,6 +617,20 @@ register_system(
             solved_return=-200.0,
             gymnasium_id="Pendulum-v1",
             description="Gymnasium's Pendulum-v1: swing up with a torque clipped to ±2 N·m",
+            tuned={
+                # Full-horizon BPTT: the plain baseline. It does not solve the torque-limited
+                # task (it stalls near -1,000); the short-window method shac does.
+                "bptt": dict(
+                    horizon=200,
+                    batch_size=16,
+                    lr=3e-3,
+                    loss="return",
+                    grad_clip=1.0,
+                    policy=dict(kind="mlp", hidden=(32, 32), head="tanh", action_scale=2.0),
+                ),
+                "shac": _SHAC_PENDULUM,
+            },
+            budgets={"bptt": 100_000, "shac": 200_000},
         ),
         TaskSpec(
             "diffsim/Pendulum2019-v1",
@@ -552,6 +640,21 @@ register_system(
             solved_return=-200.0,
             param_overrides={"clip_torque": False, "position_uses_clipped_speed": False},
             description="the 2019 post's Gym.jl pendulum: the torque is never clipped",
+            tuned={
+                # The post's pendulum never clips the torque, and its policy was unbounded:
+                # so is this one (a linear head). Short 50-step windows from 4 reset starts
+                # per update.
+                "bptt": dict(
+                    horizon=50,
+                    batch_size=4,
+                    lr=0.03,
+                    loss="return",
+                    grad_clip=1.0,
+                    policy=dict(kind="mlp", hidden=(32, 32), head="linear", action_scale=2.0),
+                ),
+                "shac": _SHAC_PENDULUM,
+            },
+            budgets={"bptt": 20_000, "shac": 200_000},
         ),
     ],
 )
@@ -580,6 +683,25 @@ register_system(
             stop_margin_se=2.0,
             gymnasium_id="Acrobot-v1",
             description="Gymnasium's Acrobot-v1: swing the tip above the bar (torque -1/0/+1)",
+            tuned={
+                # 50-step truncation windows (the double pendulum is chaotic: gradients
+                # through whole episodes explode), on the system's blend of the tip's depth
+                # and the energy the links lack; a categorical head over the three torques.
+                # With 16 starts, the rollout before each evaluation 1000 transitions apart
+                # is cut to 62 steps.
+                "bptt": dict(
+                    horizon=500,
+                    batch_size=16,
+                    truncate_every=50,
+                    lr=3e-3,
+                    loss="balance",
+                    grad_clip=1.0,
+                    policy=dict(
+                        kind="mlp", hidden=(64, 64), head="categorical", actions=(-1.0, 0.0, 1.0)
+                    ),
+                ),
+            },
+            budgets={"bptt": 200_000},
         )
     ],
 )
@@ -598,6 +720,33 @@ register_system(
             stop_margin_se=2.0,
             gymnasium_id="MountainCar-v0",
             description="Gymnasium's MountainCar-v0: drive up the right hill (push -1/0/+1)",
+            tuned={
+                # The time loss (the energy deficit until the car reaches the goal, then the
+                # arrival time): a binary push (the fastest policies are bang-bang) with hard
+                # straight-through actions, and observations fed without their gradient, so
+                # that each push gets the costate's gradient of its own effect; the velocity
+                # divided by about one step of gravity's pull so that the first layer sees
+                # its sign. Four starts per update, so that a 200-step rollout fits between
+                # two evaluations 1000 transitions apart (a shortened rollout does not reach
+                # the flag, and only the deficit trains).
+                "bptt": dict(
+                    horizon=200,
+                    batch_size=4,
+                    lr=3e-3,
+                    loss="balance",
+                    grad_clip=1.0,
+                    detach_observations=True,
+                    policy=dict(
+                        kind="mlp",
+                        hidden=(32, 32),
+                        head="binary",
+                        action_scale=1.0,
+                        estimator="st_sign",
+                        obs_scale=(1.0, 0.003),
+                    ),
+                ),
+            },
+            budgets={"bptt": 2_000_000},
         )
     ],
 )
@@ -616,6 +765,26 @@ register_system(
             gymnasium_id="MountainCarContinuous-v0",
             description="Gymnasium's MountainCarContinuous-v0: reach the flag with a force "
             "in [-1, 1] (Box(-1, 1, (1,)))",
+            tuned={
+                # The goal loss (the energy its best moment lacked while the car does not
+                # reach the goal) and the action cost (loss "shaped": the return), 300-step
+                # rollouts never cut at an evaluation (a cut one is too short for a gentle
+                # policy to reach the goal), the learning rate halved every 15 updates (near
+                # the optimum, next to the cliff where every episode fails, Adam's steps of a
+                # constant size cross it); observations divided by their bounds, so that the
+                # velocity (|v| <= 0.07) is seen.
+                "bptt": dict(
+                    horizon=300,
+                    batch_size=8,
+                    lr=0.01,
+                    lr_half_life=15,
+                    loss="shaped",
+                    grad_clip=1.0,
+                    whole_rollouts=True,
+                    policy=dict(kind="mlp", hidden=(64, 64), head="tanh", obs_scale=(1.2, 0.07)),
+                ),
+            },
+            budgets={"bptt": 100_000},
         )
     ],
 )

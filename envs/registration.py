@@ -18,21 +18,9 @@ re-importing (or calling :func:`register_envs` again) neither duplicates nor war
 first, which registers the ids. Registering imports neither torch nor the physics (the entry
 points are strings, imported when an env is made).
 
-The built-in ids (the list is ``docs/systems.md``'s; a test checks it against the registry):
-
-=================================  ==================  ============  =================
-id                                 action space        time limit    reward threshold
-=================================  ==================  ============  =================
-diffsim/CartPole-v1                Discrete(2)         500           475.0
-diffsim/CartPoleContinuous-v1      Box(−1, 1, (1,))    500           475.0
-diffsim/Pendulum-v1                Box(−2, 2, (1,))    200           none
-diffsim/Pendulum2019-v1            Box(−2, 2, (1,))    200           none
-diffsim/Acrobot-v1                 Discrete(3)         500           −100.0
-diffsim/MountainCar-v0             Discrete(3)         200           −110.0
-diffsim/MountainCarContinuous-v0   Box(−1, 1, (1,))    999           90.0
-diffsim/Trebuchet-v0               Box([5, 50],        none (one     none
-                                   [85, 600], (2,))    shot)
-=================================  ==================  ============  =================
+The built-in ids, with their action spaces, time limits and reward thresholds, are listed in
+``docs/systems.md`` (a test checks that list against the registry); :data:`ENV_IDS` holds
+them.
 """
 
 from __future__ import annotations

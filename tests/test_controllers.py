@@ -468,3 +468,17 @@ def test_whole_rollouts_are_never_cut_at_an_evaluation(tmp_path):
         eval_episodes=2, out=tmp_path / "run", progress=False, stop_when_solved=False,
     )  # fmt: skip
     assert [row["transitions"] for row in result.metrics] == [0, 160, 320, 480]
+
+
+def test_tuned_settings_are_the_registrys_and_bad_ones_are_refused():
+    from diffsim import systems
+    from diffsim.controllers import shac
+
+    for env_id, spec in systems.task_specs().items():
+        if "bptt" in spec.tuned:
+            assert default_config(env_id).to_dict() == BPTTConfig(**spec.tuned["bptt"]).to_dict()
+        assert (env_id in shac.TUNED) == ("shac" in spec.tuned)
+    with pytest.raises(ValueError, match=r"budgets\['bptt'\] must be a positive int"):
+        systems.TaskSpec("x/X-v0", "cartpole", "x", budgets={"bptt": 0})
+    with pytest.raises(ValueError, match=r"tuned\['bptt'\] must be a mapping"):
+        systems.TaskSpec("x/X-v0", "cartpole", "x", tuned={"bptt": [("lr", 1.0)]})
