@@ -71,18 +71,22 @@ DERIVED_DEFAULT_METHOD = "bptt"
 TWIN_DEFAULT_METHOD = "ppo"
 """The default method of a Gymnasium twin without an entry in :data:`DEFAULT_METHODS`."""
 
-DEFAULT_METHODS: dict[str, str] = {
-    "diffsim/CartPole-v1": "bptt",
-    "diffsim/CartPoleContinuous-v1": "bptt",
-    "diffsim/Pendulum-v1": "shac",
-    "diffsim/Pendulum2019-v1": "bptt",
-    "diffsim/Trebuchet-v0": "bptt",
-    "CartPole-v1": "ppo",
-    "Pendulum-v1": "sac",
-}
-"""Task id → the method that solves it (the default of ``diffsim train`` and ``train()``), for
-the tasks with published results; other tasks: :data:`DERIVED_DEFAULT_METHOD` (see the
-module docstring)."""
+
+def _default_methods() -> dict[str, str]:
+    table = {}
+    for spec in systems.task_specs().values():
+        if spec.default_method is not None:
+            table[spec.env_id] = spec.default_method
+        if spec.gymnasium_id is not None and spec.twin_default_method is not None:
+            table[spec.gymnasium_id] = spec.twin_default_method
+    return table
+
+
+DEFAULT_METHODS: Mapping[str, str] = systems.RegistryView.of(_default_methods)
+"""Task id → the method that solves it (the default of ``diffsim train`` and ``train()``),
+read from the registry (:attr:`~diffsim.systems.TaskSpec.default_method`, and
+``twin_default_method`` for the task's Gymnasium id); other tasks:
+:data:`DERIVED_DEFAULT_METHOD` (see the module docstring)."""
 
 
 def default_method(env: str) -> str:

@@ -87,6 +87,7 @@ from .mountain_car import (
     reset_state,
     sample_initial,
     select,
+    track_bounds,
     unpack,
 )
 from .systems import System
@@ -476,6 +477,7 @@ SYSTEM = System(
     vector_reward_dtype="float64",
     env_options={"goal_velocity": 0.0},
     apply_options=apply_goal_velocity,
+    state_bounds=track_bounds,
     training_loss=goal_loss,
     render="diffsim.envs.render:mountain_car_frame",
     render_fps=30,

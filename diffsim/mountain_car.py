@@ -331,6 +331,16 @@ def observation_low(params: Any) -> tuple[float, ...]:
     return (float(params.min_position), -float(params.max_speed))
 
 
+def track_bounds(params: Any) -> tuple[tuple[float, float, bool], ...]:
+    """The position's clip ``[min_position, max_position]`` and the velocity's
+    ``±max_speed`` (both cars)."""
+    speed = float(params.max_speed)
+    return (
+        (float(params.min_position), float(params.max_position), False),
+        (-speed, speed, False),
+    )
+
+
 def energy(state: Array, params: Any = None) -> Array:
     """The car's mechanical energy per unit mass ``[...]``, m²/s²:
     ``gravity/3·sin(3x) + v²/2``, whose potential term is the one of the gravity term
@@ -478,6 +488,7 @@ SYSTEM = System(
     vector_reward_dtype="float64",
     env_options={"goal_velocity": 0.0},
     apply_options=apply_goal_velocity,
+    state_bounds=track_bounds,
     training_loss=time_loss,
     render="diffsim.envs.render:mountain_car_frame",
     render_fps=30,

@@ -361,6 +361,22 @@ def _torque_limit(params: PendulumParams) -> Optional[float]:
     return None if params.clip_torque else float(params.torque_bound)
 
 
+def _state_bounds(params: PendulumParams) -> tuple[tuple[float, float, bool], ...]:
+    """θ is an angle (period 2π; the dynamics leave it unwrapped), θ̇ is clipped to
+    ``±max_speed``."""
+    speed = float(params.max_speed)
+    return ((-math.pi, math.pi, True), (-speed, speed, False))
+
+
+def state_from_observation(obs: Array) -> Array:
+    """The state ``(θ, θ̇)`` ``[..., 2]`` of observations ``(cos θ, sin θ, θ̇)`` ``[..., 3]``,
+    θ in (−π, π] (float32 observations give θ to float32's precision)."""
+    if isinstance(obs, torch.Tensor):
+        return torch.stack([torch.atan2(obs[..., 1], obs[..., 0]), obs[..., 2]], -1)
+    obs = np.asarray(obs, dtype=np.float64)
+    return np.stack([np.arctan2(obs[..., 1], obs[..., 0]), obs[..., 2]], -1)
+
+
 SYSTEM = System(
     name="pendulum",
     title="Pendulum",
@@ -391,6 +407,8 @@ SYSTEM = System(
     render_fps=30,
     env_attributes={name: name for name in ("max_speed", "max_torque", "dt", "g", "m", "l")},
     env_action_dtype="float32",
+    state_bounds=_state_bounds,
+    state_from_observation=state_from_observation,
 )
 """Pendulum's :class:`~diffsim.systems.System` description (registered as ``"pendulum"``).
 

@@ -116,6 +116,14 @@ class System:
         env_action_dtype: The NumPy dtype in which the envs hand a continuous action to the
             physics: ``"float32"``, the action space's (Gymnasium's Pendulum forms its torque
             term in float32 from it), or ``"float64"`` (the float32 value, exactly).
+        state_bounds: ``params -> ((low, high, periodic), ...)``, one triple per state
+            coordinate: the interval the dynamics keep it in (a clip, a wall) or, with
+            ``periodic`` True, its period (an angle, ``(-π, π, True)``); None where some
+            coordinate is unbounded. What a grid over the state space needs
+            (:mod:`diffsim.controllers.optimum`'s dynamic programming).
+        state_from_observation: ``observations [..., obs] -> states [..., state]``, the
+            inverse of :attr:`observe` (Pendulum: ``(cos θ, sin θ, θ̇) → (θ, θ̇)``, θ in
+            (−π, π]); None when the observation is the state.
     """
 
     name: str
@@ -156,6 +164,8 @@ class System:
     env_attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)
     integrator_attribute: Optional[str] = None
     env_action_dtype: str = "float32"
+    state_bounds: Optional[Callable[[Any], Sequence[tuple[float, float, bool]]]] = None
+    state_from_observation: Optional[Callable[[Any], Any]] = None
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower() or " " in self.name:
@@ -251,6 +261,11 @@ class TaskSpec:
             without an entry derives its settings from the system description.
         budgets: Default training transitions per method (``diffsim train`` without
             ``--budget``); a method without an entry uses its generic default.
+        default_method: The method ``diffsim train`` uses on this task without
+            ``--method`` (the one that solves it in the published comparisons); None: the
+            command line's generic default.
+        twin_default_method: The same for :attr:`gymnasium_id` (the baselines' default on
+            Gymnasium's own id); None: the generic default of a Gymnasium twin.
     """
 
     env_id: str
@@ -268,6 +283,8 @@ class TaskSpec:
     description: str = ""
     tuned: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     budgets: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    default_method: Optional[str] = None
+    twin_default_method: Optional[str] = None
 
     def __post_init__(self) -> None:
         for method, settings in self.tuned.items():
@@ -578,6 +595,8 @@ register_system(
             solved_return=475.0,
             gymnasium_id="CartPole-v1",
             description="Gymnasium's CartPole-v1: push left or right (Discrete(2))",
+            default_method="bptt",
+            twin_default_method="ppo",
             tuned={"bptt": _BPTT_CARTPOLE},
             budgets={"bptt": 20_000},
         ),
@@ -589,6 +608,7 @@ register_system(
             reward_threshold=475.0,
             solved_return=475.0,
             description="CartPole with a continuous push in [-1, 1] (Box(-1, 1, (1,)))",
+            default_method="bptt",
             tuned={
                 # The continuous push needs its gain to grow, not only its direction: Adam,
                 # not normalized SGD (which keeps the step length fixed).
@@ -617,6 +637,8 @@ register_system(
             solved_return=-200.0,
             gymnasium_id="Pendulum-v1",
             description="Gymnasium's Pendulum-v1: swing up with a torque clipped to ±2 N·m",
+            default_method="shac",
+            twin_default_method="sac",
             tuned={
                 # Full-horizon BPTT: the plain baseline. It does not solve the torque-limited
                 # task (it stalls near -1,000); the short-window method shac does.
@@ -640,6 +662,7 @@ register_system(
             solved_return=-200.0,
             param_overrides={"clip_torque": False, "position_uses_clipped_speed": False},
             description="the 2019 post's Gym.jl pendulum: the torque is never clipped",
+            default_method="bptt",
             tuned={
                 # The post's pendulum never clips the torque, and its policy was unbounded:
                 # so is this one (a linear head). Short 50-step windows from 4 reset starts
@@ -666,6 +689,7 @@ register_task(
         entry_point="diffsim.envs.trebuchet_env:TrebuchetEnv",
         vector_entry_point="diffsim.envs.vector:TrebuchetVectorEnv",
         description="the 2019 post's trebuchet: one shot (release angle, weight) at a target",
+        default_method="bptt",
     )
 )
 register_system(
@@ -683,6 +707,8 @@ register_system(
             stop_margin_se=2.0,
             gymnasium_id="Acrobot-v1",
             description="Gymnasium's Acrobot-v1: swing the tip above the bar (torque -1/0/+1)",
+            default_method="bptt",
+            twin_default_method="ppo",
             tuned={
                 # 50-step truncation windows (the double pendulum is chaotic: gradients
                 # through whole episodes explode), on the system's blend of the tip's depth
@@ -720,6 +746,8 @@ register_system(
             stop_margin_se=2.0,
             gymnasium_id="MountainCar-v0",
             description="Gymnasium's MountainCar-v0: drive up the right hill (push -1/0/+1)",
+            default_method="bptt",
+            twin_default_method="dqn",
             tuned={
                 # The time loss (the energy deficit until the car reaches the goal, then the
                 # arrival time): a binary push (the fastest policies are bang-bang) with hard
@@ -765,6 +793,8 @@ register_system(
             gymnasium_id="MountainCarContinuous-v0",
             description="Gymnasium's MountainCarContinuous-v0: reach the flag with a force "
             "in [-1, 1] (Box(-1, 1, (1,)))",
+            default_method="bptt",
+            twin_default_method="sac",
             tuned={
                 # The goal loss (the energy its best moment lacked while the car does not
                 # reach the goal) and the action cost (loss "shaped": the return), 300-step

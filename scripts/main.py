@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "animate": "a GIF or MP4 of a rollout or a trebuchet shot",
     "bench": "steps/s of the physics (eager, fast) against Gymnasium and gymnax",
     "sweep": "search a method's hyperparameters, with early stopping (Optuna; serial or Ray)",
+    "optimum": "the optimal return of a task on the protocol's starts (dynamic programming)",
 }
 """Subcommand → its one-line help (the module's ``add_parser`` states the same line)."""
 

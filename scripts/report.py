@@ -121,11 +121,39 @@ def _regenerate(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _headline(results: dict[str, dict[str, Any]]) -> list[str]:
+def _optima(results_dir: Path) -> dict[str, dict[str, Any]]:
+    """Env id → the ``diffsim optimum`` result (``optimum_*.json``) evaluated on it."""
+    import json
+
+    out = {}
+    for f in sorted(results_dir.glob("optimum_*.json")):
+        data = json.loads(f.read_text())
+        if not {"env_id", "optimum", "episodes", "grids", "command"} <= set(data):
+            raise ValueError(f"{f} is not a diffsim optimum result (env_id, optimum, ... missing)")
+        out[data["env_id"]] = {**data, "file": f.name}
+    return out
+
+
+def _gap(final: dict[str, float], optimum: float) -> str:
+    """The final return's shortfall from the optimum, % of |optimum|: median [min, max]."""
+
+    def pct(x: float) -> float:
+        return (optimum - x) / abs(optimum) * 100
+
+    return f"{pct(final['median']):.1f} % [{pct(final['max']):.1f}, {pct(final['min']):.1f}]"
+
+
+def _headline(
+    results: dict[str, dict[str, Any]], optima: Optional[dict[str, dict[str, Any]]] = None
+) -> list[str]:
+    optima = optima or {}
     lines = ["## Methods side by side", ""]
     for name, r in results.items():
         if len(r["methods"]) < 2 or _is_gymnasium(r["env_id"]):
             continue
+        opt = optima.get(r["env_id"])
+        if opt is not None and opt["episodes"] != r["eval_episodes"]:
+            opt = None  # another set of starts: not this table's reference
         ref = _gradient_method(r)
         ref_tr = _median(r["summary"][ref], "transitions_to_solve") if ref else None
         ref_s = _median(r["summary"][ref], "seconds_to_solve") if ref else None
@@ -140,8 +168,8 @@ def _headline(results: dict[str, dict[str, Any]]) -> list[str]:
             f"median by {ref}'s" + (" (computed over the seeds that solved)." if ref else "."),
             "",
             "| method | seeds solved | transitions to solve | × transitions | training s to "
-            "solve | × seconds | final return |",
-            "|---|---|---|---|---|---|---|",
+            "solve | × seconds | final return |" + (" gap to optimum |" if opt else ""),
+            "|---|---|---|---|---|---|---|" + ("---|" if opt else ""),
         ]
         for method, s in r["summary"].items():
             lines.append(
@@ -151,7 +179,21 @@ def _headline(results: dict[str, dict[str, Any]]) -> list[str]:
                 f"{_cell(s['seconds_to_solve'], '.2f')} | "
                 f"{_ratio(_median(s, 'seconds_to_solve'), ref_s)} | "
                 f"{_cell(s['final_return'], '.1f')} |"
+                + (f" {_gap(s['final_return'], opt['optimum'])} |" if opt else "")
             )
+        if opt:
+            finest = opt["grids"][-1]["grid"]
+            convergence = ", ".join(
+                f"{g['grid'][0]}×{g['grid'][1]}: {g['eval_return_mean']:.2f}" for g in opt["grids"]
+            )
+            lines += [
+                "",
+                f"The optimum on these {opt['episodes']} starts: {opt['optimum']:.2f} (`"
+                f"{opt['command']}`, `{opt['file']}`): the return of the greedy policy of "
+                f"finite-horizon dynamic programming on a {finest[0]} × {finest[1]} grid of "
+                "states, which a policy reaches, so the true optimum is at least as good "
+                f"(by grid: {convergence}). The gap is (optimum − final return) / |optimum|.",
+            ]
         lines += ["", *_discussion(r, ref), ""]
     return lines
 
@@ -431,7 +473,7 @@ def render(
     ]
     if notes:
         lines += [notes.strip(), ""]
-    lines += _headline(results)
+    lines += _headline(results, _optima(results_dir))
     lines += _post_claims(results)
     lines += _equivalence(results)
     lines += _cross_eval(results_dir)

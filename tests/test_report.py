@@ -195,3 +195,29 @@ def test_evaluation_vectorization_is_checked():
 
     with pytest.raises(ValueError, match="vectorization"):
         make_eval_env("diffsim/CartPole-v1", 2, vectorization="async")
+
+
+def test_a_table_with_an_optimum_gets_the_gap_column(tmp_path):
+    results = tmp_path / "results"
+    cells = [_cell("bptt", 0, 1000, 0.4, 450), _cell("bptt", 1, 1000, 0.5, 400)]
+    cells += [_cell("ppo", 0, 6000, 2.0, 500), _cell("ppo", 1, 8000, 3.0, 480)]
+    _write(results / "cartpole", "diffsim/CartPole-v1", cells)
+    grids = [
+        {"grid": [10, 8], "eval_return_mean": 480.0},
+        {"grid": [20, 16], "eval_return_mean": 500.0},
+    ]
+    optimum = {"env_id": "diffsim/CartPole-v1", "optimum": 500.0, "episodes": 100,
+               "grids": grids, "command": "diffsim optimum cartpole"}  # fmt: skip
+    (results / "optimum_cartpole.json").write_text(json.dumps(optimum))
+    page = report.render(results, tmp_path / "benchmarks.md")
+    # bptt: finals 450 and 400 (median 425): 15 % below 500, from 10 % to 20 %.
+    assert "| 425.0 [400.0, 450.0] | 15.0 % [10.0, 20.0] |" in page
+    assert "| 490.0 [480.0, 500.0] | 2.0 % [0.0, 4.0] |" in page
+    assert "The optimum on these 100 starts: 500.00 (`diffsim optimum cartpole`" in page
+    assert "(by grid: 10×8: 480.00, 20×16: 500.00)" in page
+    # Another number of evaluation episodes: other starts, so no reference.
+    (results / "optimum_cartpole.json").write_text(json.dumps({**optimum, "episodes": 50}))
+    assert "gap to optimum" not in report.render(results, tmp_path / "benchmarks.md")
+    (results / "optimum_cartpole.json").write_text(json.dumps({"optimum": 1.0}))
+    with pytest.raises(ValueError, match="is not a diffsim optimum result"):
+        report.render(results, tmp_path / "benchmarks.md")
