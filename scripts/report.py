@@ -264,7 +264,7 @@ def _equivalence(results: dict[str, dict[str, Any]]) -> list[str]:
                     continue
                 found = True
                 a, b = ours[0]["summary"][method], g["summary"][method]
-                equal, paired = _equal_curves(ours[0], g, method)
+                equal, paired = _equal_curves(ours, g, method)
                 lines.append(
                     f"| {gym_id} | {method} | {a['seeds_solved']}/{a['seeds']}, "
                     f"{_cell(a['transitions_to_solve'], '.0f')}, "
@@ -275,9 +275,12 @@ def _equivalence(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines + [""] if found else []
 
 
-def _equal_curves(ours: dict[str, Any], theirs: dict[str, Any], method: str) -> tuple[int, int]:
-    """How many of ``method``'s seeds in both comparisons have equal learning curves (the
-    mean return of every evaluation), of the seeds in both."""
+def _equal_curves(
+    ours: list[dict[str, Any]], theirs: dict[str, Any], method: str
+) -> tuple[int, int]:
+    """How many of ``method``'s seeds in ``theirs`` have a learning curve (the mean return of
+    every evaluation) equal to that of the same seed in one of ``ours``, of the seeds both
+    hold (a seed rerun in another of ours, e.g. on the other comparison's CPU, counts)."""
 
     def curves(result: dict[str, Any]) -> dict[int, list[float]]:
         return {
@@ -286,9 +289,13 @@ def _equal_curves(ours: dict[str, Any], theirs: dict[str, Any], method: str) -> 
             if c["method"] == method
         }
 
-    a, b = curves(ours), curves(theirs)
-    paired = sorted(set(a) & set(b))
-    return sum(a[s] == b[s] for s in paired), len(paired)
+    b = curves(theirs)
+    mine: dict[int, list[list[float]]] = {}
+    for r in ours:
+        for seed, curve in curves(r).items():
+            mine.setdefault(seed, []).append(curve)
+    paired = sorted(set(mine) & set(b))
+    return sum(b[s] in mine[s] for s in paired), len(paired)
 
 
 def _cross_eval(results_dir: Path) -> list[str]:

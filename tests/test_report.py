@@ -221,3 +221,15 @@ def test_a_table_with_an_optimum_gets_the_gap_column(tmp_path):
     (results / "optimum_cartpole.json").write_text(json.dumps({"optimum": 1.0}))
     with pytest.raises(ValueError, match="is not a diffsim optimum result"):
         report.render(results, tmp_path / "benchmarks.md")
+
+
+def test_a_seed_rerun_in_another_comparison_counts_as_an_equal_curve(tmp_path):
+    results = tmp_path / "results"
+    ours = [_cell("ppo", 0, 6000, 2.0, 500), _cell("ppo", 1, 8000, 3.0, 500)]
+    _write(results / "cartpole", "diffsim/CartPole-v1", [_cell("bptt", 0, 1000, 0.4, 500), *ours])
+    theirs = [_cell("ppo", 0, 7000, 2.0, 500), _cell("ppo", 1, 9000, 3.0, 499)]
+    _write(results / "cartpole_gymnasium", "CartPole-v1", theirs)
+    assert "| 1/2 |" in report.render(results, tmp_path / "benchmarks.md")
+    # Seed 1 rerun (e.g. on the other comparison's CPU) gives Gymnasium's curve: 2/2.
+    _write(results / "cartpole_rerun", "diffsim/CartPole-v1", [_cell("ppo", 1, 9000, 3.0, 499)])
+    assert "| 2/2 |" in report.render(results, tmp_path / "benchmarks.md")
