@@ -75,8 +75,8 @@ PAIRS: dict[str, tuple[str, str]] = _pairs()
 """Known pairs, by task short name: (our id, Gymnasium's id), every registered task with a
 Gymnasium twin (``TaskSpec.gymnasium_id``)."""
 
-DEFAULT_PAIRS = "cartpole,pendulum"
-"""The pairs measured by default (the issue's two)."""
+DEFAULT_PAIRS = "all"
+"""The pairs measured by default: every one of :data:`PAIRS`."""
 
 CHUNK_SECONDS = 0.02
 """Wall-clock length of one chunk of steps between two clock reads (about)."""

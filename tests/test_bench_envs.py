@@ -13,7 +13,7 @@ import pytest
 from diffsim.scripts import bench_envs, report_docs
 
 TINY = ["--num-envs", "3", "--repeats", "2", "--min-time", "0.01", "--warmup", "0",
-        "--pool", "4", "--threads", "0"]  # fmt: skip
+        "--pool", "4", "--threads", "0", "--pairs", "cartpole,pendulum"]  # fmt: skip
 
 
 def _cfg(**changes):
@@ -108,7 +108,8 @@ def test_bad_options_are_refused_with_the_valid_ones(changes, match):
 
 def test_all_pairs_names_every_known_pair():
     assert bench_envs.check_config(_cfg(pairs="all")) == list(bench_envs.PAIRS)
-    assert bench_envs.check_config(_cfg()) == ["cartpole", "pendulum"]
+    assert bench_envs.check_config(_cfg()) == list(bench_envs.PAIRS)  # the default: all
+    assert bench_envs.check_config(_cfg(pairs="cartpole,pendulum")) == ["cartpole", "pendulum"]
 
 
 def test_help_is_fast_and_does_not_import_torch():
