@@ -148,11 +148,16 @@ class GridOptimum:
         nxt = system.step(states, a, params)
         reward = system.reward(states, a, nxt, params).to(torch.float64)
         keep = 1.0 - torch.as_tensor(system.terminated(nxt, params), dtype=torch.float64)
-        (i0, i1, u), (j0, j1, v) = self._cell(nxt[:, 0], 0), self._cell(nxt[:, 1], 1)
+        return (reward, keep, *self._corners(nxt))
+
+    def _corners(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The flat indices of the four grid states around each of ``states [B, 2]`` and
+        their bilinear weights, each ``[B, 4]``."""
+        (i0, i1, u), (j0, j1, v) = self._cell(states[:, 0], 0), self._cell(states[:, 1], 1)
         m = self.grid[1]
         index = torch.stack([i0 * m + j0, i0 * m + j1, i1 * m + j0, i1 * m + j1], -1)
         weight = torch.stack([(1 - u) * (1 - v), (1 - u) * v, u * (1 - v), u * v], -1)
-        return reward, keep, index, weight
+        return index, weight
 
     def q_values(self, states: torch.Tensor, t: int) -> torch.Tensor:
         """``r + (1 − done)·V_{t+1}(s')`` of every action from ``states [B, 2]`` at step
@@ -166,14 +171,8 @@ class GridOptimum:
 
     def value(self, states: torch.Tensor, t: int = 0) -> torch.Tensor:
         """``V_t`` interpolated at ``states [B, 2]``, ``[B]``."""
-        (i0, i1, u), (j0, j1, v) = self._cell(states[:, 0], 0), self._cell(states[:, 1], 1)
-        m, vt = self.grid[1], self.values[t]
-        return (
-            vt[i0 * m + j0] * (1 - u) * (1 - v)
-            + vt[i0 * m + j1] * (1 - u) * v
-            + vt[i1 * m + j0] * u * (1 - v)
-            + vt[i1 * m + j1] * u * v
-        )
+        index, weight = self._corners(states)
+        return (self.values[t][index] * weight).sum(-1)
 
     def agent(self) -> GreedyAgent:
         """A fresh greedy agent (its step counter at 0) for the task's envs."""
