@@ -1,9 +1,14 @@
 """Solvers over the differentiable physics: :func:`aim` finds the trebuchet's controls.
 
-:func:`aim` is the gradient-descent aiming of FluxML's 2019 post on differentiable
-programming versus reinforcement learning (https://fluxml.ai/2019/03/05/dp-vs-rl.html),
-batched over targets, through :func:`diffsim.trebuchet.shoot`. Its default search box is the
-aiming box of :mod:`diffsim.trebuchet.params` (:data:`~diffsim.trebuchet.ANGLE_BOUNDS_DEG`,
+:func:`aim` answers the aiming question of FluxML's 2019 post on differentiable programming
+versus reinforcement learning (https://fluxml.ai/2019/03/05/dp-vs-rl.html) — which release
+angle and counterweight land the projectile on a target? — with one documented answer per
+target, solved by Newton's method through :func:`diffsim.trebuchet.shoot`'s first and
+second derivatives, and differentiable with respect to the wind, the target and every
+:class:`~diffsim.trebuchet.TrebuchetParams` field by the implicit function theorem
+(:mod:`diffsim.implicit`). ``docs/trebuchet.md`` ("Aiming") states the solution and its
+optimality conditions; its default search box is the aiming box of
+:mod:`diffsim.trebuchet.params` (:data:`~diffsim.trebuchet.ANGLE_BOUNDS_DEG`,
 :data:`~diffsim.trebuchet.WEIGHT_BOUNDS_LB`).
 """
 
@@ -17,14 +22,25 @@ from typing import Optional
 
 import torch
 
+from . import implicit
 from ._validation import Scalar
 from .trebuchet.params import ANGLE_BOUNDS_DEG, ANGLE_LIMITS_DEG, WEIGHT_BOUNDS_LB, TrebuchetParams
 from .trebuchet.simulation import shoot
 
-__all__ = ["AimResult", "aim"]
+__all__ = ["CONDITIONS", "AimResult", "aim"]
 
 _DTYPES = (torch.float32, torch.float64)
-_BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8  # Adam's constants (Kingma & Ba, 2015)
+
+RIDGE, LIGHTEST, EDGE, TOO_SHORT, TOO_FAR, NOT_CONVERGED = range(6)
+CONDITIONS: tuple[str, ...] = (
+    "hit: the least counterweight, released at the angle of greatest range",
+    "hit: the lightest counterweight of the box, at the steeper of its two angles",
+    "hit: the least counterweight, with the release angle at a bound of the box",
+    "out of reach, too short: the closest shot is the steepest angle, lightest weight",
+    "out of reach, too far: the closest shot is the farthest of the scanned counterweights",
+    "not converged within max_iter Newton steps",
+)
+"""What :attr:`AimResult.condition` codes mean (its index); the first three are hits."""
 
 
 @dataclasses.dataclass
@@ -32,17 +48,20 @@ class AimResult:
     """The result of :func:`aim`, for targets of batch shape ``B``.
 
     It unpacks as ``(angle_deg, weight_lb)``; the other fields say how well each target
-    was met.
+    was met. ``angle_deg``, ``weight_lb``, ``distance`` and ``miss`` carry gradients with
+    respect to the inputs that require grad (implicit function theorem).
 
     Attributes:
-        angle_deg: Release angle found per target (degrees), shape ``B``.
-        weight_lb: Counterweight found per target (lb), shape ``B``.
+        angle_deg: Release angle per target (degrees), shape ``B``.
+        weight_lb: Counterweight per target (lb), shape ``B``.
         distance: Distance that (angle_deg, weight_lb) gives (m), shape ``B``.
         miss: ``distance - target`` (m), shape ``B``.
-        reached: Whether ``|miss| <= tolerance_m``, bool, shape ``B``; False marks a target
-            out of reach within the search box (or not met in the steps given).
-        steps: Number of optimiser steps taken.
-        seconds: Wall-clock time of the whole batched search (s).
+        reached: Whether the target is hit, ``|miss| <= tolerance_m``, bool, shape ``B``;
+            False marks a target out of reach within the box.
+        condition: Which optimality conditions hold per target, an index into
+            :data:`CONDITIONS`, int64, shape ``B``.
+        steps: Batched shots the solve took (each with its backward pass).
+        seconds: Wall-clock time of the whole batched solve (s).
         seconds_per_aim: ``seconds`` divided by the number of targets (s).
     """
 
@@ -51,6 +70,7 @@ class AimResult:
     distance: torch.Tensor
     miss: torch.Tensor
     reached: torch.Tensor
+    condition: torch.Tensor
     steps: int
     seconds: float
     seconds_per_aim: float
@@ -90,15 +110,9 @@ def _show(value: object) -> str:
 
 
 def _check_box(
-    name: str,
-    box: object,
-    start: object,
-    start_name: str,
-    limits: Optional[tuple[float, float]],
-    unit: str,
+    name: str, box: object, limits: Optional[tuple[float, float]], unit: str
 ) -> tuple[float, float]:
-    """The search box ``(low, high)`` as floats, checked against ``limits`` (None: positive)
-    and against its start."""
+    """The search box ``(low, high)`` as floats, checked against ``limits`` (None: positive)."""
     try:
         lo, hi = (float(v) for v in box)  # type: ignore[union-attr]
     except (TypeError, ValueError):
@@ -109,12 +123,6 @@ def _check_box(
         raise ValueError(f"{name} must be positive ({unit}), got {(lo, hi)}")
     if limits is not None and not limits[0] <= lo < hi <= limits[1]:
         raise ValueError(f"{name} must lie within {list(limits)} {unit}, got {(lo, hi)}")
-    if isinstance(start, bool) or not isinstance(start, (int, float)):
-        raise TypeError(f"{start_name} must be a float, got {type(start).__name__}")
-    if not lo < start < hi:
-        raise ValueError(
-            f"{name} must satisfy low < start < high, got {(lo, hi)} and {start_name}={start}"
-        )
     return lo, hi
 
 
@@ -133,7 +141,7 @@ def _check_positive(name: str, value: object, *, strict: bool = True) -> None:
 
 
 def _inputs(wind: object, target_m: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """``wind`` and ``target_m`` checked, detached and broadcast to one shape, dtype, device."""
+    """``wind`` and ``target_m`` checked and broadcast to one shape, dtype and device."""
     _check_input("wind", wind, "wind speed, m/s")
     _check_input("target_m", target_m, "target distance from the pivot, m")
     tensors = [v for v in (wind, target_m) if isinstance(v, torch.Tensor)]
@@ -146,9 +154,9 @@ def _inputs(wind: object, target_m: object) -> tuple[torch.Tensor, torch.Tensor]
     device = tensors[0].device if tensors else torch.device("cpu")
     if tensors:
         dtype = torch.promote_types(tensors[0].dtype, tensors[-1].dtype)
-    wind_t = torch.as_tensor(wind, dtype=dtype, device=device).detach()
-    target = torch.as_tensor(target_m, dtype=dtype, device=device).detach()
-    if not bool((target > 0).all()):
+    wind_t = torch.as_tensor(wind, dtype=dtype, device=device)
+    target = torch.as_tensor(target_m, dtype=dtype, device=device)
+    if not bool((target.detach() > 0).all()):
         raise ValueError(
             f"target_m (distance from the pivot, m) must be > 0, got {_show(target_m)}"
         )
@@ -163,85 +171,287 @@ def _inputs(wind: object, target_m: object) -> tuple[torch.Tensor, torch.Tensor]
 
 
 # --------------------------------------------------------------------------------------
-# The search
+# The solve (float64, no graph to the inputs, first derivatives only)
 
-
-def _logit(x: float, lo: float, hi: float) -> float:
-    f = (x - lo) / (hi - lo)
-    return math.log(f / (1 - f))
+_GRID = 12  # counterweights scanned, geometrically spaced over the box
 
 
 @dataclasses.dataclass
-class _Search:
-    """The per-target state of the search, each ``[N]`` (``[N, 2]`` for the variables)."""
+class _Shot:
+    """The distance and its first derivatives in (angle°, weight lb) at K points, ``[K]``."""
 
-    uv: torch.Tensor  # the unconstrained (angle, weight) variables
-    m: torch.Tensor  # Adam's first moment
-    s2: torch.Tensor  # Adam's second moment
-    rate: torch.Tensor  # the per-target learning rate
-    count: torch.Tensor  # Adam steps taken per target
-    last_sign: torch.Tensor  # the sign of the last miss
-    best_err: torch.Tensor  # the smallest |miss| so far (m)
-    best_uv: torch.Tensor  # the variables that gave it
-    stale: torch.Tensor  # steps since the best |miss| last shrank by 0.1 %
+    d: torch.Tensor
+    da: torch.Tensor
+    dw: torch.Tensor
 
-    @classmethod
-    def start(cls, uv0: torch.Tensor, n: int, lr: float) -> _Search:
-        uv = uv0.repeat(n, 1)
-        zero = torch.zeros_like(uv[:, 0])
-        return cls(
-            uv=uv,
-            m=torch.zeros_like(uv),
-            s2=torch.zeros_like(uv),
-            rate=torch.full_like(zero, lr),
-            count=zero.clone(),
-            last_sign=zero.clone(),
-            best_err=torch.full_like(zero, float("inf")),
-            best_uv=uv.clone(),
-            stale=torch.zeros(n, dtype=torch.long, device=uv.device),
-        )
 
-    def searching(self, tolerance_m: float, patience: int) -> torch.Tensor:
-        """Indices of the targets neither reached nor given up (one host synchronisation)."""
-        return ((self.best_err > tolerance_m) & (self.stale < patience)).nonzero().squeeze(1)
+def _shot(wind: torch.Tensor, a: torch.Tensor, w: torch.Tensor, params: TrebuchetParams) -> _Shot:
+    """Shoot at (a, w) and differentiate once (detached results; NaN for failed shots)."""
+    a = a.detach().requires_grad_(True)
+    w = w.detach().requires_grad_(True)
+    with torch.enable_grad():
+        d = shoot(wind, a, w, params, on_failure="nan")
+        ok = torch.isfinite(d)
+        if d.requires_grad:
+            da, dw = torch.autograd.grad(torch.where(ok, d, 0.0).sum(), (a, w))
+        else:  # every shot failed
+            da = dw = torch.zeros_like(d)
+    nan = torch.full_like(da, float("nan"))
+    return _Shot(d.detach(), torch.where(ok, da, nan), torch.where(ok, dw, nan))
 
-    @torch.no_grad()
-    def update(
-        self, idx: torch.Tensor, x: torch.Tensor, miss: torch.Tensor, grad: torch.Tensor
-    ) -> None:
-        """Keep the best iterate of targets ``idx`` and take their Adam step.
 
-        Adam on the squared miss, with a per-target step that halves (and a first moment
-        that resets) whenever the target's miss changes sign, so that each target settles
-        instead of jittering. ``torch.optim.Adam`` keeps one rate and one step count per
-        tensor, not per target, hence the update written out here.
+class _Shooter:
+    """Shoots for the solve: entries name their target (``idx``), whose wind and parameters
+    they take; counts the batched shots (each with its backward pass)."""
 
-        Args:
-            idx: The targets searched this step ``[K]``.
-            x: Their variables ``[K, 2]``.
-            miss: ``distance - target`` (m) ``[K]``; NaN for a failed shot.
-            grad: d distance / d x ``[K, 2]``.
-        """
-        err = miss.abs()
-        better = torch.isfinite(err) & (err < self.best_err[idx])
-        improved = better & (err < self.best_err[idx] * (1 - 1e-3) - 1e-9)
-        self.best_err[idx] = torch.where(better, err, self.best_err[idx])
-        self.best_uv[idx] = torch.where(better.unsqueeze(-1), x, self.best_uv[idx])
-        self.stale[idx] = torch.where(improved, 0, self.stale[idx] + 1)
-        # gradient of the squared miss; a failed shot gives no direction: zero
-        g = torch.nan_to_num(2 * miss.unsqueeze(-1) * grad, nan=0.0, posinf=0.0, neginf=0.0)
-        sign = torch.sign(torch.nan_to_num(miss, nan=0.0))
-        flip = sign * self.last_sign[idx] < 0
-        self.last_sign[idx] = sign
-        r = torch.where(flip, self.rate[idx] * 0.5, self.rate[idx])
-        self.rate[idx] = r
-        mi = _BETA1 * torch.where(flip.unsqueeze(-1), 0.0, self.m[idx]) + (1 - _BETA1) * g
-        si = _BETA2 * self.s2[idx] + (1 - _BETA2) * g**2
-        c = self.count[idx] + 1
-        self.m[idx], self.s2[idx], self.count[idx] = mi, si, c
-        m_hat = mi / (1 - _BETA1**c).unsqueeze(-1)
-        s_hat = si / (1 - _BETA2**c).unsqueeze(-1)
-        self.uv[idx] = x - r.unsqueeze(-1) * m_hat / (s_hat.sqrt() + _EPS)
+    def __init__(self, wind: torch.Tensor, params: TrebuchetParams) -> None:
+        self.wind = wind
+        self.params = params
+        self.fields = params.tensors()  # per-target fields, [n]
+        self.calls = 0
+
+    def __call__(self, idx: torch.Tensor, a: torch.Tensor, w: torch.Tensor) -> _Shot:
+        self.calls += 1
+        p = self.params
+        if self.fields:
+            p = p.replace(**{k: v[idx] for k, v in self.fields.items()})
+        return _shot(self.wind[idx], a, w, p)
+
+
+def _capped(step_a: torch.Tensor, step_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A Newton step scaled down (its direction kept) to at most 10 degrees and 100 lb."""
+    scale = torch.maximum(step_a.abs() / 10.0, step_w.abs() / 100.0).clamp_min(1.0)
+    scale = torch.where(torch.isfinite(scale), scale, math.inf)
+    return step_a / scale, step_w / scale
+
+
+def _ridge(
+    shots: _Shooter,
+    idx: torch.Tensor,
+    w: torch.Tensor,
+    a0: torch.Tensor,
+    box_a: tuple[float, float],
+    max_iter: int,
+    atol: float,
+) -> tuple[torch.Tensor, _Shot]:
+    """The angle of greatest range at each counterweight ``w`` (``[M]``, of the targets
+    ``idx``), from ``a0``.
+
+    Newton on ∂d/∂a = 0 with the curvature a finite difference of ∂d/∂a (both points in
+    one batched shot), safeguarded by bisection of the bracket of the slope's sign change
+    within the box; an end of the box where the slope points out of it is its answer.
+
+    Args:
+        atol: Stop when a step, or the bracket, is this small (degrees).
+
+    Returns:
+        ``(a, shot)``: the angles and the shot there (distance and first derivatives).
+    """
+    alo, ahi = box_a
+    m = a0.numel()
+    lo, hi = torch.full_like(a0, alo), torch.full_like(a0, ahi)
+    a, h = a0.clone(), torch.full_like(a0, 0.05)
+    d, da, dw = (torch.full_like(a0, float("nan")) for _ in range(3))
+    todo = torch.arange(m, device=a0.device)
+    for _ in range(max_iter):
+        if todo.numel() == 0:
+            break
+        x, ht = a[todo], h[todo]
+        # the second point on the side away from the box's nearer end
+        x2 = torch.where(x + ht <= ahi, x + ht, x - ht)
+        s = shots(idx[todo].repeat(2), torch.cat((x, x2)), w[todo].repeat(2))
+        k = todo.numel()
+        g, g2 = s.da[:k], s.da[k:]
+        d[todo], da[todo], dw[todo] = s.d[:k], g, s.dw[:k]
+        lo[todo] = torch.where(g > 0, x, lo[todo])
+        hi[todo] = torch.where(g > 0, hi[todo], x)
+        curv = (g2 - g) / (x2 - x)
+        newton = x - g / torch.where(curv < 0, curv, -1.0)
+        inside = (curv < 0) & (newton > lo[todo]) & (newton < hi[todo])
+        new = torch.where(inside, newton, 0.5 * (lo[todo] + hi[todo]))
+        step = (new - x).abs()
+        done = (step <= atol) | ((hi[todo] - lo[todo]) <= atol) | (g == 0) | ~torch.isfinite(g)
+        a[todo] = torch.where(done, x, new)  # a settled angle keeps its evaluated shot
+        h[todo] = (0.1 * step).clamp(1e-5, 0.05)
+        todo = todo[~done]
+    return a, _Shot(d, da, dw)
+
+
+def _solve(
+    wind: torch.Tensor,
+    target: torch.Tensor,
+    params: TrebuchetParams,
+    box_a: tuple[float, float],
+    box_w: tuple[float, float],
+    max_iter: int,
+    rtol: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """The lexicographic solution of every target: ``(angle, weight, condition, shots)``.
+
+    ``docs/trebuchet.md`` ("Aiming") describes the phases:
+    1. the ridge of greatest range R(w) = max_a d(a, w) at :data:`_GRID` counterweights;
+    2. targets within R at the lightest weight: safeguarded Newton on d = target along the
+       steeper branch at that weight (or too short);
+    3. the others: the first scanned counterweight whose range covers the target brackets
+       the least counterweight; safeguarded Newton on R(w) = target in it (R' = ∂d/∂w on
+       the ridge), each R(w) a ridge solve; no bracket: the farthest shot, by safeguarded
+       Newton on R'(w) = 0 around the scan's farthest (or at the heaviest weight).
+    """
+    alo, ahi = box_a
+    wlo, whi = box_w
+    n = target.numel()
+    dev = target.device
+    shots = _Shooter(wind, params)
+    everyone = torch.arange(n, device=dev)
+    cond = torch.full((n,), NOT_CONVERGED, dtype=torch.long, device=dev)
+    ftol = rtol * target
+    atol = 1e-10 * (ahi - alo)
+
+    # 1. the ridge at the scanned counterweights, [G, n]
+    grid = torch.tensor(
+        [wlo * (whi / wlo) ** (k / (_GRID - 1)) for k in range(_GRID)],
+        dtype=target.dtype,
+        device=dev,
+    )
+    grid[-1] = whi
+    gw = grid[:, None].expand(_GRID, n).reshape(-1)
+    a0 = torch.full_like(gw, min(max(30.0, alo), ahi))
+    ga, gs = _ridge(shots, everyone.repeat(_GRID), gw, a0, box_a, min(max_iter, 8), 0.05)
+    ridge_a, ridge_d = ga.reshape(_GRID, n), torch.nan_to_num(gs.d, nan=-math.inf).reshape(_GRID, n)
+    a = ridge_a[0].clone()
+    w = torch.full_like(target, wlo)
+
+    # 2. within the lightest weight's range: the steeper branch
+    low = target <= ridge_d[0]
+    steep = shots(everyone, torch.full_like(a, ahi), w).d
+    short = low & (target < steep)
+    cond[short], a[short] = TOO_SHORT, ahi
+    branch = (low & ~short).nonzero().squeeze(1)
+    if branch.numel():
+        lo_a, hi_a = a.clone(), torch.full_like(a, ahi)
+        frac = (ridge_d[0] - target) / (ridge_d[0] - steep)
+        a[branch] = (lo_a + frac.clamp(0, 1) * (hi_a - lo_a))[branch]
+        todo = branch
+        for _ in range(max_iter):
+            if todo.numel() == 0:
+                break
+            s = shots(todo, a[todo], w[todo])
+            r = s.d - target[todo]
+            hit = r.abs() <= ftol[todo]
+            cond[todo[hit]] = LIGHTEST
+            # the branch falls as the angle steepens: r > 0 puts the root above the angle
+            lo_t = torch.where(r > 0, a[todo], lo_a[todo])
+            hi_t = torch.where(r > 0, hi_a[todo], a[todo])
+            lo_a[todo], hi_a[todo] = lo_t, hi_t
+            newton = a[todo] - r / torch.where(s.da < 0, s.da, -1.0)
+            inside = (s.da < 0) & (newton > lo_t) & (newton < hi_t)
+            a[todo] = torch.where(hit, a[todo], torch.where(inside, newton, 0.5 * (lo_t + hi_t)))
+            todo = todo[~hit & ((hi_t - lo_t) > atol)]
+
+    # 3. the least counterweight whose ridge reaches the target, else the farthest shot
+    rise = ~low
+    covers = ridge_d >= target  # [G, n]
+    hit_side = rise & covers.any(0)
+    first = covers.to(torch.uint8).argmax(0).clamp(min=1)
+    far = rise & ~hit_side
+    k_far = ridge_d.argmax(0)
+    cols = torch.arange(n, device=dev)
+    cond[far] = TOO_FAR
+    a[far], w[far] = ridge_a[k_far, cols][far], grid[k_far][far]
+    # brackets [wl, wh] of the least counterweight, with the ridge angles at their ends
+    wl, wh = grid[first - 1], grid[first]
+    fl, fh = ridge_d[first - 1, cols] - target, ridge_d[first, cols] - target
+    frac = (fl / torch.where(fl != fh, fl - fh, 1.0)).clamp(0.0, 1.0)
+    w_now = wl + frac * (wh - wl)
+    a_now = ridge_a[first - 1, cols] + frac * (ridge_a[first, cols] - ridge_a[first - 1, cols])
+    # Newton on (∂d/∂a, d - target) = 0, its Hessian finite differences of the first
+    # derivatives, all three points in one batched shot; the counterweight kept inside its
+    # bracket (bisection when it leaves)
+    todo = hit_side.nonzero().squeeze(1)
+    a[todo], w[todo] = a_now[todo], w_now[todo]
+    ha, hw = torch.full_like(a, 0.05), torch.full_like(a, 1.0)
+    for _ in range(max_iter):
+        if todo.numel() == 0:
+            break
+        at, wt, tt, k = a[todo], w[todo], target[todo], todo.numel()
+        a2 = torch.where(at + ha[todo] <= ahi, at + ha[todo], at - ha[todo])
+        w2 = torch.where(wt + hw[todo] <= whi, wt + hw[todo], wt - hw[todo])
+        s = shots(todo.repeat(3), torch.cat((at, a2, at)), torch.cat((wt, wt, w2)))
+        d0, ga0, gw0 = s.d[:k], s.da[:k], s.dw[:k]
+        haa = (s.da[k : 2 * k] - ga0) / (a2 - at)
+        haw = (s.da[2 * k :] - ga0) / (w2 - wt)
+        r2 = d0 - tt
+        det = haa * gw0 - haw * ga0
+        good = torch.isfinite(det) & (det != 0) & (haa < 0)
+        sdet = torch.where(good, det, 1.0)
+        uphill = -ga0 / torch.where(haa < 0, haa, -0.08)
+        step_a = torch.where(good, (-ga0 * gw0 + haw * r2) / sdet, uphill)
+        step_w = torch.where(good, (-haa * r2 + ga0 * ga0) / sdet, 0.0)
+        step_a, step_w = _capped(step_a, step_w)
+        # the bracket: a shot at or past the target proves R(w) >= target; one short of it
+        # on the ridge, R(w) < target
+        wh[todo] = torch.where(d0 >= tt, wt, wh[todo])
+        wl[todo] = torch.where((d0 < tt) & (ga0.abs() <= 1e-3), wt, wl[todo])
+        new_w = wt + step_w
+        inside = (new_w >= wl[todo]) & (new_w <= wh[todo])
+        new_w = torch.where(inside, new_w, 0.5 * (wl[todo] + wh[todo]))
+        new_a = (at + step_a).clamp(alo, ahi)
+        converged = (ga0.abs() <= 1e-12) & (r2.abs() <= ftol[todo])
+        cond[todo[converged]] = RIDGE
+        a[todo] = torch.where(converged, at, new_a)
+        w[todo] = torch.where(converged, wt, new_w)
+        ha[todo] = (0.1 * (new_a - at).abs()).clamp(1e-5, 0.05)
+        hw[todo] = (0.1 * (new_w - wt).abs()).clamp(1e-4, 1.0)
+        todo = todo[~converged]
+    edge = (cond == RIDGE) & ((a <= alo + atol) | (a >= ahi - atol))
+    cond[edge] = EDGE
+    return a, w, cond, shots.calls
+
+
+# --------------------------------------------------------------------------------------
+# The optimality conditions (for the implicit gradient)
+
+
+def _optimality(
+    cond: torch.Tensor,
+    box_a: tuple[float, float],
+    box_w: tuple[float, float],
+    params: TrebuchetParams,
+    names: tuple[str, ...],
+    shape: torch.Size,
+):
+    """F(x, wind, target, *fields) = 0 at the solution, by condition (``docs/trebuchet.md``)."""
+    alo, ahi = box_a
+    wlo, whi = box_w
+    n = cond.numel()
+
+    def flat(v: torch.Tensor) -> torch.Tensor:
+        return v.expand(shape).reshape(n) if v.ndim else v
+
+    def optimality(x: torch.Tensor, wind, target, *fields) -> torch.Tensor:
+        p = params.replace(**{k: flat(v) for k, v in zip(names, fields)}) if names else params
+        a, w = x[:, 0], x[:, 1]
+        if not x.requires_grad:  # a plain evaluation (the tests' residual check)
+            x = x.detach().requires_grad_(True)
+            a, w = x[:, 0], x[:, 1]
+        d = shoot(flat(wind), a, w, p, on_failure="nan")
+        (g,) = torch.autograd.grad(d.sum(), x, create_graph=True)
+        da = g[:, 0]
+        miss = d - flat(target)
+        first = torch.where(cond == EDGE, a - torch.where(a <= alo, alo, ahi), da)
+        first = torch.where(cond == LIGHTEST, w - wlo, first)
+        first = torch.where(cond == TOO_SHORT, a - ahi, first)
+        second = torch.where(cond == TOO_SHORT, w - wlo, miss)
+        # out of reach, too far: the farthest scanned shot, held (zero gradient)
+        first = torch.where(cond == TOO_FAR, a - a.detach(), first)
+        second = torch.where(cond == TOO_FAR, w - w.detach(), second)
+        return torch.stack((first, second), -1)
+
+    return optimality
+
+
+# --------------------------------------------------------------------------------------
+# aim
 
 
 def aim(
@@ -249,113 +459,116 @@ def aim(
     target_m: Scalar,
     params: Optional[TrebuchetParams] = None,
     *,
-    steps: int = 150,
-    lr: float = 0.2,
-    tolerance_m: float = 0.1,
+    tolerance_m: float = 1e-3,
     angle_bounds_deg: tuple[float, float] = ANGLE_BOUNDS_DEG,
     weight_bounds_lb: tuple[float, float] = WEIGHT_BOUNDS_LB,
-    angle0_deg: float = 45.0,
-    weight0_lb: float = 200.0,
-    patience: int = 40,
+    max_iter: int = 50,
+    rtol: float = 1e-10,
 ) -> AimResult:
-    """Find a release angle and counterweight that hit each target, by gradient descent.
+    """The least counterweight that hits each target, and its release angle; differentiable.
 
-    All targets are aimed at once: one batched :func:`~diffsim.trebuchet.shoot` per step and
-    Adam on the squared miss (per target, the step halves and the first moment resets each
-    time the miss changes sign), over unconstrained variables mapped into the search box by
-    sigmoids (``angle = lo + (hi - lo) sigmoid(u)``, likewise the weight). The best iterate of
-    each target is kept. A target stops once within ``tolerance_m``, or after ``patience`` of
-    its steps without progress; only the targets still searched are shot at each step, and
-    the search ends when every target has stopped.
+    The solution, unique per target (``docs/trebuchet.md``, "Aiming"): of the settings in
+    the box that land on the target, the one with the least counterweight and, among those,
+    the steepest release angle. Above the box's lightest weight that is the angle of
+    greatest range (∂d/∂a = 0), so small angle errors barely move the shot. A target that
+    no setting reaches gets the closest shot (``reached`` False). Newton's method on the
+    conditions that hold solves each to ``|d − target| <= rtol · target``; the results carry
+    gradients with respect to ``wind``, ``target_m`` and the tensor fields of ``params``
+    that require grad, by the implicit function theorem on those conditions
+    (:func:`diffsim.implicit.root`; an out-of-reach target's gradient is its closest
+    shot's, zero for a target too short).
 
     Args:
         wind: Wind speed (m/s; positive blows towards the target): a float, or a float32 or
             float64 tensor of any shape (0-dim included), broadcast against ``target_m``.
         target_m: Target distances from the pivot (m), > 0: a float or a float32/float64
-            tensor. The targets' batch shape ``B`` is the broadcast shape of both inputs; the
-            dtype is theirs promoted (float64 for floats), the device theirs. Tensors are
-            used detached (the result carries no gradient).
-        params: The trebuchet (default: the reference preset); used as constants here.
-        steps: Maximum number of Adam steps, a positive int.
-        lr: Adam's initial learning rate on the unconstrained variables, > 0 (per target, it
-            halves each time that target's miss changes sign).
-        tolerance_m: A target is reached when ``|distance - target| <= tolerance_m`` (m), >= 0.
-        angle_bounds_deg: Search box for the release angle (degrees), within
-            :data:`~diffsim.trebuchet.ANGLE_LIMITS_DEG`; default
-            :data:`~diffsim.trebuchet.ANGLE_BOUNDS_DEG`.
-        weight_bounds_lb: Search box for the counterweight (lb), positive; default
-            :data:`~diffsim.trebuchet.WEIGHT_BOUNDS_LB`.
-        angle0_deg: Starting angle (degrees), strictly inside the box.
-        weight0_lb: Starting counterweight (lb), strictly inside the box.
-        patience: A target whose best miss has not shrunk (by 0.1 %) for this many of its
-            steps is given up (out of reach), a positive int.
+            tensor. The batch shape ``B`` is the broadcast shape of both inputs; the dtype
+            is theirs promoted (float64 for floats; the solve itself runs in float64), the
+            device theirs.
+        params: The trebuchet (default: the reference preset). Tensor fields broadcast to
+            ``B`` (0-dim: shared by every target).
+        tolerance_m: ``reached`` is ``|miss| <= tolerance_m`` (m), >= 0.
+        angle_bounds_deg: The box's release angles (degrees), within
+            :data:`~diffsim.trebuchet.ANGLE_LIMITS_DEG`.
+        weight_bounds_lb: The box's counterweights (lb), positive.
+        max_iter: Newton steps allowed per phase, a positive int; a target not settled
+            in them gets condition ``NOT_CONVERGED`` and ``reached`` False.
+        rtol: Relative tolerance of the hit, in (0, 1e-3].
 
     Returns:
-        An :class:`AimResult` of batch shape ``B``; ``reached`` is False for targets out of
-        reach (within the box).
+        An :class:`AimResult` of batch shape ``B``.
 
     Raises:
         TypeError: ``wind`` or ``target_m`` is not a number or tensor, ``params`` is not a
             :class:`~diffsim.trebuchet.TrebuchetParams`.
         ValueError: a tensor input of another dtype than float32/float64, non-finite values,
             ``target_m <= 0``, inputs that do not broadcast together or lie on two devices,
-            a search box outside its limits or not containing its start, or a bad option.
+            a search box outside its limits, or a bad option.
 
     Example:
-        >>> res = aim(0.0, torch.tensor([60.0, 500.0]), steps=30, patience=5)
-        >>> res.reached.tolist()
-        [True, False]
+        >>> res = aim(0.0, torch.tensor([60.0, 500.0]))
+        >>> res.reached.tolist(), [round(v, 1) for v in res.weight_lb.tolist()]
+        ([True, False], [56.2, 478.7])
     """
     if params is not None and not isinstance(params, TrebuchetParams):
         raise TypeError(f"params must be a TrebuchetParams (or None), got {type(params).__name__}")
-    _check_count("steps", steps)
-    _check_count("patience", patience)
-    _check_positive("lr", lr)
+    p = TrebuchetParams.reference() if params is None else params
+    _check_count("max_iter", max_iter)
     _check_positive("tolerance_m", tolerance_m, strict=False)
-    alo, ahi = _check_box(
-        "angle_bounds_deg", angle_bounds_deg, angle0_deg, "angle0_deg", ANGLE_LIMITS_DEG, "degrees"
-    )
-    wlo, whi = _check_box(
-        "weight_bounds_lb", weight_bounds_lb, weight0_lb, "weight0_lb", None, "lb"
-    )
+    _check_positive("rtol", rtol)
+    if rtol > 1e-3:
+        raise ValueError(f"rtol must be in (0, 1e-3], got {rtol!r}")
+    box_a = _check_box("angle_bounds_deg", angle_bounds_deg, ANGLE_LIMITS_DEG, "degrees")
+    box_w = _check_box("weight_bounds_lb", weight_bounds_lb, None, "lb")
     wind_t, target = _inputs(wind, target_m)
     dtype, device, shape = target.dtype, target.device, target.shape
-    wind_f, target_f = wind_t.reshape(-1), target.reshape(-1)
-    n = target_f.numel()
-    uv0 = torch.tensor(
-        [_logit(angle0_deg, alo, ahi), _logit(weight0_lb, wlo, whi)], dtype=dtype, device=device
-    )
-    search = _Search.start(uv0, n, lr)
-
-    def to_box(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return alo + (ahi - alo) * torch.sigmoid(x[..., 0]), wlo + (whi - wlo) * torch.sigmoid(
-            x[..., 1]
-        )
-
+    fields = p.tensors()
+    names = tuple(fields)
+    try:
+        for k, v in fields.items():
+            if torch.broadcast_shapes(v.shape, shape) != shape:
+                raise RuntimeError
+            if v.device != device:
+                raise ValueError(
+                    f"params.{k} is on {v.device}, the targets on {device}: use one device"
+                )
+    except RuntimeError:
+        raise ValueError(
+            f"params' tensor fields must broadcast to the targets' shape {tuple(shape)}, got "
+            f"{ {k: tuple(v.shape) for k, v in fields.items()} }"
+        ) from None
+    n = target.numel()
+    f64 = torch.float64
+    p64 = p.replace(**{k: v.detach().to(f64).expand(shape).reshape(n) for k, v in fields.items()})
+    wind64 = wind_t.detach().to(f64).reshape(n)
+    target64 = target.detach().to(f64).reshape(n)
     start = time.perf_counter()
-    taken = 0
-    for taken in range(1, steps + 1):  # noqa: B007
-        # only targets still being searched are shot (host-side compaction: aim is a boundary)
-        idx = search.searching(tolerance_m, patience)
-        if idx.numel() == 0:
-            taken -= 1
-            break
-        x = search.uv[idx].requires_grad_(True)
-        dist = shoot(wind_f[idx], *to_box(x), params, on_failure="nan")
-        (grad,) = torch.autograd.grad(torch.where(torch.isfinite(dist), dist, 0.0).sum(), x)
-        search.update(idx, x.detach(), dist.detach() - target_f[idx], grad)
+    a, w, cond, steps = _solve(wind64, target64, p64, box_a, box_w, max_iter, rtol)
+    x = torch.stack((a, w), -1)
+    grads = [v for v in (wind_t, target, *fields.values()) if v.requires_grad]
+    if grads:  # attach the implicit gradients (float64 for the adjoint solve)
+        pd = p.replace(**{k: v.to(f64) for k, v in fields.items()})
+        opt = _optimality(cond, box_a, box_w, pd, names, shape)
+        x = implicit.root(
+            opt,
+            x,
+            [wind_t.to(f64), target.to(f64), *(v.to(f64) for v in fields.values())],
+            batch_dims=1,
+            solve="dense",
+        )
     seconds = time.perf_counter() - start
-    with torch.no_grad():
-        angle, weight = (y.reshape(shape) for y in to_box(search.best_uv))
-        dist = shoot(wind_t, angle, weight, params, on_failure="nan")
+    angle, weight = (v.reshape(shape).to(dtype) for v in x.unbind(-1))
+    dist = shoot(wind_t, angle, weight, p, on_failure="nan")
     miss = dist - target
+    reached = (miss.detach().abs() <= tolerance_m) & (cond.reshape(shape) <= EDGE)
     return AimResult(
         angle_deg=angle,
         weight_lb=weight,
         distance=dist,
         miss=miss,
-        reached=miss.abs() <= tolerance_m,
-        steps=taken,
+        reached=reached,
+        condition=cond.reshape(shape),
+        steps=steps,
         seconds=seconds,
         seconds_per_aim=seconds / max(n, 1),
     )

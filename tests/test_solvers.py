@@ -1,4 +1,5 @@
-"""Tests of diffsim.solvers.aim: targets met, input forms, the deprecated alias, input errors."""
+"""Tests of diffsim.solvers.aim: the unique solution and its conditions, implicit gradients
+against finite differences of the solve, input forms, the deprecated alias, input errors."""
 
 import doctest
 import warnings
@@ -8,7 +9,7 @@ import torch
 
 import diffsim.trebuchet as trebuchet
 from diffsim import solvers
-from diffsim.solvers import AimResult, aim
+from diffsim.solvers import aim
 
 F64 = torch.float64
 
@@ -17,33 +18,126 @@ def _t(x):
     return torch.tensor(x, dtype=F64)
 
 
-def test_aim_batched_broadcasts_and_flags_unreachable_targets():
-    wind, target = _t([[0.0], [2.0]]), _t([60.0, 500.0])  # broadcast to (2, 2)
-    res = aim(wind, target, steps=30, patience=5)
-    assert isinstance(res, AimResult) and res.angle_deg.shape == (2, 2)
-    assert res.reached.tolist() == [[True, False], [True, False]]
-    assert bool((res.miss[:, 0].abs() <= 0.1).all())
-    shot = trebuchet.shoot(wind[:, 0], res.angle_deg[:, 0], res.weight_lb[:, 0])
-    torch.testing.assert_close(shot, res.distance[:, 0])
-    torch.testing.assert_close(res.miss, res.distance - target)
-    lo, hi = trebuchet.ANGLE_BOUNDS_DEG, trebuchet.WEIGHT_BOUNDS_LB
-    assert bool(((res.angle_deg > lo[0]) & (res.angle_deg < lo[1])).all())
-    assert bool(((res.weight_lb > hi[0]) & (res.weight_lb < hi[1])).all())
-    assert res.seconds_per_aim > 0
+# One batched solve serves most tests (each solve costs seconds, whatever its batch): the
+# base pairs, then each interior pair perturbed by +-EPS in wind, target and sling length
+BASE = [  # (wind m/s, target m, the condition expected)
+    (0.0, 80.0, solvers.RIDGE),
+    (-2.0, 70.0, solvers.RIDGE),
+    (4.0, 95.0, solvers.RIDGE),
+    (0.0, 30.0, solvers.LIGHTEST),
+    (0.0, 3.0, solvers.TOO_SHORT),
+    (0.0, 150.0, solvers.TOO_FAR),
+]
+EPS = 1e-4
+SLING = trebuchet.TrebuchetParams().sling_length
+FD_BASES = (0, 1, 3)
+
+
+def _batch():
+    wind = [w for w, _, _ in BASE]
+    target = [t for _, t, _ in BASE]
+    sling = [SLING] * len(BASE)
+    for i in FD_BASES:
+        w, t, _ = BASE[i]
+        for dw, dt, ds in (
+            (EPS, 0, 0),
+            (-EPS, 0, 0),
+            (0, EPS, 0),
+            (0, -EPS, 0),
+            (0, 0, EPS),
+            (0, 0, -EPS),
+        ):
+            wind.append(w + dw)
+            target.append(t + dt)
+            sling.append(SLING + ds)
+    return _t(wind), _t(target), _t(sling)
+
+
+@pytest.fixture(scope="module")
+def solved():
+    wind, target, sling = (v.requires_grad_(True) for v in _batch())
+    params = trebuchet.TrebuchetParams(sling_length=sling)
+    res = aim(wind, target, params)
+    k = len(BASE)
+    grads = {}
+    for name in ("angle_deg", "weight_lb"):
+        out = getattr(res, name)[:k].sum()
+        grads[name] = torch.autograd.grad(out, (wind, target, sling), retain_graph=True)
+    return res, grads
+
+
+def test_aim_meets_each_condition_and_hits_to_the_tolerance(solved):
+    res, _ = solved
+    k = len(BASE)
+    assert res.condition[:k].tolist() == [c for _, _, c in BASE]
+    hits = res.condition[:k] <= solvers.EDGE
+    assert res.reached[:k].tolist() == hits.tolist()
+    assert float(res.miss[:k][hits].detach().abs().max()) <= 1e-8 * 100
+    wind, target, _ = _batch()
+    shot = trebuchet.shoot(wind[:k], res.angle_deg[:k].detach(), res.weight_lb[:k].detach())
+    torch.testing.assert_close(shot, res.distance[:k].detach())
+    torch.testing.assert_close(res.miss.detach(), (res.distance - target).detach())
+    # the closest shots of the out-of-reach targets
+    assert res.angle_deg[4].item() == trebuchet.ANGLE_BOUNDS_DEG[1]
+    assert res.weight_lb[4].item() == trebuchet.WEIGHT_BOUNDS_LB[0]
+    assert float(res.distance[4]) > 3.0 and float(res.distance[5]) < 150.0
     angle, weight = res
     assert angle is res.angle_deg and weight is res.weight_lb
 
 
-def test_aim_takes_0_dim_tensors_and_floats_alike():
-    # A few steps suffice: the batched test checks that targets are met.
-    short_t, short_f = aim(_t(2.0), _t(70.0), steps=3), aim(2.0, 70.0, steps=3)
-    assert short_t.angle_deg.shape == () and short_t.angle_deg.dtype == F64
-    assert short_f.angle_deg.dtype == F64 and short_f.angle_deg.shape == ()
-    shot = trebuchet.shoot(2.0, short_t.angle_deg, short_t.weight_lb)
-    assert float(shot) == float(short_t.distance)
-    assert float(short_t.miss) == float(short_t.distance) - 70.0
+def test_the_solution_is_the_least_counterweight_and_then_the_steepest_angle(solved):
+    res, _ = solved
+    angles = torch.linspace(5.0, 85.0, 321, dtype=F64)
+    for i in (0, 1, 2):  # on the ridge: 1 lb less reaches nowhere near the target
+        w, t, _ = BASE[i]
+        lighter = float(res.weight_lb[i]) - 1.0
+        d = trebuchet.shoot(w, angles, lighter, on_failure="nan")
+        assert float(d.nan_to_num(-1).max()) < t
+    w, t, _ = BASE[3]  # at the lightest weight, the steeper of the two angles that hit
+    d = trebuchet.shoot(w, angles, trebuchet.WEIGHT_BOUNDS_LB[0])
+    steeper = angles > float(res.angle_deg[3]) + 0.5
+    assert float(d[steeper].max()) < t
+    assert float(res.weight_lb[3]) == trebuchet.WEIGHT_BOUNDS_LB[0]
+
+
+def test_implicit_gradients_agree_with_finite_differences_of_the_solve(solved):
+    res, grads = solved
+    k = len(BASE)
+    for j, i in enumerate(FD_BASES):
+        off = k + 6 * j
+        for name in ("angle_deg", "weight_lb"):
+            v = getattr(res, name).detach()
+            fd = [(v[off + 2 * q] - v[off + 2 * q + 1]) / (2 * EPS) for q in range(3)]
+            for q, wrt in enumerate(("wind", "target", "sling_length")):
+                got = float(grads[name][q][i])
+                assert got == pytest.approx(float(fd[q]), rel=1e-4, abs=1e-7), (i, name, wrt)
+    for name in ("angle_deg", "weight_lb"):  # out of reach: the closest shot, held
+        for q in range(3):
+            assert float(grads[name][q][5]) == 0.0
+            assert float(grads[name][q][4]) == 0.0
+    # at the lightest weight the counterweight does not move
+    assert all(float(grads["weight_lb"][q][3]) == 0.0 for q in range(3))
+
+
+def test_aim_takes_0_dim_tensors_and_floats_alike(solved):
+    res, _ = solved
+    zero_d, floats = aim(_t(-2.0), _t(70.0)), aim(-2.0, 70.0)
+    assert zero_d.angle_deg.shape == () and zero_d.angle_deg.dtype == F64
+    assert floats.angle_deg.shape == () and zero_d.condition.shape == ()
     for name in ("angle_deg", "weight_lb", "distance"):
-        assert torch.equal(getattr(short_t, name), getattr(short_f, name)), name
+        assert torch.equal(getattr(zero_d, name), getattr(floats, name)), name
+        torch.testing.assert_close(
+            getattr(zero_d, name), getattr(res, name)[1].detach(), rtol=1e-9, atol=1e-9
+        )
+    assert not zero_d.angle_deg.requires_grad
+
+
+def test_aim_broadcasts_and_keeps_float32():
+    wind = torch.tensor([[0.0], [2.0]], dtype=torch.float32)
+    res = aim(wind, torch.tensor([60.0, 500.0], dtype=torch.float32))
+    assert res.angle_deg.shape == (2, 2) and res.angle_deg.dtype == torch.float32
+    assert res.reached.tolist() == [[True, False], [True, False]]
+    assert res.seconds_per_aim > 0 and res.steps > 0
 
 
 def test_aim_docstring_example_runs():
@@ -54,7 +148,7 @@ def test_aim_docstring_example_runs():
     assert runner.failures == 0 and runner.tries > 0
 
 
-def test_trebuchet_aim_is_a_deprecated_alias_with_the_same_result():
+def test_trebuchet_aim_is_a_deprecated_alias():
     with pytest.warns(DeprecationWarning, match=r"diffsim\.solvers\.aim"):
         old = trebuchet.aim
     assert old is solvers.aim
@@ -63,8 +157,6 @@ def test_trebuchet_aim_is_a_deprecated_alias_with_the_same_result():
     with pytest.warns(DeprecationWarning):
         from diffsim.trebuchet import aim as imported
     assert imported is solvers.aim
-    a, b = old(0.0, 60.0, steps=3), solvers.aim(0.0, 60.0, steps=3)
-    assert torch.equal(a.angle_deg, b.angle_deg) and torch.equal(a.weight_lb, b.weight_lb)
 
 
 def test_other_trebuchet_names_do_not_warn():
@@ -87,10 +179,15 @@ def test_other_trebuchet_names_do_not_warn():
         ((0.0, 0.0), {}, ValueError, r"target_m .*must be > 0"),
         ((_t([0.0, 1.0]), _t([50.0, 60.0, 70.0])), {}, ValueError, r"broadcast.*\(2,\).*\(3,\)"),
         ((0.0, 50.0), {"params": "ref"}, TypeError, "TrebuchetParams"),
-        ((0.0, 50.0), {"steps": 0}, ValueError, "steps must be a positive int"),
-        ((0.0, 50.0), {"patience": 1.5}, ValueError, "patience must be a positive int"),
-        ((0.0, 50.0), {"lr": -0.1}, ValueError, "lr must be"),
-        ((0.0, 50.0), {"angle0_deg": 90.0}, ValueError, "angle_bounds_deg .*start"),
+        ((0.0, 50.0), {"max_iter": 0}, ValueError, "max_iter must be a positive int"),
+        ((0.0, 50.0), {"rtol": 0.01}, ValueError, r"rtol must be in \(0, 1e-3\]"),
+        ((0.0, 50.0), {"tolerance_m": -1.0}, ValueError, "tolerance_m must be"),
+        (
+            (0.0, 50.0),
+            {"params": trebuchet.TrebuchetParams(sling_length=_t([2.0, 2.1]))},
+            ValueError,
+            "must broadcast to the targets' shape",
+        ),
         (
             (0.0, 50.0),
             {"angle_bounds_deg": (-10.0, 85.0)},
@@ -105,7 +202,6 @@ def test_other_trebuchet_names_do_not_warn():
             "weight_bounds_lb .*positive",
         ),
         ((0.0, 50.0), {"weight_bounds_lb": 400.0}, ValueError, "weight_bounds_lb must be a pair"),
-        ((0.0, 50.0), {"weight0_lb": 700.0}, ValueError, "weight_bounds_lb .*start"),
     ],
 )
 def test_aim_bad_inputs_give_clear_errors(args, kwargs, error, match):

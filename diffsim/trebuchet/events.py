@@ -221,6 +221,16 @@ def locate(
             ok = ok & ~pinned
             s_star = torch.where(found & pinned, 0.0, s_star)
         slope = torch.where(ok, slope, 1.0)
-    g_at = gfun(torch.where(ok, s_star, 0.5), ctx, k)
-    s = torch.where(ok, s_star - g_at / slope, s_star)
+    s0 = torch.where(ok, s_star, 0.5)
+    s1 = s0 - gfun(s0, ctx, k) / slope
+    # a second Newton step, its slope recorded too: the first step from the detached root
+    # gives s its exact first derivative, the second its exact second derivative (the
+    # Newton map's own derivative in s vanishes at the root), so that derivatives of the
+    # distance differentiated twice (the implicit gradients of diffsim.solvers.aim) hold
+    if torch.is_grad_enabled():
+        s1p, s1m = s1 + eps, s1 - eps
+        slope1 = (gfun(s1p, ctx, k) - gfun(s1m, ctx, k)) / (2 * eps)
+        slope1 = torch.where(ok, slope1, 1.0)
+        s1 = s1 - gfun(s1, ctx, k) / slope1
+    s = torch.where(ok, s1, s_star)
     return torch.where(found, s, 0.0)
