@@ -8,6 +8,9 @@ Physics lives in one module per system, as pure batched functions over tensors:
 - :mod:`diffsim.mountain_car`, :mod:`diffsim.continuous_mountain_car` — Gymnasium's
   MountainCar-v0 and MountainCarContinuous-v0.
 - :mod:`diffsim.trebuchet` — the 2019 post's trebuchet (a one-shot aiming task).
+- :mod:`diffsim.solvers` — solvers over the physics: :func:`~diffsim.solvers.aim`, the
+  trebuchet's controls for a target, differentiable by the implicit function theorem.
+- :mod:`diffsim.implicit` — implicit differentiation of any solver's solution.
 - :mod:`diffsim.integrators` — explicit Euler, semi-implicit Euler and RK4, by name.
 - :mod:`diffsim.fast` — the opt-in compiled path (compiled steps, CUDA graphs).
 - :mod:`diffsim.systems` — the one description of each system (:class:`System`) and the
@@ -80,10 +83,12 @@ _SUBMODULES = (
     "controllers",
     "envs",
     "fast",
+    "implicit",
     "integrators",
     "mountain_car",
     "pendulum",
     "scripts",
+    "solvers",
     "systems",
     "trebuchet",
 )
@@ -128,10 +133,12 @@ __all__ = [
     "fast",
     "get_integrator",
     "get_system",
+    "implicit",
     "integrators",
     "mountain_car",
     "pendulum",
     "register_system",
+    "solvers",
     "systems",
 ]
 
@@ -141,9 +148,11 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         cartpole,
         continuous_mountain_car,
         fast,
+        implicit,
         integrators,
         mountain_car,
         pendulum,
+        solvers,
         systems,
     )
     from ._debug import NonFiniteError, debug_checks

@@ -31,13 +31,14 @@ __all__ = ["CONDITIONS", "AimResult", "aim"]
 
 _DTYPES = (torch.float32, torch.float64)
 
-RIDGE, LIGHTEST, EDGE, TOO_SHORT, TOO_FAR, NOT_CONVERGED = range(6)
+RIDGE, LIGHTEST, EDGE, TOO_SHORT, TOO_FAR, TOO_FAR_AT_BOUND, NOT_CONVERGED = range(7)
 CONDITIONS: tuple[str, ...] = (
     "hit: the least counterweight, released at the angle of greatest range",
     "hit: the lightest counterweight of the box, at the steeper of its two angles",
     "hit: the least counterweight, with the release angle at a bound of the box",
     "out of reach, too short: the closest shot is the steepest angle, lightest weight",
     "out of reach, too far: the closest shot is the farthest of the scanned counterweights",
+    "out of reach, too far: the closest shot is the farthest at the heaviest counterweight",
     "not converged within max_iter Newton steps",
 )
 """What :attr:`AimResult.condition` codes mean (its index); the first three are hits."""
@@ -173,7 +174,9 @@ def _inputs(wind: object, target_m: object) -> tuple[torch.Tensor, torch.Tensor]
 # --------------------------------------------------------------------------------------
 # The solve (float64, no graph to the inputs, first derivatives only)
 
+_H_DEG = 1e-4  # the step of the central difference for ∂d/∂a in the optimality conditions
 _GRID = 12  # counterweights scanned, geometrically spaced over the box
+_GRID_EVEN = 23  # then, for the targets not covered, evenly spaced (25 lb for the default box)
 
 
 @dataclasses.dataclass
@@ -185,28 +188,45 @@ class _Shot:
     dw: torch.Tensor
 
 
-def _shot(wind: torch.Tensor, a: torch.Tensor, w: torch.Tensor, params: TrebuchetParams) -> _Shot:
-    """Shoot at (a, w) and differentiate once (detached results; NaN for failed shots)."""
-    a = a.detach().requires_grad_(True)
-    w = w.detach().requires_grad_(True)
+def _shot(
+    wind: torch.Tensor,
+    a: torch.Tensor,
+    w: torch.Tensor,
+    params: TrebuchetParams,
+    record: bool = False,
+) -> _Shot:
+    """Shoot at (a, w) and differentiate once (NaN for failed shots).
+
+    The results are detached unless ``record`` (the unrolled differentiation that
+    ``scripts/bench_implicit.py`` measures against the implicit gradient): then the first
+    derivatives keep their graph (``create_graph``) back to ``a``, ``w``, the wind and the
+    parameters.
+    """
+    if not (record and a.requires_grad):
+        a = a.detach().requires_grad_(True)
+    if not (record and w.requires_grad):
+        w = w.detach().requires_grad_(True)
     with torch.enable_grad():
         d = shoot(wind, a, w, params, on_failure="nan")
         ok = torch.isfinite(d)
         if d.requires_grad:
-            da, dw = torch.autograd.grad(torch.where(ok, d, 0.0).sum(), (a, w))
+            da, dw = torch.autograd.grad(torch.where(ok, d, 0.0).sum(), (a, w), create_graph=record)
         else:  # every shot failed
             da = dw = torch.zeros_like(d)
+    if not record:
+        d, da, dw = d.detach(), da.detach(), dw.detach()
     nan = torch.full_like(da, float("nan"))
-    return _Shot(d.detach(), torch.where(ok, da, nan), torch.where(ok, dw, nan))
+    return _Shot(d, torch.where(ok, da, nan), torch.where(ok, dw, nan))
 
 
 class _Shooter:
     """Shoots for the solve: entries name their target (``idx``), whose wind and parameters
     they take; counts the batched shots (each with its backward pass)."""
 
-    def __init__(self, wind: torch.Tensor, params: TrebuchetParams) -> None:
+    def __init__(self, wind: torch.Tensor, params: TrebuchetParams, record: bool = False) -> None:
         self.wind = wind
         self.params = params
+        self.record = record
         self.fields = params.tensors()  # per-target fields, [n]
         self.calls = 0
 
@@ -215,7 +235,7 @@ class _Shooter:
         p = self.params
         if self.fields:
             p = p.replace(**{k: v[idx] for k, v in self.fields.items()})
-        return _shot(self.wind[idx], a, w, p)
+        return _shot(self.wind[idx], a, w, p, self.record)
 
 
 def _capped(step_a: torch.Tensor, step_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -285,6 +305,7 @@ def _solve(
     box_w: tuple[float, float],
     max_iter: int,
     rtol: float,
+    record: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """The lexicographic solution of every target: ``(angle, weight, condition, shots)``.
 
@@ -301,26 +322,26 @@ def _solve(
     wlo, whi = box_w
     n = target.numel()
     dev = target.device
-    shots = _Shooter(wind, params)
+    shots = _Shooter(wind, params, record)
     everyone = torch.arange(n, device=dev)
     cond = torch.full((n,), NOT_CONVERGED, dtype=torch.long, device=dev)
     ftol = rtol * target
     atol = 1e-10 * (ahi - alo)
 
     # 1. the ridge at the scanned counterweights, [G, n]
-    grid = torch.tensor(
-        [wlo * (whi / wlo) ** (k / (_GRID - 1)) for k in range(_GRID)],
-        dtype=target.dtype,
-        device=dev,
-    )
+    def scan(idx: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ridge's angles and ranges at ``grid`` for the targets ``idx``, [G, k]."""
+        g, k = grid.numel(), idx.numel()
+        gw = grid[:, None].expand(g, k).reshape(-1)
+        a0 = torch.full_like(gw, min(max(30.0, alo), ahi))
+        ra, rs = _ridge(shots, idx.repeat(g), gw, a0, box_a, min(max_iter, 8), 0.05)
+        return ra.reshape(g, k), torch.nan_to_num(rs.d, nan=-math.inf).reshape(g, k)
+
+    grid = wlo * (whi / wlo) ** torch.linspace(0, 1, _GRID, dtype=target.dtype, device=dev)
     grid[-1] = whi
-    gw = grid[:, None].expand(_GRID, n).reshape(-1)
-    a0 = torch.full_like(gw, min(max(30.0, alo), ahi))
-    ga, gs = _ridge(shots, everyone.repeat(_GRID), gw, a0, box_a, min(max_iter, 8), 0.05)
-    ridge_a, ridge_d = ga.reshape(_GRID, n), torch.nan_to_num(gs.d, nan=-math.inf).reshape(_GRID, n)
+    ridge_a, ridge_d = scan(everyone, grid)
     a = ridge_a[0].clone()
     w = torch.full_like(target, wlo)
-
     # 2. within the lightest weight's range: the steeper branch
     low = target <= ridge_d[0]
     steep = shots(everyone, torch.full_like(a, ahi), w).d
@@ -348,22 +369,48 @@ def _solve(
             a[todo] = torch.where(hit, a[todo], torch.where(inside, newton, 0.5 * (lo_t + hi_t)))
             todo = todo[~hit & ((hi_t - lo_t) > atol)]
 
-    # 3. the least counterweight whose ridge reaches the target, else the farthest shot
+    # 3. the least counterweight whose ridge reaches the target, else the farthest shot;
+    # brackets [wl, wh] of the least counterweight with the ridge's angles at their ends
     rise = ~low
-    covers = ridge_d >= target  # [G, n]
-    hit_side = rise & covers.any(0)
-    first = covers.to(torch.uint8).argmax(0).clamp(min=1)
+    hit_side = torch.zeros_like(low)
+    wl, wh, fl, fh = (torch.zeros_like(target) for _ in range(4))
+    a_lo, a_hi = a.clone(), a.clone()
+    best_d = torch.full_like(target, -math.inf)
+    best_a, best_w = a.clone(), w.clone()
+
+    def take(idx: torch.Tensor, grid: torch.Tensor, ra: torch.Tensor, rd: torch.Tensor) -> None:
+        tt, cols = target[idx], torch.arange(idx.numel(), device=dev)
+        covers = rd >= tt
+        first = covers.to(torch.uint8).argmax(0).clamp(min=1)
+        hit_side[idx] = covers.any(0)
+        wl[idx], wh[idx] = grid[first - 1], grid[first]
+        fl[idx], fh[idx] = rd[first - 1, cols] - tt, rd[first, cols] - tt
+        a_lo[idx], a_hi[idx] = ra[first - 1, cols], ra[first, cols]
+        kb = rd.argmax(0)
+        better = rd[kb, cols] > best_d[idx]
+        best_d[idx] = torch.where(better, rd[kb, cols], best_d[idx])
+        best_a[idx] = torch.where(better, ra[kb, cols], best_a[idx])
+        best_w[idx] = torch.where(better, grid[kb], best_w[idx])
+
+    up = rise.nonzero().squeeze(1)
+    take(up, grid, ridge_a[:, up], ridge_d[:, up])
+    # not covered by the geometric scan: evenly spaced counterweights as well (the range of
+    # the reference trebuchet has a narrow peak near 525 lb that the scan steps over)
+    missing = (rise & ~hit_side).nonzero().squeeze(1)
+    if missing.numel():
+        even = torch.linspace(wlo, whi, _GRID_EVEN, dtype=target.dtype, device=dev)
+        take(missing, even, *scan(missing, even))
     far = rise & ~hit_side
-    k_far = ridge_d.argmax(0)
-    cols = torch.arange(n, device=dev)
     cond[far] = TOO_FAR
-    a[far], w[far] = ridge_a[k_far, cols][far], grid[k_far][far]
-    # brackets [wl, wh] of the least counterweight, with the ridge angles at their ends
-    wl, wh = grid[first - 1], grid[first]
-    fl, fh = ridge_d[first - 1, cols] - target, ridge_d[first, cols] - target
+    a[far], w[far] = best_a[far], best_w[far]
+    # farthest at the heaviest weight: the ridge there, solved to the tolerance
+    top = (far & (best_w >= whi)).nonzero().squeeze(1)
+    if top.numel():
+        a[top] = _ridge(shots, top, w[top], a[top], box_a, max_iter, atol)[0]
+        cond[top] = TOO_FAR_AT_BOUND
     frac = (fl / torch.where(fl != fh, fl - fh, 1.0)).clamp(0.0, 1.0)
     w_now = wl + frac * (wh - wl)
-    a_now = ridge_a[first - 1, cols] + frac * (ridge_a[first, cols] - ridge_a[first - 1, cols])
+    a_now = a_lo + frac * (a_hi - a_lo)
     # Newton on (∂d/∂a, d - target) = 0, its Hessian finite differences of the first
     # derivatives, all three points in one batched shot; the counterweight kept inside its
     # bracket (bisection when it leaves)
@@ -391,10 +438,14 @@ def _solve(
         # the bracket: a shot at or past the target proves R(w) >= target; one short of it
         # on the ridge, R(w) < target
         wh[todo] = torch.where(d0 >= tt, wt, wh[todo])
-        wl[todo] = torch.where((d0 < tt) & (ga0.abs() <= 1e-3), wt, wl[todo])
+        wl[todo] = torch.where((d0 < tt - ftol[todo]) & (ga0.abs() <= 1e-8), wt, wl[todo])
         new_w = wt + step_w
         inside = (new_w >= wl[todo]) & (new_w <= wh[todo])
         new_w = torch.where(inside, new_w, 0.5 * (wl[todo] + wh[todo]))
+        # the angle's step for the counterweight's actual step (the ridge's first row,
+        # ∂²d/∂a² Δa + ∂²d/∂a∂w Δw = -∂d/∂a), capped
+        ridge_step = -(ga0 + haw * (new_w - wt)) / torch.where(haa < 0, haa, -0.08)
+        step_a = torch.where(inside, step_a, ridge_step.clamp(-10.0, 10.0))
         new_a = (at + step_a).clamp(alo, ahi)
         converged = (ga0.abs() <= 1e-12) & (r2.abs() <= ftol[todo])
         cond[todo[converged]] = RIDGE
@@ -429,22 +480,29 @@ def _optimality(
         return v.expand(shape).reshape(n) if v.ndim else v
 
     def optimality(x: torch.Tensor, wind, target, *fields) -> torch.Tensor:
-        p = params.replace(**{k: flat(v) for k, v in zip(names, fields)}) if names else params
+        def three(v: torch.Tensor) -> torch.Tensor:
+            v = flat(v)
+            return v.repeat(3) if v.ndim else v
+
+        p = params.replace(**{k: three(v) for k, v in zip(names, fields)}) if names else params
         a, w = x[:, 0], x[:, 1]
-        if not x.requires_grad:  # a plain evaluation (the tests' residual check)
-            x = x.detach().requires_grad_(True)
-            a, w = x[:, 0], x[:, 1]
-        d = shoot(flat(wind), a, w, p, on_failure="nan")
-        (g,) = torch.autograd.grad(d.sum(), x, create_graph=True)
-        da = g[:, 0]
+        # ∂d/∂a as a central difference (step _H_DEG) of three shots in one batch: F then
+        # needs first derivatives only, and its vector-Jacobian products one backward pass
+        lo_a, hi_a = ANGLE_LIMITS_DEG
+        am, ap = (a - _H_DEG).clamp(min=lo_a), (a + _H_DEG).clamp(max=hi_a)
+        shots = shoot(three(wind), torch.cat((am, a, ap)), w.repeat(3), p, on_failure="nan")
+        dm, d, dp = shots.reshape(3, n)
+        da = (dp - dm) / (ap - am)
         miss = d - flat(target)
         first = torch.where(cond == EDGE, a - torch.where(a <= alo, alo, ahi), da)
         first = torch.where(cond == LIGHTEST, w - wlo, first)
         first = torch.where(cond == TOO_SHORT, a - ahi, first)
         second = torch.where(cond == TOO_SHORT, w - wlo, miss)
-        # out of reach, too far: the farthest scanned shot, held (zero gradient)
+        # out of reach, too far: the farthest scanned shot, held (zero gradient); at the
+        # heaviest weight, the ridge there (the closest shot's gradient)
         first = torch.where(cond == TOO_FAR, a - a.detach(), first)
         second = torch.where(cond == TOO_FAR, w - w.detach(), second)
+        second = torch.where(cond == TOO_FAR_AT_BOUND, w - whi, second)
         return torch.stack((first, second), -1)
 
     return optimality
@@ -508,7 +566,7 @@ def aim(
     Example:
         >>> res = aim(0.0, torch.tensor([60.0, 500.0]))
         >>> res.reached.tolist(), [round(v, 1) for v in res.weight_lb.tolist()]
-        ([True, False], [56.2, 478.7])
+        ([True, False], [56.2, 525.0])
     """
     if params is not None and not isinstance(params, TrebuchetParams):
         raise TypeError(f"params must be a TrebuchetParams (or None), got {type(params).__name__}")

@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "bench": "steps/s of the physics (eager, fast) against Gymnasium and gymnax",
     "sweep": "search a method's hyperparameters, with early stopping (Optuna; serial or Ray)",
     "optimum": "the optimal return of a task on the protocol's starts (dynamic programming)",
+    "codesign": "optimise the trebuchet's design through aim's solution (implicit gradients)",
 }
 """Subcommand → its one-line help (the module's ``add_parser`` states the same line)."""
 

@@ -17,6 +17,9 @@ generated, from one JSON file under ``docs/results/``:
 - ``docs/scaling.md`` from ``cluster.json`` (``python -m diffsim.scripts.bench_cluster``);
 - ``docs/parity.md`` from ``gymnasium_env_tests.json``
   (``python -m diffsim.scripts.gymnasium_env_tests``);
+- ``docs/implicit.md`` from ``implicit.json`` (``python scripts/bench_implicit.py``) and every
+  ``codesign/seed<S>/codesign.json`` (``diffsim codesign trebuchet --seed S …``), in named
+  blocks;
 - ``docs/pendulum_research.md`` from every ``pendulum_research_<run>.json``
   (``python -m diffsim.scripts.research_pendulum``), in named blocks (see :data:`NAMED`).
 """
@@ -482,12 +485,130 @@ def render_gymnasium_tests(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-NAMED: dict[tuple[str, str], Callable[[dict[str, dict[str, Any]]], str]] = {
-    ("docs/pendulum_research.md", "headline"): render_pendulum_headline,
-    ("docs/pendulum_research.md", "runs"): render_pendulum_runs,
-    ("docs/pendulum_research.md", "pendulum-2019"): render_pendulum_2019,
+def load_implicit(root: Optional[Path] = None) -> dict[str, Any]:
+    """``docs/results/implicit.json`` and every ``docs/results/codesign/seed*/codesign.json``
+    of the checkout ``root``, as ``{"implicit": ..., "codesign": {seed: ...}}``."""
+    results = _results_dir(_checkout(root, "load_implicit"))
+    seeds = {
+        int(p.parent.name.removeprefix("seed")): json.loads(p.read_text())
+        for p in sorted(results.glob("codesign/seed*/codesign.json"))
+    }
+    return {
+        "implicit": json.loads((results / "implicit.json").read_text()),
+        "codesign": dict(sorted(seeds.items())),
+    }
+
+
+def render_implicit(data: dict[str, Any]) -> str:
+    """The measured figures of aim's implicit gradients in ``docs/implicit.md``."""
+    r = data["implicit"]
+    fd, c = r["finite_differences"], r["cost"]
+    worst = sorted(
+        (row for row in fd["rows"] if row["max_rel_error"] is not None),
+        key=lambda row: -row["max_rel_error"],
+    )[:3]
+    im, un = c["implicit"], c["unrolled"]
+    lines = [
+        f"From `docs/results/implicit.json` (`{r['command']}`, {r['threads']} CPU thread(s), "
+        f"torch {r['machine'].get('torch', '?')}; 1-minute load average "
+        f"{r['load_average_before'][0]:.1f} before the run).",
+        "",
+        f"**Finite differences.** {fd['pairs']} interior (wind, target) pairs of the post's "
+        f"distribution, the gradients of the angle and the counterweight with respect to the "
+        f"wind, the target and all {len(fd['rows']) // 2 - 2} `TrebuchetParams` fields: "
+        f"{fd['compared']:,} gradient entries compared ({fd['skipped_condition_changed']} left "
+        f"out where a perturbed solve changed condition); the largest relative error is "
+        f"**{fd['max_rel_error']:.1e}**"
+        + (" (target ≤ 1e-4: met)." if fd["max_rel_error"] <= 1e-4 else " (target ≤ 1e-4: missed).")
+        + " Largest: "
+        + "; ".join(
+            f"d {w['output'].split('_')[0]} / d {w['input']} {w['max_rel_error']:.1e}"
+            for w in worst
+        )
+        + f". The batched solve of all {fd['entries']:,} entries took {fd['solve_seconds']:.0f} s, "
+        f"its implicit backward pass {fd['backward_seconds']:.0f} s.",
+        "",
+        f"**Against backpropagation through aim's iterations** ({c['pairs']} pairs; gradients "
+        "with respect to the wind, the target and the sling length):",
+        "",
+        "| | forward (the solve) | backward pass | saved for backward |",
+        "|---|---|---|---|",
+        f"| implicit function theorem | {im['forward_s']:.1f} s, unrecorded | "
+        f"**{im['backward_s']:.2f} s** | **{im['saved_bytes'] / 2**20:.2f} MiB** |",
+        f"| unrolled ({un['shots']} batched shots recorded) | {un['forward_s']:.1f} s | "
+        f"{un['backward_s']:.2f} s | {un['saved_bytes'] / 2**20:.1f} MiB |",
+        "",
+        f"The implicit backward pass is **{c['backward_speedup']:.1f}×** faster and holds "
+        f"**{c['memory_ratio']:.0f}×** less memory (target: 10× each: "
+        + ("met" if c["backward_speedup"] >= 10 and c["memory_ratio"] >= 10 else "missed")
+        + f"); the two gradients differ by at most {c['max_rel_difference_implicit_unrolled']:.1e} "
+        "(relative).",
+    ]
+    return "\n".join(lines)
+
+
+def render_codesign(data: dict[str, Any]) -> str:
+    """The co-design comparison of ``docs/implicit.md``: gradient against CMA-ES, per seed."""
+    seeds = data["codesign"]
+    if not seeds:
+        return "No co-design result is committed."
+    first = next(iter(seeds.values()))
+    pb = first["problem"]
+    rows, ratios = [], []
+    for seed, r in seeds.items():
+        grad = next(x for x in r["runs"] if x["method"] == "gradient")
+        cma = next(x for x in r["runs"] if x["method"] == "cmaes")
+        goal = cma["best"]["objective"]
+        hit = next((e for e in grad["history"] if e["objective"] <= goal), None)
+        cma_at = cma["best"]["evaluation"]
+        cma_s = cma["history"][cma_at - 1]["seconds"]
+        if hit is not None:
+            ratios.append(cma_at / hit["evaluation"])
+        design = ", ".join(f"{v:.3f}" for v in grad["best"]["factors"])
+        rows.append(
+            f"| {seed} | {grad['history'][0]['objective']:.1f} | {grad['best']['objective']:.1f} "
+            f"({design}) | {goal:.1f} at {cma_at} ({cma_s:.0f} s) | "
+            + (
+                f"{hit['evaluation']} ({hit['seconds']:.0f} s) | "
+                f"{cma_at / hit['evaluation']:.1f}× |"
+                if hit is not None
+                else "not reached | — |"
+            )
+        )
+    med = sorted(ratios)[len(ratios) // 2] if ratios else None
+    lines = [
+        f"From `docs/results/codesign/seed*/codesign.json` (`{first['command']}`, one per seed; "
+        f"torch {first['machine'].get('torch', '?')}). Design: "
+        + ", ".join(f"`{f}`" for f in pb["fields"])
+        + f" as factors of the `{pb['preset']}` preset within {pb['bounds']}; "
+        f"{pb['targets']} pairs per seed; counterweights within {pb['weight_bounds_lb']} lb; "
+        f"κ = {pb['kappa']:g} lb/m.",
+        "",
+        "| seed | J at the preset (lb) | gradient: best J (factors) | CMA-ES: best J at evaluation "
+        "| gradient reaches it at evaluation | fewer evaluations |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"The gradient reaches CMA-ES's best objective in {len(ratios)} of {len(seeds)} seeds"
+        + (
+            f", with a median of **{med:.1f}×** fewer outer evaluations (target: 10×: "
+            + ("met" if med >= 10 else "missed")
+            + ")."
+            if med is not None
+            else "."
+        ),
+    ]
+    return "\n".join(lines)
+
+
+NAMED: dict[tuple[str, str], tuple[Callable[..., Any], Callable[[Any], str]]] = {
+    ("docs/pendulum_research.md", "headline"): (load_pendulum_research, render_pendulum_headline),
+    ("docs/pendulum_research.md", "runs"): (load_pendulum_research, render_pendulum_runs),
+    ("docs/pendulum_research.md", "pendulum-2019"): (load_pendulum_research, render_pendulum_2019),
+    ("docs/implicit.md", "implicit"): (load_implicit, render_implicit),
+    ("docs/implicit.md", "codesign"): (load_implicit, render_codesign),
 }
-"""Named blocks of docs with several blocks, each rendered from every pendulum_research file."""
+"""Named blocks of docs with several blocks: (loader of the result files, renderer)."""
 
 
 DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
@@ -531,7 +652,8 @@ def generate(doc: str, root: Optional[Path] = None, name: Optional[str] = None) 
     """
     root = _checkout(root, "generate")
     if name is not None:
-        return NAMED[(doc, name)](load_pendulum_research(root))
+        load, render_named = NAMED[(doc, name)]
+        return render_named(load(root))
     source, render = DOCS[doc]
     _results_dir(root)
     return render(json.loads((root / source).read_text()))

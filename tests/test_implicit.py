@@ -164,3 +164,14 @@ def test_docstring_examples_run():
             runner.run(test)
             tries += test.examples.__len__()
     assert runner.failures == 0 and tries > 0
+
+
+def test_the_docs_examples_run():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "implicit.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"docs/implicit.md python block {i}", "exec"), {})

@@ -213,3 +213,17 @@ def test_aim_bad_inputs_give_clear_errors(args, kwargs, error, match):
 def test_aim_refuses_inputs_on_two_devices():
     with pytest.raises(ValueError, match="one device"):
         aim(torch.tensor(0.0, dtype=F64), torch.tensor(50.0, dtype=F64, device="cuda"))
+
+
+def test_the_aiming_example_of_the_trebuchet_docs_runs(capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "trebuchet.md").read_text()
+    section = text.split("## Aiming", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    exec(compile(block, "docs/trebuchet.md aiming example", "exec"), {"torch": torch})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("[True, False] [0, 4] [")  # a hit on the ridge; out of reach
+    hit_gradient, far_gradient = (float(v) for v in printed[1].strip("[]").split(","))
+    assert hit_gradient < 0 and far_gradient == 0.0  # a tailwind needs less; held: zero

@@ -128,6 +128,31 @@ def test_parameter_gradients_match_finite_differences(preset):
         assert float(g) == pytest.approx(fd, rel=1e-4, abs=1e-6), n
 
 
+@pytest.mark.parametrize("preset", ["reference", "corrected"])
+def test_second_derivatives_match_finite_differences_of_the_gradient(preset):
+    # the event locator's second Newton step makes the located times exact to second order
+    params = getattr(TrebuchetParams, preset)()
+    wind, angle, weight = 1.0, 30.0, 150.0
+    a, w, v = _t(angle, True), _t(weight, True), _t(wind, True)
+    d = trebuchet.shoot(v, a, w, params)
+    (ga,) = torch.autograd.grad(d, a, create_graph=True)
+    hessian_row = torch.autograd.grad(ga, (a, w, v))  # d2d/da2, d2d/da dw, d2d/da dwind
+    h = (1e-4, 1e-3, 1e-4)
+    for k, (name, step) in enumerate(zip(("angle", "weight", "wind"), h)):
+        plus = [v.detach().clone(), a.detach().clone(), w.detach().clone()]
+        minus = [x.clone() for x in plus]
+        j = {"wind": 0, "angle": 1, "weight": 2}[name]
+        plus[j] += step
+        minus[j] -= step
+        slopes = []
+        for point in (plus, minus):
+            aa = point[1].requires_grad_(True)
+            (g,) = torch.autograd.grad(trebuchet.shoot(point[0], aa, point[2], params), aa)
+            slopes.append(float(g))
+        fd = (slopes[0] - slopes[1]) / (2 * step)
+        assert float(hessian_row[k]) == pytest.approx(fd, rel=1e-4, abs=1e-8), name
+
+
 def test_gradients_flow_through_event_times():
     w = _t(200.0, True)
     res = trebuchet.simulate(0.0, 45.0, w)
