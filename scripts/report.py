@@ -25,6 +25,7 @@ Nothing in the generated page is typed by hand.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -484,9 +485,33 @@ def render(
     lines += _post_claims(results)
     lines += _equivalence(results)
     lines += _cross_eval(results_dir)
+    lines += _codesign(results_dir)
     lines += _regenerate(results)
     lines += _details(results, out, results_dir)
     return "\n".join(lines)
+
+
+def _codesign(results_dir: Path) -> list[str]:
+    """The trebuchet's co-design, gradient through aim against CMA-ES (``docs/implicit.md``),
+    from ``codesign/seed*/codesign.json`` when they exist."""
+    files = sorted(results_dir.glob("codesign/seed*/codesign.json"))
+    if not files:
+        return []
+    from .report_docs import render_codesign
+
+    seeds = {int(p.parent.name.removeprefix("seed")): json.loads(p.read_text()) for p in files}
+    return [
+        "## Gradients through a solver: the trebuchet's co-design against CMA-ES",
+        "",
+        "The outer objective is the mean least counterweight that `diffsim.solvers.aim` needs "
+        "over a fixed sample of the post's (wind, target) pairs; the gradient method descends "
+        "it through aim's implicit gradients, CMA-ES searches it directly "
+        "([implicit.md](implicit.md#co-design-of-the-trebuchet)). One outer evaluation is "
+        "one batched aim over the sample (and, for the gradient, its implicit backward pass).",
+        "",
+        render_codesign({"codesign": dict(sorted(seeds.items()))}),
+        "",
+    ]
 
 
 NOTES = """\
