@@ -741,8 +741,8 @@ def evaluate_aiming(
     Timing (same run): the network's time per aim in a batch of ``timing_batch`` (no
     gradient, best of 20 repeats, µs) and the time per aim of ``diffsim.solvers.aim``
     (Newton on its optimality conditions, its defaults but the env's weight bounds) on the
-    first ``aim_subset`` reachable pairs of the first distribution, aimed one by one (ms) and as one batch (none when
-    ``aim_subset`` is 0). ``aim_check=False`` decides reach by the grid alone;
+    first ``aim_subset`` reachable pairs of the first distribution, aimed one by one (ms)
+    and as one batch (none when ``aim_subset`` is 0). ``aim_check=False`` decides reach by the grid alone;
     ``reach_check=False`` evaluates every pair (for quick checks).
 
     Returns:
