@@ -742,8 +742,8 @@ def evaluate_aiming(
     gradient, best of 20 repeats, µs) and the time per aim of ``diffsim.solvers.aim``
     (Newton on its optimality conditions, its defaults but the env's weight bounds) on the
     first ``aim_subset`` reachable pairs of the first distribution, aimed one by one (ms)
-    and as one batch (none when ``aim_subset`` is 0). ``aim_check=False`` decides reach by the grid alone;
-    ``reach_check=False`` evaluates every pair (for quick checks).
+    and as one batch (none when ``aim_subset`` is 0). ``aim_check=False`` decides reach by
+    the grid alone; ``reach_check=False`` evaluates every pair (for quick checks).
 
     Returns:
         ``{"post": {...}, "env": {...}, "network_us_per_aim": ..., "aim_ms_per_aim_single":
