@@ -61,8 +61,9 @@ class _Options:
     restart: int
 
 
-def _check_options(batch_dims: object, solve: object, tol: object, maxiter: object,
-                   restart: object) -> _Options:
+def _check_options(
+    batch_dims: object, solve: object, tol: object, maxiter: object, restart: object
+) -> _Options:
     if isinstance(batch_dims, bool) or not isinstance(batch_dims, int) or batch_dims < 0:
         raise ValueError(f"batch_dims must be an int >= 0, got {batch_dims!r}")
     if solve not in SOLVES:
@@ -313,8 +314,11 @@ def custom_root(
         [0.08333333333333333, 0.037037037037037035]
     """
     _check_options(
-        options.get("batch_dims", 0), options.get("solve", "auto"), options.get("tol", 1e-10),
-        options.get("maxiter"), options.get("restart", 20),
+        options.get("batch_dims", 0),
+        options.get("solve", "auto"),
+        options.get("tol", 1e-10),
+        options.get("maxiter"),
+        options.get("restart", 20),
     )
 
     def wrap(solver: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -322,9 +326,7 @@ def custom_root(
         def solved(*params: torch.Tensor, **kwargs: Any) -> torch.Tensor:
             with torch.no_grad():
                 x = solver(*params, **kwargs)
-            return root(
-                lambda xx, *pp: optimality(xx, *pp, **kwargs), x, params, **options
-            )
+            return root(lambda xx, *pp: optimality(xx, *pp, **kwargs), x, params, **options)
 
         return solved
 
