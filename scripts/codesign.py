@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         )
     grad = runs[0]
     result = {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": " ".join(["diffsim", *sys.argv[1:]]),
         "machine": versions(),
         "problem": {
             "fields": list(problem.fields),
