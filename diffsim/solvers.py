@@ -313,10 +313,15 @@ def _solve(
     1. the ridge of greatest range R(w) = max_a d(a, w) at :data:`_GRID` counterweights;
     2. targets within R at the lightest weight: safeguarded Newton on d = target along the
        steeper branch at that weight (or too short);
-    3. the others: the first scanned counterweight whose range covers the target brackets
-       the least counterweight; safeguarded Newton on R(w) = target in it (R' = ∂d/∂w on
-       the ridge), each R(w) a ridge solve; no bracket: the farthest shot, by safeguarded
-       Newton on R'(w) = 0 around the scan's farthest (or at the heaviest weight).
+    3. the others: the first scanned counterweight whose ridge covers the target (the
+       targets no geometric scan point covers are scanned again at :data:`_GRID_EVEN`
+       evenly spaced weights) brackets the least counterweight; Newton on
+       (∂d/∂a, d − target) = 0 with a finite-difference Hessian, the counterweight kept in
+       its bracket. No scan point covers it: too far, the farthest scanned shot (at the
+       heaviest weight, the ridge there).
+
+    ``record`` keeps the graph of every shot's first derivatives (``create_graph``): the
+    unrolled differentiation that ``scripts/bench_implicit.py`` measures.
     """
     alo, ahi = box_a
     wlo, whi = box_w
