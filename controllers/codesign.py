@@ -11,13 +11,14 @@ target ~ U(20, 100) m) of the counterweight needed,
 
 with (w_i, d_i) the closest shot's counterweight and distance, so that a design pays for
 the targets it cannot reach, about continuously at the edge of reach (exactly where the
-closest shot is at the box's heaviest counterweight). The counterweight box is (50, 350) lb by
-default, where the range rises smoothly with the counterweight (above it the reference
-trebuchet's range turns irregular: ``docs/trebuchet.md``); κ = 10 lb/m. ∇J comes from aim's implicit
-gradients (no differentiation through aim's iterations); :func:`codesign` descends it with
-Adam on the logarithm of the design factors (each field as a multiple of the preset's
-value, kept within ``bounds``). :func:`cmaes` runs Nevergrad's CMA-ES on the same J, a
-generation's candidates aimed in one batched :func:`~diffsim.solvers.aim`.
+closest shot is at the box's heaviest counterweight). The counterweight box is (50, 300)
+lb by default, where the range rises smoothly with the counterweight (above about 350 lb
+the reference trebuchet's range turns irregular: ``docs/trebuchet.md``); κ = 20 lb/m. ∇J
+comes from aim's implicit gradients (no differentiation through aim's iterations);
+:func:`codesign` descends it with Adam on the logarithm of the design factors (each field
+as a multiple of the preset's value, kept within ``bounds``). :func:`cmaes` runs
+Nevergrad's CMA-ES on the same J, a generation's candidates aimed in one batched
+:func:`~diffsim.solvers.aim`.
 
 The preset is :meth:`TrebuchetParams.corrected` by default: with the reference preset's
 swapped inertias and pinned lift-off the range jumps (by metres) at some release angles
@@ -39,6 +40,7 @@ from diffsim.solvers import aim
 from diffsim.trebuchet import WEIGHT_BOUNDS_LB, TrebuchetParams
 
 from .baselines import require
+from .gradient_free import recommendation
 
 __all__ = [
     "DESIGN_FIELDS",
@@ -161,12 +163,15 @@ class CodesignProblem:
         return cost.mean(-1), res
 
 
-def _entry(i: int, j: torch.Tensor, f: torch.Tensor, res: Any, start: float) -> dict[str, Any]:
+def _entry(
+    i: int, j: torch.Tensor, f: torch.Tensor, reached: torch.Tensor, start: float
+) -> dict[str, Any]:
+    """One history entry: evaluation ``i``, objective ``j``, factors ``f``, the pairs hit."""
     return {
         "evaluation": i,
         "objective": float(j.detach()),
         "factors": [float(v) for v in f.detach()],
-        "reached": int(res.reached.sum()),
+        "reached": int(reached.sum()),
         "seconds": time.perf_counter() - start,
     }
 
@@ -215,7 +220,7 @@ def codesign(
         j, res = problem.evaluate(factors.unsqueeze(0))
         opt.zero_grad()
         j.sum().backward()
-        entry = _entry(i + 1, j[0], factors, res, t0)
+        entry = _entry(i + 1, j[0], factors, res.reached, t0)
         history.append(entry)
         bar.set_postfix(objective=f"{entry['objective']:.2f} lb")
         if callback is not None:
@@ -269,21 +274,14 @@ def cmaes(
             j, res = problem.evaluate(factors)
         for k, cand in enumerate(cands):
             opt.tell(cand, float(j[k]))
-            entry = _entry(len(history) + 1, j[k], factors[k], res, t0)
-            entry["reached"] = int(res.reached[k].sum())
-            history.append(entry)
+            history.append(_entry(len(history) + 1, j[k], factors[k], res.reached[k], t0))
         bar.update(len(cands))
         bar.set_postfix(best=f"{min(e['objective'] for e in history):.2f} lb")
     bar.close()
-    es = getattr(opt, "_es", None)  # Nevergrad's CMA keeps its cma.CMAEvolutionStrategy
-    if es is not None:
-        mean = opt.parametrization.spawn_child().set_standardized_data(es.result.xfavorite).value
-    else:
-        mean = opt.provide_recommendation().value
-    mean = np.clip(np.asarray(mean, dtype=np.float64), lo, hi)
+    mean = np.clip(np.asarray(recommendation(opt), dtype=np.float64), lo, hi)
     factors = torch.as_tensor(np.exp(mean)).unsqueeze(0)
     with torch.no_grad():
         j, res = problem.evaluate(factors)
-    final = _entry(len(history), j[0], factors[0], res, t0)
+    final = _entry(len(history), j[0], factors[0], res.reached, t0)
     best = min(history, key=lambda e: e["objective"])
     return CodesignRun("cmaes", problem.fields, history, best, final)

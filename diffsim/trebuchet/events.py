@@ -161,8 +161,9 @@ def locate(
 
     A bracketing root-finder (Illinois regula falsi, :data:`ROOT_ITERS` iterations) runs
     without gradient; one Newton step with gradient then gives s the implicit-function
-    derivative ``-(dg/dp)/(dg/ds)``. Entries where ``found`` is False get s = 0 (with zero
-    gradient).
+    derivative ``-(dg/dp)/(dg/ds)``, and, when gradients are recorded, a second step makes
+    its second derivative exact too (``docs/trebuchet.md``, "Events and gradients").
+    Entries where ``found`` is False get s = 0 (with zero gradient).
 
     Args:
         gfun: The event function ``g(s, ctx, k)``; None interpolates ``g0``, ``g1``
@@ -225,8 +226,8 @@ def locate(
     s1 = s0 - gfun(s0, ctx, k) / slope
     # a second Newton step, its slope recorded too: the first step from the detached root
     # gives s its exact first derivative, the second its exact second derivative (the
-    # Newton map's own derivative in s vanishes at the root), so that derivatives of the
-    # distance differentiated twice (the implicit gradients of diffsim.solvers.aim) hold
+    # Newton map's own derivative in s vanishes at the root), so that the distance's second
+    # derivatives hold (a Hessian, or backpropagation through aim's recorded iterations)
     if torch.is_grad_enabled():
         s1p, s1m = s1 + eps, s1 - eps
         slope1 = (gfun(s1p, ctx, k) - gfun(s1m, ctx, k)) / (2 * eps)
