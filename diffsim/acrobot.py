@@ -556,6 +556,25 @@ def observe(state: Array) -> Array:
     )
 
 
+def state_from_observation(obs: Array) -> Array:
+    """The state ``(θ1, θ2, θ̇1, θ̇2)`` ``[..., 4]`` of observations ``[..., 6]`` (the inverse
+    of :func:`observe`; angles in (−π, π], to the observation's precision)."""
+    if isinstance(obs, torch.Tensor):
+        atan2, stack = torch.atan2, torch.stack
+    else:
+        obs = np.asarray(obs, dtype=np.float64)
+        atan2, stack = np.arctan2, np.stack
+    return stack(
+        [
+            atan2(obs[..., 1], obs[..., 0]),
+            atan2(obs[..., 3], obs[..., 2]),
+            obs[..., 4],
+            obs[..., 5],
+        ],
+        -1,
+    )
+
+
 def sample_initial(
     batch_shape: Union[int, Sequence[int]] = (),
     *,
@@ -734,6 +753,7 @@ SYSTEM = System(
         "book_or_nips": "book_or_nips",
     },
     env_action_dtype="float64",
+    state_from_observation=state_from_observation,
 )
 """The Acrobot's :class:`~diffsim.systems.System` description (registered as ``"acrobot"``).
 

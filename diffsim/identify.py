@@ -360,8 +360,20 @@ def _jacobians(
     return r, jac[..., :p], (None if x is None else jac[..., p:])
 
 
+def _tick(bar: Any, cost: float) -> None:
+    bar.update(1)
+    bar.set_postfix(cost=f"{cost:.4g}", refresh=False)
+
+
+JacobianFn = Callable[
+    [torch.Tensor, Optional[torch.Tensor]],
+    tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]],
+]
+
+
 def _levenberg_marquardt(
     residual: ResidualFn,
+    jacobians: JacobianFn,
     z: torch.Tensor,
     x: Optional[torch.Tensor],
     *,
@@ -373,7 +385,7 @@ def _levenberg_marquardt(
     converged)``. Marquardt's diagonal damping, raised ×10 on a rejected step, lowered ÷3 on
     an accepted one."""
     lam = 1e-3
-    r, A, B = _jacobians(residual, z, x)
+    r, A, B = jacobians(z, x)
     cost = float((r**2).sum())
     for it in range(1, max_iter + 1):
         while True:
@@ -395,7 +407,7 @@ def _levenberg_marquardt(
             progress(cost)
         if decrease <= tol * max(cost, 1e-300) or cost == 0.0:
             return z, x, it, True
-        r, A, B = _jacobians(residual, z, x)
+        r, A, B = jacobians(z, x)
     return z, x, max_iter, False
 
 
@@ -515,7 +527,8 @@ def fit(
     to_state = system.state_from_observation
     if to_state is None and len(system.observation_names) != n_state:
         raise ValueError(
-            f"{system.title} has no state_from_observation: its observations cannot be mapped to states"
+            f"{system.title} has no state_from_observation: its observations cannot be "
+            "mapped to states"
         )
     base = system.default_params if base is None else base
     start = {n: float(getattr(base, n)) for n in names}
@@ -568,18 +581,19 @@ def fit(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=rounds * max_iter, desc=f"fitting {system.name}", unit="it")
+        bar = tqdm(desc=f"fitting {system.name}", unit="it")
     total_iter, converged = 0, False
     n_res = int(weight.sum()) * len(obs_names)
     dof = max(n_res - len(names) - w_count * n_state, 1)
     for _ in range(rounds):
         z, x, its, converged = _levenberg_marquardt(
             residual,
+            lambda z, x: _jacobians(residual, z, x),
             z,
             x,
             max_iter=max_iter,
             tol=tol,
-            progress=(lambda c: bar.update(1)) if bar is not None else None,
+            progress=(lambda c: _tick(bar, c)) if bar is not None else None,
         )
         total_iter += its
         with torch.no_grad():
@@ -617,5 +631,155 @@ def fit(
             "rcond": rcond,
             "max_rel_std": max_rel_std,
             "integrator": integ,
+        },
+    )
+
+
+def fit_shots(
+    angle_deg: Any,
+    weight_lb: Any,
+    distance_m: Any,
+    params: Sequence[str] = ("wind",),
+    *,
+    wind: float = 0.0,
+    base: Any = None,
+    init: Optional[Mapping[str, float]] = None,
+    rounds: int = 2,
+    max_iter: int = 50,
+    tol: float = 1e-12,
+    rcond: float = 1e-9,
+    max_rel_std: float = 1.0,
+    progress: bool = False,
+) -> FitResult:
+    """Estimate the wind (and/or ``TrebuchetParams`` fields) from observed landing distances.
+
+    The 2019 post's suggestion: the data of shots at known controls inform a simulated
+    wind. Least squares on ``shoot(wind, angle, weight, params) − distance`` by
+    Levenberg–Marquardt, its Jacobian by reverse mode (one backward pass: every shot gets
+    its own copy of the unknowns), the noise level of the distances estimated from the
+    residuals, the uncertainty and identifiability as in :func:`fit`.
+
+    Args:
+        angle_deg, weight_lb, distance_m: ``[N]`` release angles (degrees, in [0, 90]),
+            counterweights (lb, > 0) and observed landing distances (m); finite, N ≥ 2.
+        params: ``"wind"`` (m/s, towards the target positive) and/or fields of
+            :class:`~diffsim.trebuchet.TrebuchetParams`.
+        wind: The wind held fixed when ``"wind"`` is not fitted, and its start otherwise.
+        base: The trebuchet (default :meth:`TrebuchetParams.reference`, as ``shoot``'s).
+        init: Starting values of some fitted parameters.
+        rounds, max_iter, tol, rcond, max_rel_std, progress: As :func:`fit`.
+
+    Returns:
+        A :class:`FitResult` (``noise_std`` has the one entry ``"distance"``;
+        ``n_transitions`` counts shots).
+
+    Raises:
+        ValueError: arrays of other shapes or lengths, non-finite values, fewer than 2
+            shots, an unknown or repeated parameter name.
+        diffsim.trebuchet.ShotFailedError: a shot fails at the starting parameters.
+    """
+    from .trebuchet import TrebuchetParams, shoot
+
+    arrays = {}
+    for name, value in (
+        ("angle_deg", angle_deg),
+        ("weight_lb", weight_lb),
+        ("distance_m", distance_m),
+    ):
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.ndim != 1 or not np.isfinite(arr).all():
+            raise ValueError(f"{name} must be a finite 1-D array [N], got shape {list(arr.shape)}")
+        arrays[name] = arr
+    n = len(arrays["distance_m"])
+    if any(len(a) != n for a in arrays.values()) or n < 2:
+        raise ValueError(
+            "angle_deg, weight_lb and distance_m must have one equal length N >= 2, got "
+            + ", ".join(f"{k} [{len(a)}]" for k, a in arrays.items())
+        )
+    names = list(params)
+    _check_names("Trebuchet", TrebuchetParams, names, extra=("wind",))
+    base = TrebuchetParams.reference() if base is None else base
+    start = {k: (float(wind) if k == "wind" else float(getattr(base, k))) for k in names}
+    for k, v in (init or {}).items():
+        check_choice("init parameter", k, names)
+        start[k] = float(v)
+    logs = [k != "wind" and k in TrebuchetParams._positive for k in names]
+    dt = torch.float64
+    angle = torch.as_tensor(arrays["angle_deg"], dtype=dt)
+    weight = torch.as_tensor(arrays["weight_lb"], dtype=dt)
+    dist = torch.as_tensor(arrays["distance_m"], dtype=dt)
+    sigma = torch.as_tensor(max(float(dist.std()), 1e-12), dtype=dt)
+    floor = 1e-12 * float(sigma)
+
+    def residual(z: torch.Tensor, x: Optional[torch.Tensor]) -> torch.Tensor:
+        values = {
+            k: (z[..., j].exp() if lg else z[..., j]) for j, (k, lg) in enumerate(zip(names, logs))
+        }
+        w = values.pop("wind", float(wind))
+        d = shoot(w, angle, weight, base.replace(**values) if values else base)
+        return ((d - dist) / sigma).reshape(1, -1)
+
+    def jacobians(
+        z: torch.Tensor, x: Optional[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, None]:
+        zs = z.detach().expand(n, len(names)).clone().requires_grad_(True)
+        r = residual(zs, None)
+        (g,) = torch.autograd.grad(r.sum(), zs)
+        return r.detach(), g.unsqueeze(0), None
+
+    z = torch.tensor(
+        [math.log(start[k]) if lg else start[k] for k, lg in zip(names, logs)], dtype=dt
+    )
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc="fitting trebuchet shots", unit="it")
+    total, converged = 0, False
+    dof = max(n - len(names), 1)
+    for _ in range(rounds):
+        z, _, its, converged = _levenberg_marquardt(
+            residual,
+            jacobians,
+            z,
+            None,
+            max_iter=max_iter,
+            tol=tol,
+            progress=(lambda c: _tick(bar, c)) if bar is not None else None,
+        )
+        total += its
+        with torch.no_grad():
+            rss = float(((residual(z, None) * sigma) ** 2).sum())
+        sigma = torch.as_tensor(max(math.sqrt(rss / dof), floor), dtype=dt)
+    if bar is not None:
+        bar.close()
+    _, A, _ = jacobians(z, None)
+    est, std, interval, ident, directions = _report(
+        names, logs, z, _schur(A, None), 1.0, rcond, max_rel_std
+    )
+    with torch.no_grad():
+        loss = float(((residual(z, None) * sigma) ** 2).mean())
+    return FitResult(
+        params=est,
+        std=std,
+        interval95=interval,
+        identifiable=ident,
+        unidentified=directions,
+        noise_std={"distance": float(sigma)},
+        loss=loss,
+        n_transitions=n,
+        n_windows=0,
+        iterations=total,
+        converged=converged,
+        settings={
+            "system": "trebuchet",
+            "params": names,
+            "start": start,
+            "wind": float(wind),
+            "rounds": rounds,
+            "max_iter": max_iter,
+            "tol": tol,
+            "rcond": rcond,
+            "max_rel_std": max_rel_std,
         },
     )
