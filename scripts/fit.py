@@ -71,6 +71,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="a starting value (repeatable; default: the system's default parameters)",
     )
     p.add_argument(
+        "--known",
+        type=assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter held at a known value other than the default (repeatable)",
+    )
+    p.add_argument(
         "--window", type=int, default=20, help="most transitions per shooting window (default: 20)"
     )
     p.add_argument("--out", type=Path, required=True, help="directory to write fit.json into")
@@ -85,9 +93,12 @@ def run(args: argparse.Namespace) -> int:
     from diffsim.controllers.checkpoint import write_json
     from diffsim.controllers.training import versions
     from diffsim.identify import fit, fit_shots, load_data
+    from diffsim.systems import get_system
+    from diffsim.trebuchet import TrebuchetParams
 
     apply_threads(args)
     init = dict(args.init)
+    known = dict(args.known)
     if args.system == "trebuchet":
         if not args.data.is_file():
             raise FileNotFoundError(f"no data file {args.data}")
@@ -105,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
                 args.params,
                 init=init,
                 progress=not args.quiet,
+                wind=known.pop("wind", 0.0),
+                base=TrebuchetParams.reference().replace(**known),
             )
     else:
         data = load_data(args.data, args.system)
@@ -117,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             init=init,
             window=args.window,
             progress=not args.quiet,
+            base=get_system(args.system).default_params.replace(**known),
         )
     out = {
         "command": " ".join(["diffsim", *sys.argv[1:]]),
