@@ -58,7 +58,6 @@ from typing import Any, Optional, Union
 
 import numpy as np
 import torch
-import torch.autograd.forward_ad as fwad
 
 from ._choice import check_choice
 from .integrators import get_integrator
@@ -339,25 +338,25 @@ ResidualFn = Callable[[torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
 def _jacobians(
     residual: ResidualFn, z: torch.Tensor, x: Optional[torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
-    """Residuals ``[W, M]`` and their Jacobians by forward-mode AD in one batched pass.
+    """Residuals ``[W, M]`` and their Jacobians ``[W, M, p]``, ``[W, M, n]`` by reverse mode.
 
-    The unknowns are replicated once per column: replica j carries the tangent of shared
-    unknown j (for j < p) or of every window's state coordinate j − p (a window's residuals
-    depend on its own state only, so one tangent on all windows' coordinate i gives each
-    window's column i). ``residual`` takes ``z [..., p]`` and ``x [..., W, n]``.
+    One forward pass and one batched backward pass (``is_grads_batched``: the M cotangents
+    vmapped). Every window gets its own copy of the shared unknowns, so that the gradient
+    of residual m summed over windows gives each window's own row. ``residual`` takes
+    ``z [..., p]`` (broadcast against the windows' batch) and ``x [W, n]``.
     """
-    p = z.shape[0]
-    n = 0 if x is None else x.shape[-1]
-    eye = torch.eye(p + n, dtype=z.dtype, device=z.device)
-    with fwad.dual_level():
-        zd = fwad.make_dual(z.expand(p + n, p).clone(), eye[:, :p].contiguous())
-        xd = None
-        if x is not None:
-            tx = eye[:, None, p:].expand(p + n, x.shape[0], n).contiguous()
-            xd = fwad.make_dual(x.expand(p + n, *x.shape).clone(), tx)
-        out = fwad.unpack_dual(residual(zd, xd))
-        r, jac = out.primal[0], out.tangent.movedim(0, -1)  # [W, M], [W, M, p+n]
-    return r, jac[..., :p], (None if x is None else jac[..., p:])
+    w_count = 1 if x is None else x.shape[0]
+    zr = z.detach().expand(w_count, z.shape[-1]).clone().requires_grad_(True)
+    xr = None if x is None else x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        r = residual(zr, xr)
+        m = r.shape[-1]
+        eye = torch.eye(m, dtype=r.dtype, device=r.device)[:, None, :].expand(m, w_count, m)
+        inputs = (zr,) if xr is None else (zr, xr)
+        grads = torch.autograd.grad(r, inputs, grad_outputs=eye, is_grads_batched=True)
+    a = grads[0].permute(1, 0, 2)
+    b = None if xr is None else grads[1].permute(1, 0, 2)
+    return r.detach(), a, b
 
 
 def _tick(bar: Any, cost: float) -> None:
@@ -560,10 +559,9 @@ def fit(
     sigma = spread.clone()
 
     def residual(z: torch.Tensor, x0: Optional[torch.Tensor]) -> torch.Tensor:
-        # z [..., p] -> fields [..., 1], broadcast against the windows' batch [..., W]
+        # z [..., p]: one value per field, broadcast against the windows' batch [W]
         values = {
-            n: (z[..., j : j + 1].exp() if lg else z[..., j : j + 1])
-            for j, (n, lg) in enumerate(zip(names, logs))
+            n: (z[..., j].exp() if lg else z[..., j]) for j, (n, lg) in enumerate(zip(names, logs))
         }
         p = base.replace(**values)
         s = x0

@@ -133,7 +133,7 @@ def test_residual_jacobians_match_finite_differences(pendulum_data):
     stepper = get_integrator("semi_implicit_euler")
 
     def residual(z, x):
-        p = PendulumParams(m=z[..., 0:1].exp(), l=z[..., 1:2].exp())
+        p = PendulumParams(m=z[..., 0].exp(), l=z[..., 1].exp())
         s, outs = x, [SYSTEM.observe(x)]
         for k in range(5):
             s = SYSTEM.step_unchecked(s, a[:, k], p, stepper)
