@@ -389,6 +389,8 @@ def _levenberg_marquardt(
     for it in range(1, max_iter + 1):
         while True:
             dz, dx = _schur_step(A, B, r, lam)
+            if float(dz.abs().max()) <= 1e-12 * (1.0 + float(z.abs().max())):
+                return z, x, it, True  # the parameters no longer move
             zn = z + dz
             xn = None if x is None else x + dx
             with torch.no_grad():

@@ -174,7 +174,7 @@ def test_wind_recovered_from_landing_distances():
         dist = shoot(
             torch.tensor(-3.2, dtype=torch.float64), torch.tensor(angle), torch.tensor(weight)
         )
-    res = fit_shots(angle, weight, dist.numpy(), ["wind"], rounds=1, max_iter=20)
+    res = fit_shots(angle, weight, dist.numpy(), ["wind"], wind=-2.0, rounds=1, max_iter=20)
     assert res.params["wind"] == pytest.approx(-3.2, abs=1e-6)
     assert res.n_transitions == 4
 
