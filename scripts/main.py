@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "sweep": "search a method's hyperparameters, with early stopping (Optuna; serial or Ray)",
     "optimum": "the optimal return of a task on the protocol's starts (dynamic programming)",
     "codesign": "optimise the trebuchet's design through aim's solution (implicit gradients)",
+    "record": "record trajectories of any Gymnasium env for diffsim fit (.npz)",
     "fit": "estimate a system's physical parameters from recorded data (system identification)",
 }
 """Subcommand → its one-line help (the module's ``add_parser`` states the same line)."""
