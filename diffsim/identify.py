@@ -40,8 +40,10 @@ eigenvalue is below ``rcond`` times the largest (on the log scale, after scaling
 unit diagonal) is one the data do not determine: each parameter with a component in it is
 reported *not identifiable* (value ``None``), and the direction as exponents (Pendulum's
 ``g``, ``m``, ``l`` together: the dynamics depend only on ``g/l`` and ``1/(m l²)``, so
-``g · m⁻² · l`` changes nothing). A parameter whose relative standard deviation exceeds
-``max_rel_std`` is reported not identifiable from this data as well.
+``g · m⁻² · l`` changes nothing). A positive parameter (fitted as a logarithm) whose
+relative standard deviation exceeds ``max_rel_std`` is reported not identifiable from this
+data as well; a signed one (the trebuchet's wind) is judged by the eigenvalues only, since
+an estimate near zero has a large relative spread however well it is determined.
 
 Sources: Levenberg (1944), Marquardt (1963); multiple shooting: Bock & Plitt (1984);
 the Schur elimination of per-window states is that of bundle adjustment (Triggs et al.
@@ -434,8 +436,7 @@ def _report(
         in_null = bool(null.shape[1]) and float(null[j].abs().max()) > 1e-3
         zj, sj = float(z[j]), math.sqrt(max(float(cov[j, j]), 0.0))
         value = math.exp(zj) if logs[j] else zj
-        rel = sj if logs[j] else sj / max(abs(zj), 1e-300)
-        if in_null or rel > max_rel_std:
+        if in_null or (logs[j] and sj > max_rel_std):  # sj: the log's std, a relative one
             params[name] = std[name] = interval[name] = None
             ident[name] = False
             continue
@@ -502,8 +503,8 @@ def fit(
         max_iter: Levenberg–Marquardt iterations per round.
         tol: Stop a round when an accepted step lowers the cost by less than ``tol`` times it.
         rcond: Eigenvalue ratio below which a direction counts as undetermined.
-        max_rel_std: A parameter with a larger relative standard deviation is reported
-            not identifiable.
+        max_rel_std: A positive parameter with a larger relative standard deviation is
+            reported not identifiable (signed ones are judged by ``rcond`` only).
         integrator: The integrator's name (default: the system's).
         progress: Show a progress bar (tqdm) over the iterations.
 

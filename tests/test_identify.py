@@ -179,6 +179,24 @@ def test_wind_recovered_from_landing_distances():
     assert res.n_transitions == 4
 
 
+def test_a_calm_day_is_an_estimate_not_an_unidentified_wind():
+    # A signed parameter near zero has a huge relative spread yet is well determined: it
+    # must be reported with its interval (the relative-spread rule is for positive ones).
+    from diffsim.trebuchet import shoot
+
+    rng = np.random.default_rng(0)
+    angle, weight = rng.uniform(30, 60, 10), rng.uniform(100, 250, 10)
+    with torch.no_grad():
+        dist = shoot(
+            torch.tensor(0.03, dtype=torch.float64), torch.tensor(angle), torch.tensor(weight)
+        )
+    dist = dist.numpy() + rng.normal(size=10) * 2.0
+    res = fit_shots(angle, weight, dist, ["wind"])
+    assert res.identifiable["wind"]
+    lo, hi = res.interval95["wind"]
+    assert lo < 0.03 < hi and hi - lo < 2.0  # well determined: under 2 m/s wide
+
+
 def _bad(match: str, *args, **kwargs):
     with pytest.raises(ValueError, match=match):
         check_data(*args, **kwargs)
