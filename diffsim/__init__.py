@@ -11,6 +11,8 @@ Physics lives in one module per system, as pure batched functions over tensors:
 - :mod:`diffsim.solvers` — solvers over the physics: :func:`~diffsim.solvers.aim`, the
   trebuchet's controls for a target, differentiable by the implicit function theorem.
 - :mod:`diffsim.implicit` — implicit differentiation of any solver's solution.
+- :mod:`diffsim.identify` — system identification: :func:`~diffsim.identify.fit` estimates
+  a system's parameters from recorded trajectories (``docs/identify.md``).
 - :mod:`diffsim.integrators` — explicit Euler, semi-implicit Euler and RK4, by name.
 - :mod:`diffsim.fast` — the opt-in compiled path (compiled steps, CUDA graphs).
 - :mod:`diffsim.systems` — the one description of each system (:class:`System`) and the
@@ -83,6 +85,7 @@ _SUBMODULES = (
     "controllers",
     "envs",
     "fast",
+    "identify",
     "implicit",
     "integrators",
     "mountain_car",
@@ -103,6 +106,8 @@ _ATTRIBUTES: dict[str, str] = {
     "INTEGRATORS": "integrators",
     "Integrator": "integrators",
     "get_integrator": "integrators",
+    "FitResult": "identify",
+    "fit": "identify",
     "NonFiniteError": "_debug",
     "debug_checks": "_debug",
     "Params": "_params",
@@ -118,6 +123,7 @@ __all__ = [
     "AcrobotParams",
     "CartPoleParams",
     "ContinuousMountainCarParams",
+    "FitResult",
     "Integrator",
     "MountainCarParams",
     "NonFiniteError",
@@ -131,8 +137,10 @@ __all__ = [
     "continuous_mountain_car",
     "debug_checks",
     "fast",
+    "fit",
     "get_integrator",
     "get_system",
+    "identify",
     "implicit",
     "integrators",
     "mountain_car",
@@ -148,6 +156,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         cartpole,
         continuous_mountain_car,
         fast,
+        identify,
         implicit,
         integrators,
         mountain_car,
@@ -160,6 +169,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .acrobot import AcrobotParams
     from .cartpole import CartPoleParams
     from .continuous_mountain_car import ContinuousMountainCarParams
+    from .identify import FitResult, fit
     from .integrators import INTEGRATORS, Integrator, get_integrator
     from .mountain_car import MountainCarParams
     from .pendulum import PendulumParams

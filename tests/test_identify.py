@@ -275,3 +275,24 @@ def test_fit_command_writes_fit_json(tmp_path, pendulum_data, capsys):
     assert "unknown Pendulum parameter 'q'" in capsys.readouterr().err
     assert main([*args, "--params", "m", "--known", "q=1"]) == 2
     assert "PendulumParams field 'q'" in capsys.readouterr().err
+
+
+def test_the_docs_examples_run_as_written(tmp_path, monkeypatch, capsys):
+    import re
+    import shlex
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "identify.md").read_text()
+    shell = re.findall(r"```bash\n(.*?)```", text, re.S)[0]
+    python = re.findall(r"```python\n(.*?)```", text, re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    for line in shell.strip().splitlines():
+        argv = shlex.split(line)
+        assert argv[0] == "diffsim"
+        assert main([*argv[1:], "--quiet"]) == 0
+    fitted = json.loads((tmp_path / "runs" / "fit-cp" / "fit.json").read_text())
+    assert fitted["params"] == pytest.approx({"length": 0.8, "masspole": 0.2}, rel=1e-6)
+    namespace: dict = {}
+    exec(compile(python, "docs/identify.md python block", "exec"), namespace)
+    assert namespace["result"].params == pytest.approx(fitted["params"], rel=1e-9)
+    assert "length" in capsys.readouterr().out
