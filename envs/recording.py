@@ -257,6 +257,12 @@ def record(
         raise TypeError(f"seed must be an integer, got {seed!r}")
     kwargs = dict(make_kwargs or {})
     changes = _check_set_attr(set_attr)
+    limit = kwargs.pop("max_episode_steps", None)
+    if limit is not None and steps is not None and limit != steps:
+        raise ValueError(
+            f"make_kwargs' max_episode_steps={limit!r} contradicts steps={steps!r}; give one"
+        )
+    steps = steps if steps is not None else limit
     if steps is None:
         steps = gym.spec(env_id).max_episode_steps
         if steps is None:

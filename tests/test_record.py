@@ -55,6 +55,14 @@ def test_padding_after_an_episode_ends():
 
 def test_continuous_actions_steps_and_pendulum_constants():
     rec = record("Pendulum-v1", 2, steps=30, seed=1, set_attr={"m": 1.3, "l": 0.8})
+    same = record(
+        "Pendulum-v1",
+        2,
+        seed=1,
+        set_attr={"m": 1.3, "l": 0.8},
+        make_kwargs={"max_episode_steps": 30},
+    )
+    np.testing.assert_array_equal(same.observations, rec.observations)
     assert rec.actions.shape == (2, 30, 1) and rec.actions.dtype == np.float32
     assert rec.observations.shape == (2, 31, 3) and rec.mask.all()
     assert rec.meta["rederived"] == {}  # Pendulum derives nothing from m or l
@@ -114,6 +122,8 @@ def test_bad_arguments_are_refused_with_what_was_expected():
         record("CartPole-v1", 1, set_attr={"lenght": 0.8})
     with pytest.raises(ValueError, match="total_mass is computed from other parameters"):
         record("diffsim/CartPole-v1", 1, set_attr={"total_mass": 2.0})
+    with pytest.raises(ValueError, match="max_episode_steps=5 contradicts steps=6"):
+        record("CartPole-v1", 1, steps=6, make_kwargs={"max_episode_steps": 5})
     with pytest.raises(TypeError, match="set_attr must be a mapping"):
         record("CartPole-v1", 1, set_attr=[("length", 0.8)])
     with pytest.raises(TypeError, match="policy must be 'random', a run directory"):
