@@ -624,8 +624,10 @@ def render_identify(r: dict[str, Any]) -> str:
         f"{m.get('gymnasium', '?')}; {r['seconds'] / 60:.1f} minutes in all). Data: "
         f"{s['policy']} actions in Gymnasium's own envs with changed constants, the first "
         f"{s['transitions']:,} transitions; noise: Gaussian, the stated fraction of each "
-        f"observation entry's standard deviation, fresh for each of {s['repetitions']} "
-        "repetitions. Fits start from the default constants.",
+        f"observation entry's standard deviation, a fresh draw for each of "
+        f"{s['repetitions']} repetitions (the same draws, scaled, at every level). Fits start "
+        "from the default constants. Noise-free means the float32 observations' rounding "
+        "only, so its intervals are too narrow to test.",
         "",
         "| env (changed constants) | fitted | noise | fits | worst error | median error "
         "| median std | 95 % interval covers truth | s per fit |",
