@@ -1,4 +1,4 @@
-"""Rewrite the measured-figure blocks of seven docs from their committed result files.
+"""Rewrite the measured-figure blocks of nine docs from their committed result files.
 
 Usage, from the repository's root (or with ``--root CHECKOUT`` from anywhere)::
 
@@ -21,6 +21,7 @@ generated, from one JSON file under ``docs/results/``:
   ``codesign/seed<S>/codesign.json`` (``diffsim codesign trebuchet --seed S …``), in named
   blocks;
 - ``docs/identify.md`` from ``identify.json`` (``python -m diffsim.scripts.bench_identify``);
+- ``docs/residual.md`` from ``residual.json`` (``python -m diffsim.scripts.bench_residual``);
 - ``docs/pendulum_research.md`` from every ``pendulum_research_<run>.json``
   (``python -m diffsim.scripts.research_pendulum``), in named blocks (see :data:`NAMED`).
 """
@@ -726,6 +727,46 @@ NAMED: dict[tuple[str, str], tuple[Callable[..., Any], Callable[[Any], str]]] = 
 """Named blocks of docs with several blocks: (loader of the result files, renderer)."""
 
 
+def render_residual(r: dict[str, Any]) -> str:
+    """The table of ``docs/residual.md`` (``residual.json``)."""
+    s, m, ident = r["settings"], r["machine"], r["identified"]
+    lines = [
+        f"From `docs/results/residual.json` (`{r['command']}`; {m.get('cpu', '?')}, "
+        f"torch {m.get('torch', '?')}; {r['seconds'] / 60:.1f} minutes in all). Training data: "
+        f"{s['train_episodes']} random-action episodes of {s['steps']} steps "
+        f"({s['train_transitions']:,} transitions); held out: {s['test_episodes']} more. "
+        f"Networks: {len(s['seeds'])} seeds, hidden layers {s['hidden']}, "
+        f"{s['iterations']:,} Adam steps on windows of {s['window']} transitions. The "
+        f"simulator's fitted constants: m = {ident['params']['m']:.4g} ± "
+        f"{ident['std']['m']:.2g} kg, l = {ident['params']['l']:.4g} ± "
+        f"{ident['std']['l']:.2g} m (the true ones are 1 and 1: the fit bends them to absorb "
+        "part of the friction).",
+        "",
+        f"| model | 1-step RMSE | {s['horizon']}-step RMSE (median) | {s['horizon']}-step "
+        "RMSE (worst seed) | training s |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("default simulator", "fitted simulator", "hybrid", "network alone"):
+        row = r["summary"][name]
+        secs = row["train_seconds_median"]
+        lines.append(
+            f"| {name} | {row['one_step_median']:.2e} | {row['h_step_median']:.2e} "
+            f"| {row['h_step_max']:.2e} | {'—' if secs is None else f'{secs:.0f}'} |"
+        )
+    q = r["ratios"]
+    lines += [
+        "",
+        f"RMSE: of the state (θ wrapped, θ̇) over its spread in the held-out data, over every "
+        f"start. At {s['horizon']} steps the fitted simulator's error is "
+        f"{q['fitted_over_hybrid']:.0f}× the hybrid's worst seed, and the network alone's "
+        f"{q['network_over_hybrid']:.1f}× the hybrid's (medians). Target: at least 5× below "
+        "the fitted simulator, and below the network alone.",
+        "",
+        "![prediction error against horizon](results/residual/prediction.png)",
+    ]
+    return "\n".join(lines)
+
+
 DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/aiming.md": ("docs/results/aiming.json", render_aiming),
     "docs/trebuchet.md": ("docs/results/trebuchet.json", render_trebuchet),
@@ -733,6 +774,7 @@ DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/scaling.md": ("docs/results/cluster.json", render_scaling),
     "docs/parity.md": ("docs/results/gymnasium_env_tests.json", render_gymnasium_tests),
     "docs/identify.md": ("docs/results/identify.json", render_identify),
+    "docs/residual.md": ("docs/results/residual.json", render_residual),
 }
 """Each doc, the result file its block is generated from, and the renderer."""
 
