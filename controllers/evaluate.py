@@ -12,8 +12,9 @@ steps are ignored). The same call evaluates a diffsim id or Gymnasium's own
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -75,6 +76,7 @@ def evaluate(
     episodes: int = EVAL_EPISODES,
     seed: int = EVAL_SEED,
     vectorization: str = "auto",
+    set_attr: Optional[Mapping[str, Any]] = None,
 ) -> EvalResult:
     """Mean return of ``agent`` over ``episodes`` episodes (see the module docstring).
 
@@ -85,11 +87,28 @@ def evaluate(
         episodes: Number of episodes, all run at once.
         seed: The reset seed (fixed, so every evaluation sees the same initial states).
         vectorization: ``"auto"`` or ``"sync"`` (see :func:`make_eval_env`).
+        set_attr: Constants to change in every episode's env (a "real" system that differs
+            from the simulator): attribute → value, set on ``env.unwrapped`` with what the env
+            derives from it re-derived (:func:`diffsim.envs.recording.make_changed`); the
+            episodes then run in a ``SyncVectorEnv``, sub-env i reset with seed ``seed + i``.
+
+    Raises:
+        ValueError: ``episodes`` below 1, an unknown ``vectorization``, or a ``set_attr``
+            attribute the env lacks.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be positive, got {episodes}")
     start = time.perf_counter()
-    envs = make_eval_env(env_id, episodes, vectorization)
+    if set_attr:
+        from diffsim.envs.recording import make_changed
+
+        check_choice("vectorization", vectorization, VECTORIZATION)
+        make_changed(env_id, set_attr)[0].close()  # a bad attribute fails here, once
+        envs = gym.vector.SyncVectorEnv(
+            [lambda: make_changed(env_id, set_attr)[0] for _ in range(episodes)]
+        )
+    else:
+        envs = make_eval_env(env_id, episodes, vectorization)
     try:
         obs, _ = envs.reset(seed=seed)
         first_obs = np.array(obs, copy=True)

@@ -68,13 +68,14 @@ import copy
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import torch
 
 from diffsim import systems
+from diffsim._params import Params
 from diffsim._validation import check_choice
 from diffsim.envs.rollout import Rollout, Task, get_task, resolve_env_id, rollout
 from diffsim.systems import tuned_budgets, tuned_configs
@@ -300,10 +301,13 @@ class SHACTrainer:
         config: Hyperparameters (default: :func:`default_config` of the task).
         seed: Seed of every generator (weights, initial states, noise, minibatches).
         device: Torch device of the simulation and networks.
+        params: Physical parameters to train with instead of the task's (its system's
+            ``params_type``): a simulator refined by identification (``docs/sim_to_real.md``).
 
     Raises:
         ValueError: for a task SHAC does not train (the message lists those it trains), or
             ``start_options`` the system's ``sample_initial`` does not accept.
+        TypeError: ``params`` not of the system's ``params_type``.
 
     Attributes:
         env_id: The registered id trained on.
@@ -323,8 +327,17 @@ class SHACTrainer:
         config: Optional[SHACConfig] = None,
         seed: int = 0,
         device: Union[str, torch.device] = "cpu",
+        params: Optional[Params] = None,
     ) -> None:
         self.task = resolve_shac_task(env_id)
+        if params is not None:
+            ptype = self.task.system.params_type
+            if not isinstance(params, ptype):
+                raise TypeError(
+                    f"params must be {ptype.__name__} (the {self.task.system.title} system's), "
+                    f"got {type(params).__name__}"
+                )
+            self.task = replace(self.task, params=params)
         self.env_id = self.task.env_id
         self.config = config = default_config(self.env_id) if config is None else config
         self.seed = int(seed)

@@ -184,6 +184,48 @@ def _diffsim_params(env: Any, env_id: str, changes: dict[str, Any], make_kwargs:
     return params.replace(**update)
 
 
+def make_changed(
+    env_id: str, set_attr: Optional[Mapping[str, Any]] = None, **make_kwargs: Any
+) -> tuple[Any, dict[str, Any], Optional[str]]:
+    """``gymnasium.make(env_id, **make_kwargs)`` with constants changed (module docstring).
+
+    Args:
+        env_id: A registered Gymnasium id.
+        set_attr: Attribute → value to change on ``env.unwrapped`` (Gymnasium's envs, derived
+            attributes re-derived) or, for diffsim's envs, in the parameters it is made with.
+        **make_kwargs: Passed to ``gymnasium.make``.
+
+    Returns:
+        (the env, the re-derived attributes → their new values, a note on how the change
+        was made or None).
+
+    Raises:
+        TypeError: ``set_attr`` is not a mapping of names.
+        ValueError: an unknown attribute, or one diffsim's env computes from others.
+    """
+    import gymnasium as gym
+
+    changes = _check_set_attr(set_attr)
+    env = gym.make(env_id, **make_kwargs)
+    if not changes:
+        return env, {}, None
+    from .env import SystemEnv
+
+    if isinstance(env.unwrapped, SystemEnv):
+        try:
+            params = _diffsim_params(env, env_id, changes, make_kwargs)
+        finally:
+            env.close()
+        env = gym.make(env_id, **{**make_kwargs, "params": params})
+        return env, {}, "diffsim env: made with params changed"
+    try:
+        rederived, note = _set_gymnasium_attributes(env, env_id, changes)
+    except ValueError:
+        env.close()
+        raise
+    return env, rederived, note
+
+
 def _policy_fn(policy: Policy, env: Any, seed: int) -> tuple[Callable[[np.ndarray], Any], str]:
     if isinstance(policy, str) and policy == "random":
         env.action_space.seed(seed)
@@ -267,19 +309,7 @@ def record(
         steps = gym.spec(env_id).max_episode_steps
         if steps is None:
             raise ValueError(f"{env_id} has no time limit: pass steps (the episode length)")
-    env = gym.make(env_id, max_episode_steps=int(steps), **kwargs)
-    rederived: dict[str, Any] = {}
-    note = None
-    if changes:
-        from .env import SystemEnv
-
-        if isinstance(env.unwrapped, SystemEnv):
-            params = _diffsim_params(env, env_id, changes, kwargs)
-            env.close()
-            env = gym.make(env_id, max_episode_steps=int(steps), **{**kwargs, "params": params})
-            note = "diffsim env: made with params changed"
-        else:
-            rederived, note = _set_gymnasium_attributes(env, env_id, changes)
+    env, rederived, note = make_changed(env_id, changes, max_episode_steps=int(steps), **kwargs)
     act, policy_name = _policy_fn(policy, env, int(seed))
 
     obs_space, act_space = env.observation_space, env.action_space
