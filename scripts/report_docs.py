@@ -1,4 +1,4 @@
-"""Rewrite the measured-figure blocks of nine docs from their committed result files.
+"""Rewrite the measured-figure blocks of ten docs from their committed result files.
 
 Usage, from the repository's root (or with ``--root CHECKOUT`` from anywhere)::
 
@@ -22,6 +22,7 @@ generated, from one JSON file under ``docs/results/``:
   blocks;
 - ``docs/identify.md`` from ``identify.json`` (``python -m diffsim.scripts.bench_identify``);
 - ``docs/residual.md`` from ``residual.json`` (``python -m diffsim.scripts.bench_residual``);
+- ``docs/sim_to_real.md`` from ``sim_to_real.json`` (``python -m diffsim.scripts.sim_to_real``);
 - ``docs/pendulum_research.md`` from every ``pendulum_research_<run>.json``
   (``python -m diffsim.scripts.research_pendulum``), in named blocks (see :data:`NAMED`).
 """
@@ -767,6 +768,58 @@ def render_residual(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_sim_to_real(r: dict[str, Any]) -> str:
+    """The tables of ``docs/sim_to_real.md`` (``sim_to_real.json``)."""
+    s, m = r["settings"], r["machine"]
+    changed = ", ".join(f"{k} = {v:g}" for k, v in r["real"].items())
+    lines = [
+        f"From `docs/results/sim_to_real.json` (`{r['command']}`; {m.get('cpu', '?')}, "
+        f"torch {m.get('torch', '?')}; {r['seconds'] / 60:.1f} minutes in all). Real system: "
+        f"Gymnasium's Pendulum-v1 with {changed}; method `{s['method']}`, "
+        f"{s['budget']:,} training transitions per run, {s.get('restarts', 1)} runs per "
+        f"controller and the best policy on the training simulator's starts kept (checked "
+        f"every {s['select_every']:,}); seeds "
+        f"{', '.join(map(str, s['seeds']))}; fitted: {', '.join(r['fitted_params'])} from "
+        f"{s['data_policy']} actions with {s['noise']:.0%} observation noise; returns: "
+        f"the mean over the protocol's {s['eval_episodes']} evaluation episodes.",
+        "",
+        "| controller | return on the real system (median over seeds) |",
+        "|---|---|",
+        f"| trained on the nominal simulator (on the nominal simulator itself: "
+        f"{r['median_nominal_on_simulator']:.1f}) | {r['median_nominal']:.1f} |",
+        f"| trained on the real constants (the oracle) | {r['median_oracle']:.1f} |",
+    ]
+    for row in r["summary"]:
+        lines.append(
+            f"| retrained after fitting on {row['transitions']:,} real transitions "
+            f"| {row['median_return']:.1f} |"
+        )
+    lines += [
+        "",
+        "Gap closed, (R_refined − R_nominal) / (R_oracle − R_nominal), per seed:",
+        "",
+        "| seed | nominal | oracle | "
+        + " | ".join(f"{row['transitions']:,} transitions" for row in r["summary"])
+        + " |",
+        "|---|---|---|" + "---|" * len(r["summary"]),
+    ]
+    for run in r["runs"]:
+        cells = " | ".join(f"{x['return']:.1f} ({x['gap_closed']:.2f})" for x in run["refined"])
+        lines.append(f"| {run['seed']} | {run['nominal']:.1f} | {run['oracle']:.1f} | {cells} |")
+    best = max(r["summary"], key=lambda row: row["transitions"])
+    lines += [
+        "",
+        "(each cell: return on the real system, and the gap closed)",
+        "",
+        f"With {best['transitions']:,} real transitions the median gap closed is "
+        f"{best['median_gap_closed']:.2f} (smallest over seeds {best['min_gap_closed']:.2f}); "
+        "target: at least 0.9 with at most 1,000 real transitions.",
+        "",
+        "![return on the real system against real transitions](results/sim_to_real/return.png)",
+    ]
+    return "\n".join(lines)
+
+
 DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/aiming.md": ("docs/results/aiming.json", render_aiming),
     "docs/trebuchet.md": ("docs/results/trebuchet.json", render_trebuchet),
@@ -775,6 +828,7 @@ DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/parity.md": ("docs/results/gymnasium_env_tests.json", render_gymnasium_tests),
     "docs/identify.md": ("docs/results/identify.json", render_identify),
     "docs/residual.md": ("docs/results/residual.json", render_residual),
+    "docs/sim_to_real.md": ("docs/results/sim_to_real.json", render_sim_to_real),
 }
 """Each doc, the result file its block is generated from, and the renderer."""
 
