@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, str] = {
     "codesign": "optimise the trebuchet's design through aim's solution (implicit gradients)",
     "record": "record trajectories of any Gymnasium env for diffsim fit (.npz)",
     "fit": "estimate a system's physical parameters from recorded data (system identification)",
+    "grads": "the policy gradient's health against the horizon (norm, SNR, FD, Lyapunov)",
 }
 """Subcommand → its one-line help (the module's ``add_parser`` states the same line)."""
 

@@ -10,6 +10,8 @@ GUI backend is needed and nothing global changes); matplotlib is imported on fir
   paths (``diffsim plot shot``).
 - :func:`curves_figure`: learning curves against transitions and training seconds
   (``diffsim plot curves``, ``diffsim compare``, ``scripts/report.py``).
+- :func:`gradient_health_figure`: the policy gradient's health against the horizon, one
+  line per task (``diffsim grads``, ``scripts/bench_grads.py``).
 """
 
 from __future__ import annotations
@@ -588,6 +590,94 @@ def curves_figure(
     axes[0].legend(loc="best", fontsize="small")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+# --- gradient health ---------------------------------------------------------------------
+
+
+def gradient_health_figure(results: Sequence[dict], *, title: str = "") -> Figure:
+    """The gradient-health measurements of :func:`diffsim.controllers.grads.gradient_health`
+    against the horizon: the gradient norm (median, quartile band), the signal-to-noise
+    ratio, the finite-difference disagreement and the closed loop's finite-time Lyapunov
+    exponent; with a fifth panel, each discrete estimator's relative bias against the
+    REINFORCE reference, when a result is of a discrete task. One line (colour) per result.
+
+    Raises:
+        ValueError: no results, or a result without ``horizons``.
+    """
+    from matplotlib.figure import Figure
+
+    if not results:
+        raise ValueError("expected at least one gradient-health result")
+    for r in results:
+        if not r.get("horizons"):
+            raise ValueError(f"a gradient-health result has no horizons: {sorted(r)}")
+    discrete = [r for r in results if any("estimators" in h for h in r["horizons"])]
+    cols = 3 if discrete else 2
+    fig = Figure(figsize=(4.2 * cols, 7.0), layout="constrained")
+    axes = fig.subplots(2, cols, squeeze=False)
+    panels = [
+        (axes[0][0], "gradient norm ‖∇L‖ (median, IQR)", "log"),
+        (axes[0][1], "signal-to-noise ‖E g‖² / E‖g − E g‖²", "log"),
+        (axes[1][0], "finite-difference disagreement", "log"),
+        (axes[1][1], "finite-time Lyapunov exponent (1/s)", "linear"),
+    ]
+    for k, r in enumerate(results):
+        color = f"C{k % 10}"
+        rows = r["horizons"]
+        h = np.array([row["horizon"] for row in rows], dtype=float)
+        norm = np.array([[row["grad_norm"][q] for q in ("q25", "median", "q75")] for row in rows])
+        label = r["env_id"].removeprefix("diffsim/")
+        if r.get("policy") not in (None, "fresh"):
+            label += f" ({r['policy']})"
+        ax = panels[0][0]
+        ax.plot(h, norm[:, 1], "o-", color=color, label=label, ms=3)
+        ax.fill_between(h, norm[:, 0], norm[:, 2], color=color, alpha=0.15, lw=0)
+        panels[1][0].plot(h, [row["snr"] for row in rows], "o-", color=color, ms=3)
+        fd = np.maximum([row["fd_rel_error"] for row in rows], 1e-16)
+        panels[2][0].plot(h, fd, "o-", color=color, ms=3)
+        lyap = [(row["horizon"], row["lyapunov"]) for row in rows if row["lyapunov"]]
+        if lyap:
+            lh = np.array([x for x, _ in lyap], dtype=float)
+            lv = np.array([[v[q] for q in ("q25", "median", "q75")] for _, v in lyap])
+            panels[3][0].plot(lh, lv[:, 1], "o-", color=color, ms=3)
+            panels[3][0].fill_between(lh, lv[:, 0], lv[:, 2], color=color, alpha=0.15, lw=0)
+    panels[1][0].axhline(1.0, color="0.5", ls=":", lw=1)
+    panels[3][0].axhline(0.0, color="0.5", ls=":", lw=1)
+    for ax, name, scale in panels:
+        ax.set_title(name, fontsize=9)
+        ax.set_xscale("log")
+        ax.set_yscale(scale)
+        ax.set_xlabel("horizon H (steps)")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    if discrete:
+        ax = axes[0][2]
+        styles = ["o-", "s--", "^:"]
+        for k, r in enumerate(results):
+            if r not in discrete:
+                continue
+            rows = [row for row in r["horizons"] if "estimators" in row]
+            names = list(rows[0]["estimators"])
+            for j, name in enumerate(names):
+                ax.plot(
+                    [row["horizon"] for row in rows],
+                    [row["estimators"][name]["rel_bias"] for row in rows],
+                    styles[j % 3],
+                    color=f"C{k % 10}",
+                    ms=3,
+                    label=f"{r['env_id'].removeprefix('diffsim/')}: {name}",
+                )
+        ax.set_title("estimator bias ‖E g − g_REINFORCE‖ / ‖g_REINFORCE‖", fontsize=9)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("horizon H (steps)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6)
+        axes[1][2].set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
