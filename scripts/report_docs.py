@@ -1,4 +1,4 @@
-"""Rewrite the measured-figure blocks of ten docs from their committed result files.
+"""Rewrite the measured-figure blocks of eleven docs from their committed result files.
 
 Usage, from the repository's root (or with ``--root CHECKOUT`` from anywhere)::
 
@@ -23,6 +23,7 @@ generated, from one JSON file under ``docs/results/``:
 - ``docs/identify.md`` from ``identify.json`` (``python -m diffsim.scripts.bench_identify``);
 - ``docs/residual.md`` from ``residual.json`` (``python -m diffsim.scripts.bench_residual``);
 - ``docs/sim_to_real.md`` from ``sim_to_real.json`` (``python -m diffsim.scripts.sim_to_real``);
+- ``docs/gradients.md`` from ``grads.json`` (``python -m diffsim.scripts.bench_grads``);
 - ``docs/pendulum_research.md`` from every ``pendulum_research_<run>.json``
   (``python -m diffsim.scripts.research_pendulum``), in named blocks (see :data:`NAMED`).
 """
@@ -820,6 +821,110 @@ def render_sim_to_real(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_grads(r: dict[str, Any]) -> str:
+    """The tables of ``docs/gradients.md`` (``grads.json``)."""
+    s, m = r["settings"], r["machine"]
+    results = r["results"]
+    horizons = sorted({row["horizon"] for x in results for row in x["horizons"]})
+
+    def label(x: dict[str, Any]) -> str:
+        return f"{x['env_id'].removeprefix('diffsim/')} ({x['policy']})"
+
+    def table(title: str, cell: Callable[[dict[str, Any]], str]) -> list[str]:
+        lines = [
+            f"**{title}**",
+            "",
+            "| task (policy) | " + " | ".join(f"H = {h}" for h in horizons) + " |",
+            "|---|" + "---|" * len(horizons),
+        ]
+        for x in results:
+            by_h = {row["horizon"]: row for row in x["horizons"]}
+            cells = [cell(by_h[h]) if h in by_h else "" for h in horizons]
+            lines.append(f"| {label(x)} | " + " | ".join(cells) + " |")
+        return [*lines, ""]
+
+    def lyap(row: dict[str, Any]) -> str:
+        if row["lyapunov"] is None:
+            return "— (0 alive)"
+        text = f"{row['lyapunov']['median']:+.2f}"
+        return (
+            text
+            if row["lyapunov_starts"] == s["batch"]
+            else f"{text} ({row['lyapunov_starts']} alive)"
+        )
+
+    lines = [
+        f"From `docs/results/grads.json` (`{r['command']}`; {m.get('cpu', '?')}, torch "
+        f"{m.get('torch', '?')}, {s['torch_threads']} thread; {r['seconds'] / 60:.1f} minutes "
+        f"in all). Every task: {s['samples']} batches of {s['batch']} starts, seed 0; "
+        f"discrete tasks' REINFORCE reference from {s['reference_samples']:,} episodes per "
+        "horizon.",
+        "",
+        "| task (policy) | loss | weights | trained by | final return | grads seconds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for x in results:
+        t = x.get("trained")
+        trained = (
+            f"{t['method']}, {t['transitions']:,} transitions"
+            if t
+            else "— (fresh: BPTT's initialisation)"
+        )
+        final = f"{t['eval_return_mean']:.1f}" if t else "—"
+        lines.append(
+            f"| {label(x)} | {x['loss']} | {x['settings']['parameters']:,} | {trained} | "
+            f"{final} | {x['seconds']:.1f} |"
+        )
+    lines.append("")
+    lines += table(
+        "Gradient norm ‖∇L‖ (median over the batches)",
+        lambda row: f"{row['grad_norm']['median']:.3g}",
+    )
+    lines += table("Signal-to-noise ratio ‖E g‖² / E‖g − E g‖²", lambda row: f"{row['snr']:.3g}")
+    lines += table(
+        "Finite-difference disagreement |g·v − FD| / max(|g·v|, |FD|)",
+        lambda row: f"{row['fd_rel_error']:.1e}",
+    )
+    lines += table(
+        "Finite-time Lyapunov exponent of the closed loop (median over starts, 1/s)", lyap
+    )
+    discrete = [x for x in results if x["discrete"]]
+    if discrete:
+        lines += [
+            "**Discrete estimators against the REINFORCE reference: relative bias "
+            "‖E g − g_ref‖ / ‖g_ref‖ (cosine)**",
+            "",
+            "| task (policy) | estimator | " + " | ".join(f"H = {h}" for h in horizons) + " |",
+            "|---|---|" + "---|" * len(horizons),
+        ]
+        for x in discrete:
+            by_h = {row["horizon"]: row for row in x["horizons"]}
+            names = list(x["horizons"][0]["estimators"])
+            for name in names:
+                own = " (the policy's)" if name == x["estimator"] else ""
+                cells = [
+                    f"{by_h[h]['estimators'][name]['rel_bias']:.2g} "
+                    f"({by_h[h]['estimators'][name]['cosine']:+.2f})"
+                    if h in by_h
+                    else ""
+                    for h in horizons
+                ]
+                lines.append(f"| {label(x)} | `{name}`{own} | " + " | ".join(cells) + " |")
+            cells = [
+                f"±{by_h[h]['reference_rel_stderr']:.2g}" if h in by_h else "" for h in horizons
+            ]
+            lines.append(
+                f"| {label(x)} | reference's relative standard error | " + " | ".join(cells) + " |"
+            )
+        lines.append("")
+    lines += [
+        "![gradient health of fresh policies](results/grads/fresh.png)",
+        "",
+        "![gradient health of trained policies](results/grads/trained.png)",
+    ]
+    return "\n".join(lines)
+
+
 DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/aiming.md": ("docs/results/aiming.json", render_aiming),
     "docs/trebuchet.md": ("docs/results/trebuchet.json", render_trebuchet),
@@ -829,6 +934,7 @@ DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/identify.md": ("docs/results/identify.json", render_identify),
     "docs/residual.md": ("docs/results/residual.json", render_residual),
     "docs/sim_to_real.md": ("docs/results/sim_to_real.json", render_sim_to_real),
+    "docs/gradients.md": ("docs/results/grads.json", render_grads),
 }
 """Each doc, the result file its block is generated from, and the renderer."""
 
