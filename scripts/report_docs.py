@@ -1,4 +1,4 @@
-"""Rewrite the measured-figure blocks of eleven docs from their committed result files.
+"""Rewrite the measured-figure blocks of twelve docs from their committed result files.
 
 Usage, from the repository's root (or with ``--root CHECKOUT`` from anywhere)::
 
@@ -24,6 +24,8 @@ generated, from one JSON file under ``docs/results/``:
 - ``docs/residual.md`` from ``residual.json`` (``python -m diffsim.scripts.bench_residual``);
 - ``docs/sim_to_real.md`` from ``sim_to_real.json`` (``python -m diffsim.scripts.sim_to_real``);
 - ``docs/gradients.md`` from ``grads.json`` (``python -m diffsim.scripts.bench_grads``);
+- ``docs/protocol.md`` from ``cartpole_episode.json``
+  (``python -m diffsim.scripts.cartpole_episode``);
 - ``docs/pendulum_research.md`` from every ``pendulum_research_<run>.json``
   (``python -m diffsim.scripts.research_pendulum``), in named blocks (see :data:`NAMED`).
 """
@@ -925,6 +927,43 @@ def render_grads(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_cartpole_episode(r: dict[str, Any]) -> str:
+    """The table of ``docs/protocol.md`` (``cartpole_episode.json``)."""
+    s, m = r["settings"], r["machine"]
+    lines = [
+        f"From `docs/results/cartpole_episode.json` (`{r['command']}`; {m.get('cpu', '?')}, "
+        f"torch {m.get('torch', '?')}, 1 thread): `{s['method']}`, an evaluation every "
+        f"{s['eval_every']} transitions, at most {s['budget']:,}; solved means a mean return "
+        f"≥ {s['solved_return']:g} over 100 episodes.",
+        "",
+        "| seed | transitions to solve | updates | training s | return (diffsim) | "
+        "return (Gymnasium, protocol) | (Gymnasium, SyncVectorEnv) | (Gymnasium, fresh seed) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def num(x: Any, fmt: str) -> str:
+        return "—" if x is None else format(x, fmt)
+
+    for row in r["runs"]:
+        lines.append(
+            f"| {row['seed']} | {num(row['solved_at_transitions'], ',')} | "
+            f"{num(row['updates'], 'd')} | {num(row['solved_at_seconds'], '.3f')} | "
+            f"{num(row['return_diffsim'], '.2f')} | {row['return_gymnasium']:.2f} | "
+            f"{row['return_gymnasium_sync']:.2f} | {row['return_gymnasium_fresh']:.2f} |"
+        )
+    n = len(r["runs"])
+    fresh = sum(row["return_gymnasium_fresh"] >= s["solved_return"] for row in r["runs"])
+    lines += [
+        "",
+        f"{r['solved']}/{n} seeds solved, after a median of **{r['median_transitions']:g}** "
+        f"transitions (at most {r['max_transitions']:,}); {r['solved_on_gymnasium']}/{n} of the "
+        f"solving policies also solve Gymnasium's own CartPole-v1 by the protocol, and "
+        f"{fresh}/{n} on the starts of the fresh seed. Target: a median of at most 500, "
+        "10/10 seeds, judged on Gymnasium's env.",
+    ]
+    return "\n".join(lines)
+
+
 DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/aiming.md": ("docs/results/aiming.json", render_aiming),
     "docs/trebuchet.md": ("docs/results/trebuchet.json", render_trebuchet),
@@ -935,6 +974,7 @@ DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/residual.md": ("docs/results/residual.json", render_residual),
     "docs/sim_to_real.md": ("docs/results/sim_to_real.json", render_sim_to_real),
     "docs/gradients.md": ("docs/results/grads.json", render_grads),
+    "docs/protocol.md": ("docs/results/cartpole_episode.json", render_cartpole_episode),
 }
 """Each doc, the result file its block is generated from, and the renderer."""
 
