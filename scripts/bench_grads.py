@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -100,7 +99,7 @@ def figures(result: dict[str, Any], directory: Path) -> list[Path]:
 
 def main(argv: Optional[list[str]] = None) -> int:
     from diffsim.controllers.checkpoint import write_json
-    from diffsim.controllers.training import versions
+    from diffsim.scripts.common import result_header
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,13 +137,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 print(f"{r['env_id']} ({r['policy']}): {r['seconds']:.1f} s", flush=True)
             results.append(r)
         result = {
-            "command": " ".join(
-                [
-                    "python -m diffsim.scripts.bench_grads",
-                    *(argv if argv is not None else sys.argv[1:]),
-                ]
-            ),
-            "machine": versions(),
+            **result_header("bench_grads", argv),
             "settings": {
                 "samples": args.samples,
                 "batch": args.batch,

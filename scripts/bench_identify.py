@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -245,7 +244,7 @@ def trebuchet(shots: int, noise_m: float, repetitions: int, seed: int) -> dict[s
 
 def main(argv: Optional[list[str]] = None) -> int:
     from diffsim.controllers.checkpoint import write_json
-    from diffsim.controllers.training import versions
+    from diffsim.scripts.common import result_header
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -285,13 +284,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     unident = [unidentifiable(c, args.transitions, args.seed) for c in UNIDENTIFIABLE]
     treb = [trebuchet(10, noise, args.repetitions, args.seed) for noise in (0.0, 0.5, 2.0)]
     result = {
-        "command": " ".join(
-            [
-                "python -m diffsim.scripts.bench_identify",
-                *(argv if argv is not None else sys.argv[1:]),
-            ]
-        ),
-        "machine": versions(),
+        **result_header("bench_identify", argv),
         "settings": {
             "transitions": args.transitions,
             "repetitions": args.repetitions,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -158,7 +157,7 @@ def plot(r: dict[str, Any]) -> Any:
 
 def main(argv: Optional[list[str]] = None) -> int:
     from diffsim.controllers.checkpoint import write_json
-    from diffsim.controllers.training import versions
+    from diffsim.scripts.common import result_header
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -194,13 +193,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             args.window,
         )
         result = {
-            "command": " ".join(
-                [
-                    "python -m diffsim.scripts.bench_residual",
-                    *(argv if argv is not None else sys.argv[1:]),
-                ]
-            ),
-            "machine": versions(),
+            **result_header("bench_residual", argv),
             **body,
             "seconds": time.perf_counter() - t0,
         }

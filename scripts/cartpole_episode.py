@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -94,7 +93,7 @@ def run(
 
 def main(argv: Optional[list[str]] = None) -> int:
     from diffsim.controllers.checkpoint import write_json
-    from diffsim.controllers.training import versions
+    from diffsim.scripts.common import result_header
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -113,13 +112,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         [int(s) for s in args.seeds.split(",") if s], args.eval_every, args.budget, args.fresh_seed
     )
     result = {
-        "command": " ".join(
-            [
-                "python -m diffsim.scripts.cartpole_episode",
-                *(argv if argv is not None else sys.argv[1:]),
-            ]
-        ),
-        "machine": versions(),
+        **result_header("cartpole_episode", argv),
         **body,
         "seconds": time.perf_counter() - t0,
     }

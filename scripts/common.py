@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
 
 
 def env_help() -> str:
@@ -70,3 +72,16 @@ def with_default_method(
         return run(args)
 
     return resolved
+
+
+def result_header(module: str, argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+    """The ``command`` (``python -m diffsim.scripts.MODULE ARGS``, ``argv`` or the process's
+    arguments) and ``machine`` (:func:`diffsim.controllers.training.versions`) fields that a
+    measurement script's result file opens with."""
+    from diffsim.controllers.training import versions
+
+    args = list(argv) if argv is not None else sys.argv[1:]
+    return {
+        "command": " ".join([f"python -m diffsim.scripts.{module}", *args]),
+        "machine": versions(),
+    }

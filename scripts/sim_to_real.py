@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -270,7 +269,7 @@ def plot(r: dict[str, Any]) -> Any:
 
 def main(argv: Optional[list[str]] = None) -> int:
     from diffsim.controllers.checkpoint import write_json
-    from diffsim.controllers.training import versions
+    from diffsim.scripts.common import result_header
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -307,13 +306,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             progress=not args.quiet,
         )
         result = {
-            "command": " ".join(
-                [
-                    "python -m diffsim.scripts.sim_to_real",
-                    *(argv if argv is not None else sys.argv[1:]),
-                ]
-            ),
-            "machine": versions(),
+            **result_header("sim_to_real", argv),
             **body,
             "seconds": time.perf_counter() - t0,
         }
