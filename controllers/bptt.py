@@ -227,6 +227,17 @@ def _check_loss(task: Task, loss: str) -> None:
         )
 
 
+def start_losses(task: Task, loss: str, out: Rollout) -> torch.Tensor:
+    """BPTT's loss of each start of a rollout, ``[B]``, for the ``loss`` setting
+    (:class:`BPTTConfig`): ``"return"`` the negative return, ``"balance"`` the system's
+    training loss, ``"shaped"`` the training loss minus the return. The trainer minimises
+    their mean; :mod:`diffsim.controllers.grads` measures its gradient."""
+    if loss == "return":
+        return -out.returns
+    value = task.system.training_loss(out.states, out.alive, task.params)
+    return value - out.returns if loss == "shaped" else value
+
+
 class BPTTTrainer(ControlPolicyTrainer):
     """BPTT on one task (see the module docstring), a
     :class:`~diffsim.controllers.trainer.Trainer`.
@@ -291,12 +302,7 @@ class BPTTTrainer(ControlPolicyTrainer):
         )
 
     def _loss(self, out: Rollout) -> torch.Tensor:
-        if self.config.loss == "return":
-            return -out.returns.mean()
-        loss = self.task.system.training_loss(out.states, out.alive, self.task.params)
-        if self.config.loss == "shaped":
-            loss = loss - out.returns
-        return loss.mean()
+        return start_losses(self.task, self.config.loss, out).mean()
 
     def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
         """One rollout and one optimiser step; returns its metrics (``transitions`` included).

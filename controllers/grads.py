@@ -57,20 +57,21 @@ from diffsim.controllers.policies import ControlPolicy, build_policy
 from diffsim.envs.rollout import Rollout, Task, get_task, rollout
 
 DEFAULT_HORIZONS = (10, 20, 50, 100, 200)
-"""Horizons (steps) measured when none are given; those past the task's time limit are
-dropped by the command line."""
+"""Horizons (steps) measured when none are given (:func:`default_horizons`: those within the
+task's time limit)."""
 
 
 def _objective(task: Task, loss: str) -> Callable[[Rollout], torch.Tensor]:
     """The per-start loss ``[B]`` of BPTT's ``loss`` setting."""
-    if loss == "return":
-        return lambda out: -out.returns
+    from diffsim.controllers.bptt import start_losses
 
-    def training(out: Rollout) -> torch.Tensor:
-        value = task.system.training_loss(out.states, out.alive, task.params)
-        return value - out.returns if loss == "shaped" else value
+    return lambda out: start_losses(task, loss, out)
 
-    return training
+
+def default_horizons(task: Union[str, Task]) -> list[int]:
+    """:data:`DEFAULT_HORIZONS` up to the task's time limit (all of them without one)."""
+    limit = get_task(task).max_episode_steps
+    return [h for h in DEFAULT_HORIZONS if limit is None or h <= limit]
 
 
 def _check_positive_int(name: str, value: Any, least: int = 1) -> int:
@@ -263,7 +264,7 @@ def gradient_health(
     """The gradient-health measurements of the module docstring, per horizon.
 
     Args:
-        env: A rollout task's id or short name (``pendulum``, ``CartPole-v1``, …).
+        env: A rollout task's id or short name (``pendulum``, ``diffsim/CartPole-v1``, …).
         policy: A :class:`~diffsim.controllers.policies.ControlPolicy` or the agent
             :func:`~diffsim.controllers.checkpoint.load_policy` returns for one (bptt, shac
             runs); None: a fresh policy of the task's BPTT configuration, weights from

@@ -39,12 +39,10 @@ def measure(
     task: str, trained: bool, *, samples: int, batch: int, reference_samples: int
 ) -> dict[str, Any]:
     """One task's result: fresh policy, or the default method's trained one."""
-    from diffsim.controllers.grads import DEFAULT_HORIZONS, gradient_health
+    from diffsim.controllers.grads import default_horizons, gradient_health
     from diffsim.controllers.training import train
-    from diffsim.envs.rollout import get_task
 
-    limit = get_task(task).max_episode_steps or max(DEFAULT_HORIZONS)
-    horizons = [h for h in DEFAULT_HORIZONS if h <= limit]
+    horizons = default_horizons(task)
     policy, about = None, None
     if trained:
         with tempfile.TemporaryDirectory() as tmp:

@@ -95,17 +95,14 @@ def table(result: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from diffsim.controllers.checkpoint import load_policy, write_json
-    from diffsim.controllers.grads import DEFAULT_HORIZONS, gradient_health
+    from diffsim.controllers.grads import default_horizons, gradient_health
     from diffsim.controllers.training import versions
     from diffsim.envs.rollout import get_task
     from diffsim.scripts.plots import gradient_health_figure, save_figure
 
     apply_threads(args)
     task = get_task(args.env)
-    horizons = args.horizons
-    if horizons is None:
-        limit = task.max_episode_steps or max(DEFAULT_HORIZONS)
-        horizons = [h for h in DEFAULT_HORIZONS if h <= limit]
+    horizons = default_horizons(task) if args.horizons is None else args.horizons
     policy = None if args.policy is None else load_policy(args.policy)
     result = gradient_health(
         task,

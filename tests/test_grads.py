@@ -197,3 +197,26 @@ def test_the_docs_python_example_runs(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == ["10", "50"]
     assert namespace["result"]["env_id"] == "diffsim/Pendulum-v1"
+
+
+def test_default_horizons_stop_at_the_time_limit(monkeypatch):
+    assert grads.default_horizons("pendulum") == [10, 20, 50, 100, 200]
+    monkeypatch.setattr(grads, "DEFAULT_HORIZONS", (10, 300, 600))
+    assert grads.default_horizons("cartpole") == [10, 300]
+
+
+def test_the_benchmark_writes_its_result_and_figures(tmp_path, capsys):
+    from diffsim.scripts import bench_grads
+
+    out = tmp_path / "grads.json"
+    argv = ["--out", str(out), "--tasks", "pendulum", "--trained", "", "--samples", "2"]
+    assert bench_grads.main([*argv, "--batch", "4", "--quiet"]) == 0
+    r = json.loads(out.read_text())
+    (result,) = r["results"]
+    assert result["policy"] == "fresh" and result["seconds"] > 0
+    assert [row["horizon"] for row in result["horizons"]] == [10, 20, 50, 100, 200]
+    figure = tmp_path / "grads" / "fresh.png"
+    assert figure.stat().st_size > 10_000 and not (tmp_path / "grads" / "trained.png").exists()
+    figure.unlink()
+    assert bench_grads.main(["--out", str(out), "--plot-only"]) == 0
+    assert figure.exists() and "wrote" in capsys.readouterr().out
