@@ -67,6 +67,7 @@ the optimiser touches the parameters.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Union
@@ -126,6 +127,13 @@ class BPTTConfig:
             the update before an evaluation is cut to the transitions left, so that
             evaluations fall on the schedule; a cut rollout may be too short to reach a
             goal, and its gradient is then that of a different problem.
+        start_spread: The spread of the training starts as a multiple of the reset draw:
+            each initial state is a draw of the task's reset distribution times this factor
+            (1 or None: the reset distribution itself; 2: CartPole's U(±0.05) becomes
+            U(±0.1)). It scales about zero, so it suits the tasks whose reset distribution
+            is centred on 0 (CartPole, Pendulum, Acrobot; not the cars, whose starts lie
+            around −0.5 m). A differentiable hyperparameter of
+            :mod:`diffsim.controllers.hypergrad`.
         fast: Run each rollout step as one compiled function (:mod:`diffsim.fast`); on a
             CUDA device with ``loss="return"`` and a noise-free estimator, also replay the
             whole forward and backward pass as one CUDA graph. Equal to the eager updates
@@ -145,6 +153,7 @@ class BPTTConfig:
     optimizer: str = "adam"
     detach_observations: bool = False
     whole_rollouts: bool = False
+    start_spread: Optional[float] = None
     fast: bool = False
 
     def __post_init__(self) -> None:
@@ -158,6 +167,13 @@ class BPTTConfig:
             raise ValueError(
                 f"lr_half_life must be a positive number of updates or None, "
                 f"got {self.lr_half_life}"
+            )
+        if self.start_spread is not None and not (
+            self.start_spread > 0 and math.isfinite(self.start_spread)
+        ):
+            raise ValueError(
+                f"start_spread must be a positive factor on the reset draw or None, "
+                f"got {self.start_spread}"
             )
         if self.horizon < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(
@@ -322,6 +338,8 @@ class BPTTTrainer(ControlPolicyTrainer):
                 batch = max(1, max_transitions)
         n = batch // 2 if cfg.mirror_starts else batch
         s0 = self.task.sample_initial(n, self.generator, self.dtype, self.device)
+        if cfg.start_spread is not None:
+            s0 = s0 * cfg.start_spread
         if cfg.mirror_starts:
             s0 = torch.cat([s0, -s0])
         noise_state = self.generator.get_state()

@@ -406,6 +406,22 @@ def _builtin() -> None:
             description="gradient-free refinement of a trained run (--from DIR; baselines extra)",
         )
     )
+    # On the trebuchet, retrofit refines the aiming network on its miss fraction.
+    register_method(
+        Method(
+            "retrofit",
+            config_path=f"{c}.aiming_retrofit:AimingRetrofitConfig",
+            trainer_path=f"{c}.aiming_retrofit:AimingRetrofitTrainer",
+            default_config_path=f"{c}.aiming_retrofit:default_config",
+            default_budget_path=f"{c}.aiming_retrofit:default_budget",
+            tasks=Tasks(rollout=False, ids=("diffsim/Trebuchet-v0",)),
+            policy_kind="aiming_network",
+            loader_path=f"{c}.aiming:load_aiming_policy",
+            stops_when_solved=False,
+            description="the aiming network's last layer refined on its miss fraction",
+        ),
+        alongside=True,
+    )
 
 
 _builtin()

@@ -681,6 +681,43 @@ def gradient_health_figure(results: Sequence[dict], *, title: str = "") -> Figur
     return fig
 
 
+def hypertune_figure(result: dict, *, title: str = "") -> Figure:
+    """A hypertune run (:func:`diffsim.controllers.hypergrad.hypertune`) against its
+    meta-iterations: one panel per hyperparameter (the learning rate on a log axis) and one
+    of the validation loss after the unrolled updates.
+
+    Raises:
+        ValueError: a result without ``history``.
+    """
+    from matplotlib.figure import Figure
+
+    rows = result.get("history")
+    if not rows:
+        raise ValueError(f"a hypertune result has no history: {sorted(result)}")
+    names = list(result["names"])
+    fig = Figure(figsize=(3.6 * (len(names) + 1), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(names) + 1, squeeze=False)[0]
+    it = np.array([r["iteration"] for r in rows])
+    for ax, name in zip(axes, names):
+        values = np.array([r["hparams"][name] for r in rows])
+        if name == "log_lr":
+            ax.semilogy(it, np.exp(values), "o-", ms=3)
+            ax.set_ylabel("learning rate")
+        else:
+            ax.plot(it, values, "o-", ms=3)
+            ax.set_ylabel(name)
+        ax.set_xlabel("meta-iteration")
+        ax.grid(alpha=0.3)
+    ax = axes[-1]
+    ax.plot(it, [r["value"] for r in rows], "o-", ms=3, color="C3")
+    ax.set_xlabel("meta-iteration")
+    ax.set_ylabel(f"validation {result.get('objective', 'loss')} after {result['unroll']} updates")
+    ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def save_figure(fig: Union[Figure, SubFigure], out: Union[str, Path], dpi: int) -> None:
     """Save ``fig`` to ``out`` (parents created) at ``dpi``; the PNG's pixel size is exactly
     the figure's size in inches × ``dpi``."""

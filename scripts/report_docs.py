@@ -1,4 +1,4 @@
-"""Rewrite the measured-figure blocks of twelve docs from their committed result files.
+"""Rewrite the measured-figure blocks of fourteen docs from their committed result files.
 
 Usage, from the repository's root (or with ``--root CHECKOUT`` from anywhere)::
 
@@ -26,6 +26,10 @@ generated, from one JSON file under ``docs/results/``:
 - ``docs/gradients.md`` from ``grads.json`` (``python -m diffsim.scripts.bench_grads``);
 - ``docs/protocol.md`` from ``cartpole_episode.json``
   (``python -m diffsim.scripts.cartpole_episode``);
+- ``docs/aiming_retrofit.md`` from ``aiming_retrofit.json``
+  (``python -m diffsim.scripts.bench_aim_retrofit``);
+- ``docs/hypertune.md`` from ``hypergrad_fd.json`` (``python -m diffsim.scripts.bench_hypergrad
+  fd``), in a named block;
 - ``docs/pendulum_research.md`` from every ``pendulum_research_<run>.json``
   (``python -m diffsim.scripts.research_pendulum``), in named blocks (see :data:`NAMED`).
 """
@@ -721,12 +725,107 @@ def render_identify(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_aiming_retrofit(r: dict[str, Any]) -> str:
+    """The table of ``docs/aiming_retrofit.md`` (``aiming_retrofit.json``)."""
+    m = r["machine"]
+    lines = [
+        f"From `docs/results/aiming_retrofit.json` (`{r['command']}`; {m.get('cpu', '?')}, "
+        f"torch {m.get('torch', '?')}, {r['jobs']} processes of 1 torch thread; "
+        f"{r['wall_seconds'] / 60:.1f} minutes in all). Per seed: the aiming network trained "
+        "with its defaults, then retrofitted with each parameter set. Held-out pairs: the "
+        "post's distribution, never used to choose a candidate; out-of-reach pairs left out "
+        "and counted apart.",
+        "",
+        "| seed | retrofit | held-out pairs (out of reach) | misses > 0.1 % before → after "
+        "| misses > 0.5 % before → after | median miss before → after | shots | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["seeds"]:
+        for par in ("last_layer", "output_scale"):
+            x = row[par]
+            a, b = x["start"]["test"], x["retrofit"]["test"]
+            lines.append(
+                f"| {row['seed']} | {par} | {x['test_pairs']:,} ({x['test_unreachable']}) | "
+                f"{100 * a['miss_fraction']:.2f} % → {100 * b['miss_fraction']:.2f} % | "
+                f"{100 * a['miss_fraction_0.5%']:.2f} % → {100 * b['miss_fraction_0.5%']:.2f} % | "
+                f"{100 * a['median_rel_miss']:.4f} % → {100 * b['median_rel_miss']:.4f} % | "
+                f"{x['shots']:,} | {x['seconds']:.0f} |"
+            )
+    lines.append("")
+    for par, su in r["summary"].items():
+        lines.append(
+            f"- **{par}**: the held-out fraction of misses > 0.1 % fell on "
+            f"{su['lowered_miss_fraction']}/{su['seeds']} seeds (median drop "
+            f"{100 * su['median_drop']:.2f} percentage points, smallest "
+            f"{100 * su['min_drop']:.2f}); "
+            f"the held-out median miss did not rise on {su['median_not_raised']}/{su['seeds']}; "
+            f"median cost {su['median_shots']:,.0f} shots, {su['median_seconds']:.0f} s."
+        )
+    ok = all(
+        su["lowered_miss_fraction"] == su["seeds"] and su["median_not_raised"] == su["seeds"]
+        for su in r["summary"].values()
+    )
+    lines += [
+        "",
+        "Target (every seed: the held-out fraction of misses > 0.1 % strictly lower, the median "
+        f"miss not raised): **{'met' if ok else 'not met'}**.",
+        "",
+        "![held-out misses before and after](results/aiming_retrofit/misses.png)",
+    ]
+    return "\n".join(lines)
+
+
+def load_hypergrad_fd(root: Optional[Path] = None) -> dict[str, Any]:
+    """``docs/results/hypergrad_fd.json`` of the checkout ``root``."""
+    results = _results_dir(_checkout(root, "load_hypergrad_fd"))
+    return json.loads((results / "hypergrad_fd.json").read_text())
+
+
+def render_hypergrad_fd(r: dict[str, Any]) -> str:
+    """The finite-difference check of ``docs/hypertune.md`` (``hypergrad_fd.json``)."""
+    m = r["machine"]
+    steps = [str(h) for h in r["steps"]]
+    lines = [
+        f"From `docs/results/hypergrad_fd.json` (`{r['command']}`; {m.get('cpu', '?')}, "
+        f"torch {m.get('torch', '?')}, 1 thread; {r['seconds'] / 60:.1f} minutes). Each task's "
+        f"tuned BPTT configuration in float64, validation loss on {r['val_starts']} held-out "
+        f"starts; central differences at steps {' and '.join(steps)} of each hyperparameter. "
+        "Relative error |hypergradient − FD| / |FD|.",
+        "",
+        f"| task | K | seed | validation loss | dV/dlog_lr | rel. error ({', '.join(steps)}) | "
+        f"dV/dstart_spread | rel. error ({', '.join(steps)}) | hypergradient s | one training s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for x in r["rows"]:
+        g, e = x["hypergradient"], x["rel_error"]
+        err_lr = ", ".join(f"{e['log_lr'][h]:.1e}" for h in steps)
+        err_sp = ", ".join(f"{e['start_spread'][h]:.1e}" for h in steps)
+        lines.append(
+            f"| {x['task']} | {x['updates']} | {x['seed']} | {x['value']:.4g} | "
+            f"{g['log_lr']:.4g} | {err_lr} | {g['start_spread']:.4g} | {err_sp} | "
+            f"{x['hypergradient_seconds']:.1f} | {x['training_seconds']:.2f} |"
+        )
+    lines.append("")
+    for task in sorted({x["task"] for x in r["rows"]}):
+        for k in sorted({x["updates"] for x in r["rows"] if x["task"] == task}):
+            rows = [x for x in r["rows"] if x["task"] == task and x["updates"] == k]
+            best = [max(min(x["rel_error"][n].values()) for n in x["rel_error"]) for x in rows]
+            good = sum(b <= 1e-3 for b in best)
+            lines.append(
+                f"- {task}, K = {k}: {good}/{len(rows)} seeds agree within 1e-3 on both "
+                f"hyperparameters at the better of the two steps (worst such error "
+                f"{max(best):.1e})."
+            )
+    return "\n".join(lines)
+
+
 NAMED: dict[tuple[str, str], tuple[Callable[..., Any], Callable[[Any], str]]] = {
     ("docs/pendulum_research.md", "headline"): (load_pendulum_research, render_pendulum_headline),
     ("docs/pendulum_research.md", "runs"): (load_pendulum_research, render_pendulum_runs),
     ("docs/pendulum_research.md", "pendulum-2019"): (load_pendulum_research, render_pendulum_2019),
     ("docs/implicit.md", "implicit"): (load_implicit, render_implicit),
     ("docs/implicit.md", "codesign"): (load_implicit, render_codesign),
+    ("docs/hypertune.md", "fd"): (load_hypergrad_fd, render_hypergrad_fd),
 }
 """Named blocks of docs with several blocks: (loader of the result files, renderer)."""
 
@@ -975,6 +1074,7 @@ DOCS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "docs/sim_to_real.md": ("docs/results/sim_to_real.json", render_sim_to_real),
     "docs/gradients.md": ("docs/results/grads.json", render_grads),
     "docs/protocol.md": ("docs/results/cartpole_episode.json", render_cartpole_episode),
+    "docs/aiming_retrofit.md": ("docs/results/aiming_retrofit.json", render_aiming_retrofit),
 }
 """Each doc, the result file its block is generated from, and the renderer."""
 

@@ -150,6 +150,15 @@ def run(args: argparse.Namespace) -> int:
             f"optimised starts, {last['test_objective_start']:.4g} -> "
             f"{last['test_objective']:.4g} on held-out ones"
         )
+    if "miss_fraction_start" in last:  # the trebuchet's retrofit: its miss fraction
+        print(
+            f"misses past the threshold {100 * last['miss_fraction_start']:.2f} % -> "
+            f"{100 * last['miss_fraction']:.2f} % of the retrofit pairs, "
+            f"{100 * last['test_miss_fraction_start']:.2f} % -> "
+            f"{100 * last['test_miss_fraction']:.2f} % of held-out ones (median miss "
+            f"{100 * last['test_median_rel_miss_start']:.4f} % -> "
+            f"{100 * last['test_median_rel_miss']:.4f} %)"
+        )
     print(train_mod.outcome(result))  # solved when, or not solved and the best evaluation
     print(f"wrote {result.out}")
     return 0
