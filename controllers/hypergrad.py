@@ -411,7 +411,9 @@ def hypertune(
         z.grad = grad_z
         meta.step()
     zf = z.detach()
-    final = {n: float(zf[j]) if n == "log_lr" else math.exp(float(zf[j])) for j, n in enumerate(names)}
+    final = {
+        n: float(zf[j]) if n == "log_lr" else math.exp(float(zf[j])) for j, n in enumerate(names)
+    }
     tuned_cfg = with_hparams(cfg, final)
     set_line = " ".join(
         f"--set {k}={getattr(tuned_cfg, k):.6g}" for k in ("lr", "start_spread") if _tuned(k, names)
