@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Union
 
@@ -254,6 +254,47 @@ def start_losses(task: Task, loss: str, out: Rollout) -> torch.Tensor:
     return value - out.returns if loss == "shaped" else value
 
 
+def training_rollout(
+    task: Task,
+    config: BPTTConfig,
+    policy: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+    initial_state: torch.Tensor,
+    generator_state: torch.Tensor,
+    horizon: int,
+) -> Rollout:
+    """BPTT's training rollout of ``policy`` from ``initial_state`` ``[B, n]``.
+
+    ``policy(obs, gen)`` gives the actions; ``gen`` is a generator on ``initial_state``'s
+    device restored to ``generator_state``, so the estimator's noise of a rollout is fixed
+    by that state. ``config`` sets what the trainer sets: ``detach_observations``,
+    ``truncate_every``, ``fast``, and whether the rollout may stop once every start has
+    terminated (not with ``loss="return"``). Shared by :class:`BPTTTrainer` and
+    :func:`diffsim.controllers.hypergrad.unrolled_training`, whose rollouts must agree.
+    """
+    gen = torch.Generator(device=initial_state.device)
+    gen.set_state(generator_state)
+    if config.detach_observations:
+
+        def act(obs: torch.Tensor) -> torch.Tensor:
+            return policy(obs.detach(), gen)
+
+    else:
+
+        def act(obs: torch.Tensor) -> torch.Tensor:
+            return policy(obs, gen)
+
+    return rollout(
+        act,
+        task,
+        initial_state,
+        horizon,
+        truncate_every=config.truncate_every,
+        on_terminate="mask",
+        stop_when_all_done=config.loss != "return",
+        fast=config.fast,
+    )
+
+
 class BPTTTrainer(ControlPolicyTrainer):
     """BPTT on one task (see the module docstring), a
     :class:`~diffsim.controllers.trainer.Trainer`.
@@ -294,27 +335,8 @@ class BPTTTrainer(ControlPolicyTrainer):
     def _rollout(
         self, initial_state: torch.Tensor, generator_state: torch.Tensor, horizon: int
     ) -> Rollout:
-        gen = torch.Generator(device=self.device)
-        gen.set_state(generator_state)
-        if self.config.detach_observations:
-
-            def act(obs: torch.Tensor) -> torch.Tensor:
-                return self.policy(obs.detach(), gen)
-
-        else:
-
-            def act(obs: torch.Tensor) -> torch.Tensor:
-                return self.policy(obs, gen)
-
-        return rollout(
-            act,
-            self.task,
-            initial_state,
-            horizon,
-            truncate_every=self.config.truncate_every,
-            on_terminate="mask",
-            stop_when_all_done=self.config.loss != "return",
-            fast=self.config.fast,
+        return training_rollout(
+            self.task, self.config, self.policy, initial_state, generator_state, horizon
         )
 
     def _loss(self, out: Rollout) -> torch.Tensor:

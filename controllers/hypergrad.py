@@ -55,15 +55,25 @@ from typing import Any, Optional, Union
 import torch
 from torch.func import functional_call
 
-from diffsim.envs.rollout import Task, get_task, rollout
+from diffsim.envs.rollout import Task, get_task
 
-from .bptt import BPTTConfig, _check_loss, default_config, policy_spec_for, start_losses
+from .bptt import (
+    BPTTConfig,
+    _check_loss,
+    default_config,
+    policy_spec_for,
+    start_losses,
+    training_rollout,
+)
 from .policies import build_policy
 
 HPARAMS = ("log_lr", "start_spread")
 """The hyperparameters that :func:`unrolled_training` differentiates."""
 
 OBJECTIVES = ("loss", "return")
+
+_CONFIG_FIELDS = {"log_lr": "lr", "start_spread": "start_spread"}
+"""The :class:`~diffsim.controllers.bptt.BPTTConfig` field each hyperparameter sets."""
 
 __all__ = [
     "HPARAMS",
@@ -166,7 +176,8 @@ def unrolled_training(
     """
     task = get_task(task)
     cfg = default_config(task) if config is None else config
-    check_hparams(list(hparams)) if hparams else None
+    if hparams:
+        check_hparams(list(hparams))
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if updates < 1:
@@ -188,27 +199,10 @@ def unrolled_training(
     beta1, beta2, eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults, as the trainer uses
 
     def run(weights: dict[str, torch.Tensor], starts: torch.Tensor, noise: torch.Tensor):
-        noise_gen = torch.Generator()
-        noise_gen.set_state(noise)
-        if cfg.detach_observations:
+        def policy_fn(obs: torch.Tensor, noise_gen: torch.Generator) -> torch.Tensor:
+            return functional_call(policy, weights, (obs, noise_gen))
 
-            def act(obs: torch.Tensor) -> torch.Tensor:
-                return functional_call(policy, weights, (obs.detach(), noise_gen))
-
-        else:
-
-            def act(obs: torch.Tensor) -> torch.Tensor:
-                return functional_call(policy, weights, (obs, noise_gen))
-
-        return rollout(
-            act,
-            task,
-            starts,
-            cfg.horizon,
-            truncate_every=cfg.truncate_every,
-            on_terminate="mask",
-            stop_when_all_done=cfg.loss != "return",
-        )
+        return training_rollout(task, cfg, policy_fn, starts, noise, cfg.horizon)
 
     losses: list[float] = []
     transitions = 0
@@ -416,7 +410,9 @@ def hypertune(
     }
     tuned_cfg = with_hparams(cfg, final)
     set_line = " ".join(
-        f"--set {k}={getattr(tuned_cfg, k):.6g}" for k in ("lr", "start_spread") if _tuned(k, names)
+        f"--set {field}={getattr(tuned_cfg, field):.6g}"
+        for name, field in _CONFIG_FIELDS.items()
+        if name in names
     )
     return {
         "task": task.env_id,
@@ -437,9 +433,3 @@ def hypertune(
         "transitions": transitions,
         "seconds": time.perf_counter() - t0,
     }
-
-
-def _tuned(field_name: str, names: Sequence[str]) -> bool:
-    return (field_name == "lr" and "log_lr" in names) or (
-        field_name == "start_spread" and "start_spread" in names
-    )

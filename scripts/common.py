@@ -37,6 +37,19 @@ def add_schedule_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set NAME=VALUE`` (repeatable), collected as strings in ``args.overrides``; parsed
+    by :func:`diffsim.scripts.train.parse_overrides`."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"{help} (repeatable)",
+    )
+
+
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads N``: torch's CPU thread count for the command."""
     parser.add_argument(

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_threads_option, apply_threads
+from .common import add_set_option, add_threads_option, apply_threads
 
 
 def name_list(text: str) -> list[str]:
@@ -67,14 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="loss",
         help="validation: BPTT's training loss or the negative return (default: loss)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a field of the BPTT configuration tuned from (repeatable)",
-    )
+    add_set_option(p, "override a field of the BPTT configuration tuned from")
     p.add_argument("--seed", type=int, default=0, help="seed of the trainings (default: 0)")
     p.add_argument("--out", type=Path, required=True, help="directory for hypertune.json/.png")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

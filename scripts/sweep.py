@@ -22,7 +22,7 @@ from pathlib import Path
 from diffsim.controllers._names import METHOD_NAMES, defaults_help
 from diffsim.controllers.sweep import OBJECTIVES, PRUNERS, SAMPLERS  # light: no torch, no optuna
 
-from .common import add_schedule_options, env_help, with_default_method
+from .common import add_schedule_options, add_set_option, env_help, with_default_method
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -59,14 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=0, help="every trial's seed and the sampler's (default: 0)"
     )
     add_schedule_options(p)
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a fixed override of the method's configuration for every trial (repeatable)",
-    )
+    add_set_option(p, "a fixed override of the method's configuration for every trial")
     p.add_argument(
         "--objective",
         choices=OBJECTIVES,

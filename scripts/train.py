@@ -24,6 +24,7 @@ from diffsim.controllers._names import METHOD_NAMES, defaults_help
 
 from .common import (
     add_schedule_options,
+    add_set_option,
     add_threads_option,
     apply_threads,
     env_help,
@@ -78,14 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep training after the task is solved (default: stop)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a field of the method's configuration (repeatable)",
-    )
+    add_set_option(p, "override a field of the method's configuration")
     p.add_argument(
         "--show-config",
         action="store_true",
