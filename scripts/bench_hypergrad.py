@@ -207,15 +207,15 @@ def tuning_part(seeds: list[int], updates: int, runs: int) -> dict[str, Any]:
         ht = hypertune(task, cfg, NAMES, unroll=updates, meta_iterations=runs, progress=False)
         tuned["hypertune"] = {
             "hparams": ht["tuned"],
-            "runs": runs,
+            "tuning_runs": runs,
             "seconds": time.perf_counter() - t0,
             "history": ht["history"],
         }
         point, n, seconds = _tune_grid(task, cfg, val, updates, runs)
-        tuned["grid"] = {"hparams": point, "runs": n, "seconds": seconds}
+        tuned["grid"] = {"hparams": point, "tuning_runs": n, "seconds": seconds}
         point, n, seconds = _tune_nevergrad(task, cfg, val, updates, runs, 0)
-        tuned["nevergrad"] = {"hparams": point, "runs": n, "seconds": seconds}
-        tuned["defaults"] = {"hparams": hparam_values(cfg), "runs": 0, "seconds": 0.0}
+        tuned["nevergrad"] = {"hparams": point, "tuning_runs": n, "seconds": seconds}
+        tuned["defaults"] = {"hparams": hparam_values(cfg), "tuning_runs": 0, "seconds": 0.0}
         for name, entry in tuned.items():
             full = with_hparams(dataclasses.replace(cfg, dtype="float32"), entry["hparams"])
             changes = {"lr": full.lr, "start_spread": full.start_spread}

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import warnings
@@ -819,6 +820,92 @@ def render_hypergrad_fd(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def load_hypergrad_bias(root: Optional[Path] = None) -> dict[str, Any]:
+    """``docs/results/hypergrad_bias.json`` of the checkout ``root``."""
+    results = _results_dir(_checkout(root, "load_hypergrad_bias"))
+    return json.loads((results / "hypergrad_bias.json").read_text())
+
+
+def render_hypergrad_bias(r: dict[str, Any]) -> str:
+    """The short-horizon bias table of ``docs/hypertune.md`` (``hypergrad_bias.json``)."""
+    m = r["machine"]
+    factors = r["factors"]
+    lines = [
+        f"From `docs/results/hypergrad_bias.json` (`{r['command']}`; {m.get('cpu', '?')}, "
+        f"torch {m.get('torch', '?')}, 1 thread; {r['seconds'] / 60:.1f} minutes). The "
+        f"validation loss after K BPTT updates (32 held-out starts, mean over seeds "
+        f"{', '.join(str(x) for x in r['seeds'])}) at learning rates of the tuned one times "
+        "each factor; bold: the lowest of each row.",
+        "",
+        "| task | tuned lr | K | " + " | ".join(f"×{f:g}" for f in factors) + " | preferred lr |",
+        "|---|---|---|" + "---|" * len(factors) + "---|",
+    ]
+    for task, entry in r["tasks"].items():
+        for k, row in entry["by_updates"].items():
+            best = min(row["values"])
+            cells = [f"**{v:.4g}**" if v == best else f"{v:.4g}" for v in row["values"]]
+            lines.append(
+                f"| {task} | {entry['default_lr']:g} | {k} | {' | '.join(cells)} | "
+                f"{row['best_factor'] * entry['default_lr']:.3g} (×{row['best_factor']:g}) |"
+            )
+    return "\n".join(lines)
+
+
+def load_hypertune_compare(root: Optional[Path] = None) -> dict[str, Any]:
+    """``docs/results/hypertune_compare.json`` of the checkout ``root``."""
+    results = _results_dir(_checkout(root, "load_hypertune_compare"))
+    return json.loads((results / "hypertune_compare.json").read_text())
+
+
+TUNER_LABELS = {
+    "defaults": "tuned defaults",
+    "hypertune": "hypertune",
+    "grid": "grid",
+    "nevergrad": "Nevergrad NGOpt",
+}
+
+
+def render_hypertune_compare(r: dict[str, Any]) -> str:
+    """The tuner comparison of ``docs/hypertune.md`` (``hypertune_compare.json``)."""
+    m = r["machine"]
+    n = len(r["seeds"])
+    lines = [
+        f"From `docs/results/hypertune_compare.json` (`{r['command']}`; {m.get('cpu', '?')}, "
+        f"torch {m.get('torch', '?')}, 1 thread; {r['seconds'] / 60:.1f} minutes). Each tuner "
+        f"had {r['runs']} training runs of K = {r['updates']} updates on the same validation "
+        f"loss; each tuned configuration was then trained in full on {n} fresh seeds "
+        f"({', '.join(str(x) for x in r['seeds'])}) by the benchmark protocol's schedule "
+        "(solved: the evaluation mean reaches the task's threshold). Medians are over the "
+        "seeds that solved.",
+        "",
+        "| task | tuner | lr | start_spread | tuning runs | tuning s | seeds solved | "
+        "median transitions to solve | median s to solve | median final return |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task, tuners in r["tasks"].items():
+        for name, e in tuners.items():
+            h = e["hparams"]
+            runs = e["runs"]
+            solved = [x for x in runs if x["solved_transitions"] is not None]
+            med_t = (
+                f"{statistics.median(x['solved_transitions'] for x in solved):,.0f}"
+                if solved
+                else "—"
+            )
+            med_s = (
+                f"{statistics.median(x['solved_seconds'] for x in solved):.2f}" if solved else "—"
+            )
+            final = statistics.median(x["final_return"] for x in runs)
+            cost = "—" if name == "defaults" else f"{e['seconds']:.0f}"
+            n_runs = "—" if name == "defaults" else str(e.get("tuning_runs", r["runs"]))
+            lines.append(
+                f"| {task} | {TUNER_LABELS.get(name, name)} | {math.exp(h['log_lr']):.3g} | "
+                f"{h['start_spread']:.3g} | {n_runs} | {cost} | {len(solved)}/{len(runs)} | "
+                f"{med_t} | {med_s} | {final:.1f} |"
+            )
+    return "\n".join(lines)
+
+
 NAMED: dict[tuple[str, str], tuple[Callable[..., Any], Callable[[Any], str]]] = {
     ("docs/pendulum_research.md", "headline"): (load_pendulum_research, render_pendulum_headline),
     ("docs/pendulum_research.md", "runs"): (load_pendulum_research, render_pendulum_runs),
@@ -826,6 +913,8 @@ NAMED: dict[tuple[str, str], tuple[Callable[..., Any], Callable[[Any], str]]] = 
     ("docs/implicit.md", "implicit"): (load_implicit, render_implicit),
     ("docs/implicit.md", "codesign"): (load_implicit, render_codesign),
     ("docs/hypertune.md", "fd"): (load_hypergrad_fd, render_hypergrad_fd),
+    ("docs/hypertune.md", "bias"): (load_hypergrad_bias, render_hypergrad_bias),
+    ("docs/hypertune.md", "tuning"): (load_hypertune_compare, render_hypertune_compare),
 }
 """Named blocks of docs with several blocks: (loader of the result files, renderer)."""
 
