@@ -8,7 +8,8 @@ backpropagating through aim's iterations.
    batched :func:`~diffsim.solvers.aim`; the implicit gradient of the angle and of the
    counterweight against the central differences (float64; ε = 1e-4 for the wind and the
    target, 1e-5 × the value for a field, 1e-6 × for the time step ``dt``, along which the
-   solution curves strongly). Left out of the comparison: an entry whose perturbed solves
+   solution curves strongly, and 1e-4 × for ``weight_inertia``, whose effect on the angle
+   is so weak that at 1e-5 × the solve's rounding dominates the difference). Left out of the comparison: an entry whose perturbed solves
    change condition (the solution map has a kink there), and one whose central differences
    at ε and ε/10, or whose one-sided differences, disagree by more than 1 % (the solution
    jumps within the step: the top of
@@ -91,8 +92,10 @@ def finite_differences(n: int, seed: int) -> dict:
     values = {"wind": wind0, "target": target0}
     values.update({f: torch.full((n,), float(getattr(base, f)), dtype=F64) for f in FIELDS})
     # central-difference steps: 1e-4 for the wind (m/s) and the target (m), 1e-5 x the value
-    # for a field, 1e-6 x for the time step, along which the solution curves strongly
-    rel = {"dt": 1e-6}
+    # for a field; 1e-6 x for the time step, along which the solution curves strongly, and
+    # 1e-4 x for weight_inertia, whose effect on the angle is so weak that a 1e-5 x step
+    # moves it by less than 1e-7 degrees, where the solve's own rounding dominates
+    rel = {"dt": 1e-6, "weight_inertia": 1e-4}
     eps = {
         k: (1e-4 if k in ("wind", "target") else rel.get(k, 1e-5) * abs(float(getattr(base, k))))
         for k in inputs
