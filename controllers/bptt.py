@@ -134,6 +134,10 @@ class BPTTConfig:
             is centred on 0 (CartPole, Pendulum, Acrobot; not the cars, whose starts lie
             around −0.5 m). A differentiable hyperparameter of
             :mod:`diffsim.controllers.hypergrad`.
+        return_weight: The weight ``w`` of the return in the ``"shaped"`` loss, training
+            loss − ``w`` · return (1 by default; another value with another loss is
+            refused, as nothing would read it). A differentiable hyperparameter of
+            :mod:`diffsim.controllers.hypergrad`: the weight of the loss's two terms.
         fast: Run each rollout step as one compiled function (:mod:`diffsim.fast`); on a
             CUDA device with ``loss="return"`` and a noise-free estimator, also replay the
             whole forward and backward pass as one CUDA graph. Equal to the eager updates
@@ -154,6 +158,7 @@ class BPTTConfig:
     detach_observations: bool = False
     whole_rollouts: bool = False
     start_spread: Optional[float] = None
+    return_weight: float = 1.0
     fast: bool = False
 
     def __post_init__(self) -> None:
@@ -174,6 +179,15 @@ class BPTTConfig:
             raise ValueError(
                 f"start_spread must be a positive factor on the reset draw or None, "
                 f"got {self.start_spread}"
+            )
+        if not (self.return_weight >= 0 and math.isfinite(self.return_weight)):
+            raise ValueError(
+                f"return_weight must be finite and non-negative, got {self.return_weight}"
+            )
+        if self.return_weight != 1.0 and self.loss != "shaped":
+            raise ValueError(
+                f"return_weight weighs the return in loss='shaped'; with loss={self.loss!r} "
+                f"it would be ignored (got return_weight={self.return_weight})"
             )
         if self.horizon < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(
@@ -243,15 +257,18 @@ def _check_loss(task: Task, loss: str) -> None:
         )
 
 
-def start_losses(task: Task, loss: str, out: Rollout) -> torch.Tensor:
+def start_losses(
+    task: Task, loss: str, out: Rollout, return_weight: Union[float, torch.Tensor] = 1.0
+) -> torch.Tensor:
     """BPTT's loss of each start of a rollout, ``[B]``, for the ``loss`` setting
     (:class:`BPTTConfig`): ``"return"`` the negative return, ``"balance"`` the system's
-    training loss, ``"shaped"`` the training loss minus the return. The trainer minimises
-    their mean; :mod:`diffsim.controllers.grads` measures its gradient."""
+    training loss, ``"shaped"`` the training loss minus ``return_weight`` times the return
+    (a float, or a 0-dim tensor that carries a hypergradient). The trainer minimises their
+    mean; :mod:`diffsim.controllers.grads` measures its gradient."""
     if loss == "return":
         return -out.returns
     value = task.system.training_loss(out.states, out.alive, task.params)
-    return value - out.returns if loss == "shaped" else value
+    return value - return_weight * out.returns if loss == "shaped" else value
 
 
 def training_rollout(
@@ -340,7 +357,7 @@ class BPTTTrainer(ControlPolicyTrainer):
         )
 
     def _loss(self, out: Rollout) -> torch.Tensor:
-        return start_losses(self.task, self.config.loss, out).mean()
+        return start_losses(self.task, self.config.loss, out, self.config.return_weight).mean()
 
     def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
         """One rollout and one optimiser step; returns its metrics (``transitions`` included).

@@ -26,13 +26,16 @@ Hyperparameters (:data:`HPARAMS`)
     ``log_lr``: the natural log of the learning rate (the initial one with
     ``lr_half_life``). ``start_spread``: the factor on the reset draw of the training starts
     (:attr:`~diffsim.controllers.bptt.BPTTConfig.start_spread`); its derivative flows
-    through the starts into every rollout. Both enter as 0-dim float64 tensors.
+    through the starts into every rollout. ``return_weight``: the weight of the return in
+    the ``"shaped"`` loss (:attr:`~diffsim.controllers.bptt.BPTTConfig.return_weight`), a
+    loss weight; only with ``loss="shaped"``. All enter as 0-dim float64 tensors.
 
 The validation loss (``objective``)
-    ``"loss"``: BPTT's own training loss (``config.loss``) of the trained policy on fixed
-    held-out starts, drawn from the reset distribution (never scaled by ``start_spread``)
-    with a seed of their own; ``"return"``: the negative mean return there. Both are of the
-    training rollout (the training actions, e.g. the expected action of a binary head).
+    ``"loss"``: BPTT's own training loss (``config.loss``, with the config's own ``return_weight``,
+    never the tuned one, which would otherwise tune the yardstick) of the trained policy on fixed
+    held-out starts, drawn from the reset distribution (never scaled by ``start_spread``) with a
+    seed of their own; ``"return"``: the negative mean return there. Both are of the training
+    rollout (the training actions, e.g. the expected action of a binary head).
 
 Why unroll
     At an optimum of the training loss the implicit function theorem gives the weights'
@@ -67,12 +70,12 @@ from .bptt import (
 )
 from .policies import build_policy
 
-HPARAMS = ("log_lr", "start_spread")
+HPARAMS = ("log_lr", "start_spread", "return_weight")
 """The hyperparameters that :func:`unrolled_training` differentiates."""
 
 OBJECTIVES = ("loss", "return")
 
-_CONFIG_FIELDS = {"log_lr": "lr", "start_spread": "start_spread"}
+_CONFIG_FIELDS = {"log_lr": "lr", "start_spread": "start_spread", "return_weight": "return_weight"}
 """The :class:`~diffsim.controllers.bptt.BPTTConfig` field each hyperparameter sets."""
 
 __all__ = [
@@ -111,7 +114,11 @@ def check_hparams(names: Sequence[str]) -> tuple[str, ...]:
 def hparam_values(config: BPTTConfig) -> dict[str, float]:
     """The values of :data:`HPARAMS` that ``config`` sets (``start_spread`` None → 1)."""
     spread = 1.0 if config.start_spread is None else float(config.start_spread)
-    return {"log_lr": math.log(config.lr), "start_spread": spread}
+    return {
+        "log_lr": math.log(config.lr),
+        "start_spread": spread,
+        "return_weight": float(config.return_weight),
+    }
 
 
 def validation_starts(
@@ -178,6 +185,11 @@ def unrolled_training(
     cfg = default_config(task) if config is None else config
     if hparams:
         check_hparams(list(hparams))
+    if "return_weight" in hparams and cfg.loss != "shaped":
+        raise ValueError(
+            f"return_weight weighs the return in loss='shaped'; this config's loss is "
+            f"{cfg.loss!r}, whose training loss does not depend on it"
+        )
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if updates < 1:
@@ -189,6 +201,7 @@ def unrolled_training(
     default = hparam_values(cfg)
     log_lr = _hparam(hparams, "log_lr", default, dtype)
     spread = _hparam(hparams, "start_spread", default, dtype)
+    weight = _hparam(hparams, "return_weight", default, dtype)
 
     gen = torch.Generator().manual_seed(int(seed))
     policy = build_policy(policy_spec_for(task, cfg), gen).to(dtype)
@@ -214,7 +227,7 @@ def unrolled_training(
         noise = gen.get_state()
         torch.randint(0, 2, (1,), generator=gen)  # as the trainer advances its generator
         out = run(params, s0, noise)
-        loss = start_losses(task, cfg.loss, out).mean()
+        loss = start_losses(task, cfg.loss, out, weight).mean()
         grads = torch.autograd.grad(
             loss, [params[m] for m in names], create_graph=create_graph, allow_unused=True
         )
@@ -247,7 +260,7 @@ def unrolled_training(
         params = {m: p.detach() for m, p in params.items()}
     val = run(params, val_starts.to(dtype), torch.Generator().manual_seed(0).get_state())
     if objective == "loss":
-        value = start_losses(task, cfg.loss, val).mean()
+        value = start_losses(task, cfg.loss, val, cfg.return_weight).mean()
     else:
         value = -val.returns.mean()
     return Unrolled(value, params, losses, int(transitions))
@@ -262,6 +275,8 @@ def _hparam(
             raise ValueError(f"hyperparameter {name} must be a 0-dim tensor, got {value!r}")
         if name == "start_spread" and not bool(value > 0):
             raise ValueError(f"start_spread must be positive, got {float(value)}")
+        if name == "return_weight" and not bool(value >= 0):
+            raise ValueError(f"return_weight must be non-negative, got {float(value)}")
         return value.to(dtype)
     return torch.tensor(default[name], dtype=dtype)
 
@@ -303,6 +318,8 @@ def with_hparams(config: BPTTConfig, values: Mapping[str, float]) -> BPTTConfig:
         changes["lr"] = math.exp(float(values["log_lr"]))
     if "start_spread" in values:
         changes["start_spread"] = float(values["start_spread"])
+    if "return_weight" in values:
+        changes["return_weight"] = float(values["return_weight"])
     return dataclasses.replace(config, **changes)
 
 
@@ -325,8 +342,8 @@ def hypertune(
     seed ``seed + i`` (a fresh training each time, so the tuned values do not fit one draw),
     takes the hypergradient of the validation loss on ``val_count`` fixed held-out starts
     (seed ``10_000 + seed``), and moves the hyperparameters by one Adam step of size
-    ``meta_lr`` in log space (``log_lr`` as it is; ``start_spread`` as its logarithm, which
-    keeps it positive).
+    ``meta_lr`` in log space (``log_lr`` as it is; ``start_spread`` and ``return_weight``
+    as their logarithms, which keeps them positive).
 
     Args:
         task: A rollout task's id or short name.
@@ -364,6 +381,8 @@ def hypertune(
         raise ValueError(f"meta_lr must be positive and finite, got {meta_lr}")
     val = validation_starts(task, val_count, 10_000 + int(seed), getattr(torch, cfg.dtype))
     start = hparam_values(cfg)
+    if "return_weight" in names and not start["return_weight"] > 0:
+        raise ValueError("hypertune moves return_weight in log space: start it above 0")
     z = torch.tensor(
         [start[n] if n == "log_lr" else math.log(start[n]) for n in names],
         dtype=torch.float64,
@@ -385,7 +404,7 @@ def hypertune(
                 "hyperparameters were left unchanged (try a smaller unroll or meta_lr)"
             )
         values = {n: float(h[n].detach()) for n in names}
-        # dV/d(name): chain back from log space for start_spread
+        # dV/d(name): chain back from log space for the others than log_lr
         hyper = {
             n: float(grad_z[j]) if n == "log_lr" else float(grad_z[j]) / values[n]
             for j, n in enumerate(names)

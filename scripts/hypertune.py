@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "hypertune",
-        help="tune BPTT's learning rate and start spread by hypergradients through training",
+        help="tune BPTT's learning rate, start spread and loss weight by hypergradients",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -49,7 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--hparams",
         type=name_list,
         default=["log_lr", "start_spread"],
-        help="hyperparameters to tune, from log_lr,start_spread (default: both)",
+        help="hyperparameters to tune, from log_lr,start_spread,return_weight (return_weight: "
+        "loss=shaped only; default: log_lr,start_spread)",
     )
     p.add_argument("--unroll", type=int, default=10, help="BPTT updates unrolled (default: 10)")
     p.add_argument(
@@ -111,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         f"{last['value']:.4g} (meta-iteration {last['iteration']}); "
         f"{result['training_updates']} BPTT updates, {result['seconds']:.1f} s"
     )
-    kept = [f"--set {o}" for o in args.overrides if not o.startswith(("lr=", "start_spread="))]
+    tuned = tuple(part.split("=")[0] + "=" for part in result["set"].split() if "=" in part)
+    kept = [f"--set {o}" for o in args.overrides if not o.startswith(tuned)]
     print(f"tuned: diffsim train {args.env} --method bptt {' '.join([*kept, result['set']])}")
     print(f"wrote {args.out / 'hypertune.json'} and {args.out / 'hypertune.png'}")
     return 0

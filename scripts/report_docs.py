@@ -865,6 +865,12 @@ TUNER_LABELS = {
 }
 
 
+def _median_solved(runs: list[dict[str, Any]]) -> Optional[float]:
+    """The median transitions to solve over ``runs``, None unless most of them solved."""
+    solved = [x["solved_transitions"] for x in runs if x["solved_transitions"] is not None]
+    return statistics.median(solved) if 2 * len(solved) > len(runs) else None
+
+
 def render_hypertune_compare(r: dict[str, Any]) -> str:
     """The tuner comparison of ``docs/hypertune.md`` (``hypertune_compare.json``)."""
     m = r["machine"]
@@ -897,11 +903,37 @@ def render_hypertune_compare(r: dict[str, Any]) -> str:
             )
             final = statistics.median(x["final_return"] for x in runs)
             cost = "—" if name == "defaults" else f"{e['seconds']:.0f}"
+            label = TUNER_LABELS.get(name, name)
+            if name.startswith("hypertune") and "meta_lr" in e:
+                label = f"hypertune (meta-lr {e['meta_lr']:g})"
             n_runs = "—" if name == "defaults" else str(e.get("tuning_runs", r["runs"]))
             lines.append(
-                f"| {task} | {TUNER_LABELS.get(name, name)} | {math.exp(h['log_lr']):.3g} | "
+                f"| {task} | {label} | {math.exp(h['log_lr']):.3g} | "
                 f"{h['start_spread']:.3g} | {n_runs} | {cost} | {len(solved)}/{len(runs)} | "
                 f"{med_t} | {med_s} | {final:.1f} |"
+            )
+    lines.append("")
+    for task, tuners in r["tasks"].items():
+        grid_s = tuners["grid"]["seconds"]
+        defaults = _median_solved(tuners["defaults"]["runs"])
+        for name, e in tuners.items():
+            if not name.startswith("hypertune"):
+                continue
+            mine = _median_solved(e["runs"])
+            if mine is None:
+                verdict = "solved fewer than half of the seeds"
+            elif defaults is None or mine < defaults:
+                verdict = "solved sooner than the defaults (median transitions)"
+            elif mine == defaults:
+                verdict = "solved as soon as the defaults (median transitions)"
+            else:
+                verdict = "solved later than the defaults (median transitions)"
+            lines.append(
+                f"- {task}, hypertune (meta-lr {e.get('meta_lr', 0.1):g}): tuning took "
+                f"{e['seconds'] / grid_s:.1f}× the grid's seconds at "
+                f"{e.get('tuning_runs', r['runs'])} training runs to its "
+                f"{tuners['grid'].get('tuning_runs', r['runs'])}; its configuration "
+                f"{verdict}."
             )
     return "\n".join(lines)
 

@@ -43,14 +43,22 @@ def test_the_unroll_is_the_trainers_training(task, changes):
 
 
 def _fd(task, cfg, name, updates, val, h):
-    base = {"log_lr": math.log(cfg.lr), "start_spread": cfg.start_spread or 1.0}
+    base = {
+        "log_lr": math.log(cfg.lr),
+        "start_spread": cfg.start_spread or 1.0,
+        "return_weight": cfg.return_weight,
+    }
     values = []
     for sign in (1, -1):
         point = dict(base)
         point[name] += sign * h
-        run = unrolled_training(
-            task, with_hparams(cfg, point), {}, updates, 0, val, create_graph=False
-        )
+        if name == "return_weight":  # through the training only: the yardstick stays cfg's
+            given = {name: torch.tensor(point[name], dtype=torch.float64)}
+            run = unrolled_training(task, cfg, given, updates, 0, val, create_graph=False)
+        else:
+            run = unrolled_training(
+                task, with_hparams(cfg, point), {}, updates, 0, val, create_graph=False
+            )
         values.append(float(run.value))
     return (values[0] - values[1]) / (2 * h)
 
@@ -75,6 +83,55 @@ def test_pendulum_hypergradients_agree_on_short_rollouts():
     _, grads, _ = hypergradient("pendulum", cfg, ["log_lr", "start_spread"], 3, 0, val)
     for name in ("log_lr", "start_spread"):
         assert grads[name] == pytest.approx(_fd("pendulum", cfg, name, 3, val, 1e-6), rel=1e-3)
+
+
+def test_the_hypergradient_of_a_loss_weight_agrees_with_finite_differences():
+    # MountainCarContinuous trains on loss="shaped": its training loss minus w * return.
+    # Normalised SGD: its step follows the direction of the mixed gradient, which w turns
+    # (Adam's first steps are nearly the gradient's signs, on which w has little hold).
+    # Gymnasium's float32 re-cast of the state is switched off: at float32 precision no
+    # finite difference resolves the derivative.
+    from diffsim.envs.rollout import get_task
+
+    base_task = get_task("mountaincar-continuous")
+    task = dataclasses.replace(base_task, params=base_task.params.replace(float32_rounding=False))
+    cfg = _config(
+        base_task,
+        horizon=40,
+        batch_size=4,
+        return_weight=20.0,
+        optimizer="normalized_sgd",
+        lr=0.05,
+        grad_clip=None,
+        lr_half_life=None,
+    )
+    val = validation_starts(task, 4, 9)
+    value, grads, _ = hypergradient(task, cfg, ["return_weight", "log_lr"], 3, 0, val)
+    for name in ("return_weight", "log_lr"):
+        fd = _fd(task, cfg, name, 3, val, 1e-4)
+        assert grads[name] == pytest.approx(fd, rel=1e-5), name
+    assert abs(grads["return_weight"]) > 1e-4  # about 1.3e-3: not two zeros that agree
+    # the validation loss weighs the return by the config's w, not by the tuned tensor
+    w = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    out = unrolled_training(task, cfg, {"return_weight": w}, 1, 0, val)
+    base = unrolled_training(
+        task, dataclasses.replace(cfg, return_weight=0.9), {"return_weight": w}, 1, 0, val
+    )
+    assert float(out.value) != float(base.value)  # the yardstick's w is the config's
+    torch.testing.assert_close(out.params, base.params)  # training used the tensor's
+
+
+def test_return_weight_is_refused_where_no_loss_reads_it():
+    with pytest.raises(ValueError, match="return_weight weighs the return"):
+        _config("cartpole", return_weight=2.0)
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        _config("mountaincar-continuous", return_weight=float("nan"))
+    val = validation_starts("cartpole", 2, 0)
+    w = torch.tensor(1.0, dtype=torch.float64)
+    with pytest.raises(ValueError, match="loss='shaped'"):
+        unrolled_training(
+            "cartpole", _config("cartpole", horizon=5), {"return_weight": w}, 1, 0, val
+        )
 
 
 def test_the_hypergradient_of_a_spread_follows_the_starts():
