@@ -18,6 +18,16 @@ The retrofit pairs
     (``test_pairs`` of seed ``seed``, reach decided the same way) are never used to choose a
     candidate; the metrics report them.
 
+The validation pairs
+    ``val_pairs`` more pairs of the same distribution (seed ``2_000_003 + seed``, reach
+    decided the same way) that choose which candidate is kept. The optimiser sees only the
+    retrofit pairs; each candidate that improves on the best value there so far is also
+    shot at the validation pairs, and it is kept only if its value there (with the guard
+    below, against the source's validation median) is lower than the kept one's. This is
+    early stopping by a held-back set: a change that lowers the fraction on the retrofit
+    pairs alone, by fitting those pairs, is not kept. ``val_pairs=0`` keeps the best
+    candidate on the retrofit pairs (the default).
+
 What is optimised (``parameters``)
     ``"last_layer"``: the weights and biases of the network's output layer (2 × 32 + 2 = 66
     numbers with the default hidden size). ``"output_scale"``: a gain and an offset per
@@ -27,14 +37,19 @@ What is optimised (``parameters``)
     batched shot per pair.
 
 The criterion and its guard
-    A candidate's value is its fraction of missed pairs (a failed shot counts as a miss).
-    A candidate whose median relative miss over the retrofit pairs is larger than the
-    source network's gets ``1 +`` that fraction instead (``median_guard``), so that no
-    candidate that raises the median can be kept. The kept policy is the best candidate
-    seen; the value never rises above the source's.
+    A candidate's value is its fraction of missed pairs (a failed shot counts as a miss). With
+    ``median_guard``, a candidate whose median relative miss over the retrofit pairs is larger than
+    the bound (the source network's median times ``1 − median_margin``) is infeasible: its value is
+    its median divided by the bound, a number above 1. So every infeasible candidate ranks below
+    every feasible one, and infeasible ones rank by how far they exceed the bound, which leads the
+    optimiser back towards the feasible region (the constraint rule of Deb 2000, "An efficient
+    constraint handling method for genetic algorithms", Comput. Methods Appl. Mech. Engrg. 186). No
+    infeasible candidate is kept. The kept policy never has a higher value than the source's, on the
+    retrofit pairs nor on the validation pairs.
 
 Cost
-    Every candidate simulates one shot per retrofit pair: ``transitions`` = shots.
+    Every candidate simulates one shot per retrofit pair, and each candidate shot at the
+    validation pairs one more per validation pair: ``transitions`` counts both.
 """
 
 from __future__ import annotations
@@ -81,13 +96,16 @@ class AimingRetrofitConfig:
         pairs: (wind, target) pairs drawn for the criterion (before the out-of-reach ones
             are dropped).
         test_pairs: Held-out pairs drawn for the reported test metrics.
+        val_pairs: Validation pairs drawn to choose the kept candidate among those that
+            improve on the retrofit pairs (0, the default: keep the best on the retrofit
+            pairs; ``docs/aiming_retrofit.md`` says what 2,000 did).
         reach_check: Drop the pairs out of reach (``False``: keep every pair, each one out of
             reach then a miss for every candidate; for quick checks, as the reach grid
             takes seconds to compute).
         median_guard: Reject every candidate that raises the median miss over the
-            retrofit pairs (see the module docstring).
-        median_margin: With ``median_guard``, a kept candidate's median miss over the
-            retrofit pairs must be at most ``1 − median_margin`` times the source's: the
+            retrofit pairs, or over the validation pairs (see the module docstring).
+        median_margin: With ``median_guard``, a kept candidate's median miss must be at
+            most ``1 − median_margin`` times the source's, on each set of pairs: the
             margin leaves room for the held-out pairs' median to differ from theirs.
         optimizer: A Nevergrad optimiser name (``"CMA"``: ``ParametrizedCMA``).
         popsize: Candidates per update.
@@ -103,12 +121,13 @@ class AimingRetrofitConfig:
     threshold: float = 1e-3
     pairs: int = 2000
     test_pairs: int = 4000
+    val_pairs: int = 0
     reach_check: bool = True
     median_guard: bool = True
     median_margin: float = 0.0
     optimizer: str = "CMA"
     popsize: int = 16
-    sigma: float = 1e-4
+    sigma: float = 1e-5
     evaluations: int = 960
 
     def __post_init__(self) -> None:
@@ -123,6 +142,8 @@ class AimingRetrofitConfig:
                 f"pairs, test_pairs and popsize must be positive, got {self.pairs}, "
                 f"{self.test_pairs}, {self.popsize}"
             )
+        if self.val_pairs < 0:
+            raise ValueError(f"val_pairs must be 0 (none) or positive, got {self.val_pairs}")
         if not 0 <= self.median_margin < 1:
             raise ValueError(f"median_margin must lie in [0, 1), got {self.median_margin}")
         if not (self.sigma > 0 and math.isfinite(self.sigma)):
@@ -136,9 +157,10 @@ def default_config(env_id: str = ENV_ID) -> AimingRetrofitConfig:
 
 
 def default_budget(env_id: str = ENV_ID) -> int:
-    """Shots of the default run: 960 candidates × at most 2,000 pairs."""
+    """Shots of the default run: 960 candidates × at most 2,000 retrofit pairs, and room for
+    one validation check per generation (none by default)."""
     c = AimingRetrofitConfig()
-    return c.evaluations * c.pairs
+    return c.evaluations * c.pairs + (c.evaluations // c.popsize) * c.val_pairs
 
 
 def load_aiming_source(source: str) -> AimingNetwork:
@@ -245,6 +267,11 @@ class AimingRetrofitTrainer:
             init = np.array([1.0, 1.0, 0.0, 0.0])
         self.train_set = _PairSet(self.policy, c.pairs, 1_000_003 + int(seed), c.reach_check)
         self.test_set = _PairSet(self.policy, c.test_pairs, int(seed), c.reach_check)
+        self.val_set = (
+            _PairSet(self.policy, c.val_pairs, 2_000_003 + int(seed), c.reach_check)
+            if c.val_pairs
+            else None
+        )
         if len(self.train_set.wind) == 0:
             raise ValueError(f"none of the {c.pairs} retrofit pairs is within reach; raise pairs")
         self.optimizer = make_optimizer(
@@ -255,9 +282,13 @@ class AimingRetrofitTrainer:
             "train": self._stats(init, self.train_set),
             "test": self._stats(init, self.test_set),
         }
+        if self.val_set is not None:
+            self.start["val"] = self._stats(init, self.val_set)
         self.best = copy.deepcopy(self.start)
-        self.best_value = self.start["train"]["miss_fraction"]
+        self.best_value = self.start["train"]["miss_fraction"]  # best on the retrofit pairs
+        self.kept_value = self._kept_value(self.start)  # the kept candidate's
         self.evaluations = 0
+        self.shots = 0
 
     def _layer(self, z: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The output layer's (weight ``[2, h]``, bias ``[2]``) of candidate ``z``."""
@@ -281,14 +312,19 @@ class AimingRetrofitTrainer:
         stats = miss_statistics(d, pairs.target, self.config.threshold)
         return {k: float(v) for k, v in stats.items()}
 
-    def _value(self, stats: dict[str, float]) -> float:
-        value = stats["miss_fraction"]
-        if self.config.median_guard and (
-            stats["median_rel_miss"]
-            > (1 - self.config.median_margin) * self.start["train"]["median_rel_miss"]
-        ):
-            value += 1.0
-        return value
+    def _value(self, stats: dict[str, float], pairs: str = "train") -> float:
+        """The criterion on pair set ``pairs`` (``"train"`` or ``"val"``), guard included."""
+        bound = (1 - self.config.median_margin) * self.start[pairs]["median_rel_miss"]
+        if self.config.median_guard and stats["median_rel_miss"] > bound:
+            return stats["median_rel_miss"] / bound  # > 1: infeasible, ranked by how far
+        return stats["miss_fraction"]
+
+    def _kept_value(self, stats: dict[str, dict[str, float]]) -> float:
+        """What a candidate must beat to be kept: the validation fraction (or, without
+        validation pairs, the retrofit pairs' value) of the kept one."""
+        if self.val_set is None:
+            return stats["train"]["miss_fraction"]
+        return stats["val"]["miss_fraction"]
 
     def _apply(self, z: np.ndarray) -> None:
         weight, bias = self._layer(z)
@@ -298,31 +334,56 @@ class AimingRetrofitTrainer:
             last.bias.copy_(bias)
 
     def update(self, max_transitions: Optional[int] = None) -> dict[str, float]:
-        """One generation of ``popsize`` candidates on the retrofit pairs; keeps the best.
+        """One generation of ``popsize`` candidates on the retrofit pairs; each that beats
+        the best value there so far is checked on the validation pairs and kept if it
+        beats the kept one there too (module docstring).
 
         Args:
             max_transitions: Not used: a generation is the smallest unit of work.
 
         Returns:
-            ``transitions`` (shots), the evaluations so far, and the source's and the kept
-            policy's miss fraction and median on the retrofit and the held-out pairs.
+            ``transitions`` (shots, validation shots included), the evaluations so far, and
+            the source's and the kept policy's miss fraction and median on the retrofit,
+            validation (``val_…``, with validation pairs) and held-out (``test_…``) pairs.
         """
         c = self.config
+        shots = 0
         candidates = [self.optimizer.ask() for _ in range(c.popsize)]
         for cand in candidates:
             stats = self._stats(cand.value, self.train_set)
+            shots += len(self.train_set.wind)
             value = self._value(stats)
             self.optimizer.tell(cand, value)
-            if value < self.best_value:
-                self.best_value = value
-                self.best_z = np.array(cand.value, dtype=np.float64)
-                self.best = {"train": stats, "test": self._stats(self.best_z, self.test_set)}
-                self._apply(self.best_z)
+            if value >= self.best_value:
+                continue
+            self.best_value = value
+            z = np.array(cand.value, dtype=np.float64)
+            seen = {"train": stats}
+            if self.val_set is not None:
+                seen["val"] = self._stats(z, self.val_set)
+                shots += len(self.val_set.wind)
+                if self._value(seen["val"], "val") >= 1.0:  # raises the validation median
+                    continue
+            kept = self._kept_value(seen)
+            if self.val_set is None or kept < self.kept_value:
+                self.kept_value = kept
+                self.best_z = z
+                self.best = {**seen, "test": self._stats(z, self.test_set)}
+                self._apply(z)
         self.evaluations += c.popsize
+        self.shots += shots
         tr, te = self.best["train"], self.best["test"]
         tr0, te0 = self.start["train"], self.start["test"]
+        val = {}
+        if self.val_set is not None:
+            val = {
+                "val_miss_fraction_start": self.start["val"]["miss_fraction"],
+                "val_miss_fraction": self.best["val"]["miss_fraction"],
+                "val_median_rel_miss_start": self.start["val"]["median_rel_miss"],
+                "val_median_rel_miss": self.best["val"]["median_rel_miss"],
+            }
         return {
-            "transitions": c.popsize * len(self.train_set.wind),
+            "transitions": shots,
             "policy_evaluations": float(self.evaluations),
             "miss_fraction_start": tr0["miss_fraction"],
             "miss_fraction": tr["miss_fraction"],
@@ -334,6 +395,7 @@ class AimingRetrofitTrainer:
             "test_miss_fraction_0.5%": te["miss_fraction_0.5%"],
             "test_median_rel_miss_start": te0["median_rel_miss"],
             "test_median_rel_miss": te["median_rel_miss"],
+            **val,
         }
 
     def agent(self) -> AimingAgent:
@@ -353,7 +415,9 @@ class AimingRetrofitTrainer:
             "best_z": self.best_z.copy(),
             "best": copy.deepcopy(self.best),
             "best_value": self.best_value,
+            "kept_value": self.kept_value,
             "evaluations": self.evaluations,
+            "shots": self.shots,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -362,4 +426,6 @@ class AimingRetrofitTrainer:
         self.best_z = np.asarray(state["best_z"])
         self.best = copy.deepcopy(state["best"])
         self.best_value = float(state["best_value"])
+        self.kept_value = float(state["kept_value"])
         self.evaluations = int(state["evaluations"])
+        self.shots = int(state["shots"])

@@ -8,13 +8,13 @@ backpropagating through aim's iterations.
    batched :func:`~diffsim.solvers.aim`; the implicit gradient of the angle and of the
    counterweight against the central differences (float64; ε = 1e-4 for the wind and the
    target, 1e-5 × the value for a field, 1e-6 × for the time step ``dt``, along which the
-   solution curves strongly, and 1e-4 × for ``weight_inertia``, whose effect on the angle
-   is so weak that at 1e-5 × the solve's rounding dominates the difference). Left out of the comparison: an entry whose perturbed solves
-   change condition (the solution map has a kink there), and one whose central differences
-   at ε and ε/10, or whose one-sided differences, disagree by more than 1 % (the solution
-   jumps within the step: the top of
-   the range has two maxima a fraction of a degree apart, and a perturbation moves the
-   solve from one to the other).
+   solution curves strongly, and 1e-4 × for ``weight_inertia``, whose effect on the angle is
+   so weak that at 1e-5 × the solve's rounding dominates the difference). Left out of the
+   comparison: an entry whose perturbed solves change condition (the solution map has a kink
+   there), and one whose central differences at ε and ε/10, or whose one-sided differences,
+   disagree by more than 1 % (the solution jumps within the step: the top of the range has
+   two maxima a fraction of a degree apart, and a perturbation moves the solve from one to
+   the other).
 2. **Cost.** For ``--cost-pairs`` interior pairs: the gradient of (angle, weight) with
    respect to the wind, the target and the sling length, (a) by the implicit function
    theorem (the solve unrecorded, then the adjoint solve in the backward pass) and (b) by

@@ -25,6 +25,7 @@ from diffsim.trebuchet import shoot  # noqa: E402
 SMALL = dict(
     pairs=300,
     test_pairs=300,
+    val_pairs=300,
     popsize=8,
     sigma=0.01,
     threshold=0.01,
@@ -61,11 +62,19 @@ def test_retrofit_lowers_its_criterion_and_saves_what_it_measured(source, tmp_pa
     trainer = AimingRetrofitTrainer(config=config, seed=0)
     start = trainer.start["train"]["miss_fraction"]
     assert 0 < start < 1
+    shots = 0
     for _ in range(4):
         metrics = trainer.update()
-    assert metrics["transitions"] == 8 * len(trainer.train_set.wind)
+        shots += metrics["transitions"]
+    # every candidate shot at the retrofit pairs, each improving one at the validation pairs
+    n_train, n_val = len(trainer.train_set.wind), len(trainer.val_set.wind)
+    assert shots == trainer.shots
+    assert (shots - 32 * n_train) % n_val == 0 and shots > 32 * n_train
     assert metrics["miss_fraction"] < start
     assert metrics["median_rel_miss"] <= metrics["median_rel_miss_start"]  # the guard
+    # kept because it is better on the validation pairs too, their median not raised
+    assert metrics["val_miss_fraction"] < metrics["val_miss_fraction_start"]
+    assert metrics["val_median_rel_miss"] <= metrics["val_median_rel_miss_start"]
     # The written policy is the kept candidate: it gives the kept fraction (float32 actions,
     # as the env acts, may move a pair across the threshold: at most one in a hundred).
     trainer.save(tmp_path / "policy.pt")
@@ -75,13 +84,43 @@ def test_retrofit_lowers_its_criterion_and_saves_what_it_measured(source, tmp_pa
     assert again < start
 
 
+def test_validation_pairs_choose_among_the_candidates_that_improve_on_the_retrofit_pairs(
+    source,
+):
+    config = AimingRetrofitConfig(source=str(source), **SMALL)
+    with_val = AimingRetrofitTrainer(config=config, seed=2)
+    without = AimingRetrofitTrainer(config=dataclasses.replace(config, val_pairs=0), seed=2)
+    assert without.val_set is None and "val_miss_fraction" not in without.update()
+    for _ in range(3):
+        m = with_val.update()
+    for _ in range(2):
+        without.update()
+    # without validation pairs the kept candidate is the best one on the retrofit pairs
+    assert without.best["train"]["miss_fraction"] == without.best_value
+    # with them, the optimiser's best on the retrofit pairs may be better than the kept one,
+    # never worse; the kept one is the best of the improvers on the validation pairs
+    assert with_val.best_value <= m["miss_fraction"]
+    assert with_val.kept_value == m["val_miss_fraction"] <= m["val_miss_fraction_start"]
+    # the validation set is drawn apart from the other two
+    assert not torch.equal(with_val.val_set.wind, with_val.train_set.wind)
+    assert not torch.equal(with_val.val_set.wind, with_val.test_set.wind)
+    with pytest.raises(ValueError, match="val_pairs must be 0"):
+        AimingRetrofitConfig(val_pairs=-1)
+
+
 def test_the_median_guard_rejects_candidates_that_raise_the_median(source):
     config = AimingRetrofitConfig(source=str(source), **SMALL)
     trainer = AimingRetrofitTrainer(config=config, seed=1)
     stats = dict(trainer.start["train"])
     assert trainer._value(stats) == stats["miss_fraction"]
     stats["median_rel_miss"] *= 1.01
-    assert trainer._value(stats) == stats["miss_fraction"] + 1.0
+    # infeasible: ranked after every feasible value (<= 1), by how far past the bound
+    assert trainer._value(stats) == pytest.approx(1.01, rel=1e-12)
+    stats["median_rel_miss"] *= 1.01
+    assert trainer._value(stats) == pytest.approx(1.01**2, rel=1e-12)
+    margined = AimingRetrofitTrainer(config=dataclasses.replace(config, median_margin=0.1), seed=1)
+    stats = dict(margined.start["train"])
+    assert margined._value(stats) == pytest.approx(1 / 0.9, rel=1e-12)  # the margin binds
     unguarded = AimingRetrofitTrainer(
         config=dataclasses.replace(config, median_guard=False), seed=1
     )
