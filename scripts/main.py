@@ -32,7 +32,7 @@ SUBCOMMANDS: dict[str, str] = {
     "record": "record trajectories of any Gymnasium env for diffsim fit (.npz)",
     "fit": "estimate a system's physical parameters from recorded data (system identification)",
     "grads": "the policy gradient's health against the horizon (norm, SNR, FD, Lyapunov)",
-    "hypertune": "tune BPTT's learning rate and start spread by hypergradients through training",
+    "hypertune": "tune BPTT's learning rate, start spread and loss weight by hypergradients",
 }
 """Subcommand → its one-line help (the module's ``add_parser`` states the same line)."""
 
