@@ -37,15 +37,12 @@ What is optimised (``parameters``)
     batched shot per pair.
 
 The criterion and its guard
-    A candidate's value is its fraction of missed pairs (a failed shot counts as a miss). With
-    ``median_guard``, a candidate whose median relative miss over the retrofit pairs is larger than
-    the bound (the source network's median times ``1 − median_margin``) is infeasible: its value is
-    its median divided by the bound, a number above 1. So every infeasible candidate ranks below
-    every feasible one, and infeasible ones rank by how far they exceed the bound, which leads the
-    optimiser back towards the feasible region (the constraint rule of Deb 2000, "An efficient
-    constraint handling method for genetic algorithms", Comput. Methods Appl. Mech. Engrg. 186). No
-    infeasible candidate is kept. The kept policy never has a higher value than the source's, on the
-    retrofit pairs nor on the validation pairs.
+    A candidate's value is its fraction of missed pairs (a failed shot counts as a miss).
+    With ``median_guard``, a candidate whose median relative miss over the retrofit pairs is
+    larger than the bound (the source network's median times ``1 − median_margin``) is
+    infeasible: its value is ``1 +`` its fraction, behind every feasible value, so that no
+    infeasible candidate is kept. The kept policy never has a higher value than the
+    source's, on the retrofit pairs nor on the validation pairs.
 
 Cost
     Every candidate simulates one shot per retrofit pair, and each candidate shot at the
@@ -127,7 +124,7 @@ class AimingRetrofitConfig:
     median_margin: float = 0.0
     optimizer: str = "CMA"
     popsize: int = 16
-    sigma: float = 1e-5
+    sigma: float = 1e-4
     evaluations: int = 960
 
     def __post_init__(self) -> None:
@@ -316,7 +313,7 @@ class AimingRetrofitTrainer:
         """The criterion on pair set ``pairs`` (``"train"`` or ``"val"``), guard included."""
         bound = (1 - self.config.median_margin) * self.start[pairs]["median_rel_miss"]
         if self.config.median_guard and stats["median_rel_miss"] > bound:
-            return stats["median_rel_miss"] / bound  # > 1: infeasible, ranked by how far
+            return 1.0 + stats["miss_fraction"]  # infeasible: behind every feasible value
         return stats["miss_fraction"]
 
     def _kept_value(self, stats: dict[str, dict[str, float]]) -> float:
