@@ -95,7 +95,7 @@ class AimingRetrofitConfig:
         test_pairs: Held-out pairs drawn for the reported test metrics.
         val_pairs: Validation pairs drawn to choose the kept candidate among those that
             improve on the retrofit pairs (0, the default: keep the best on the retrofit
-            pairs; ``docs/aiming_retrofit.md`` says what 2,000 did).
+            pairs).
         reach_check: Drop the pairs out of reach (``False``: keep every pair, each one out of
             reach then a miss for every candidate; for quick checks, as the reach grid
             takes seconds to compute).
