@@ -102,13 +102,29 @@ def _policy(task: Task, policy: Optional[Any], seed: int) -> ControlPolicy:
     return net.to(torch.float64).eval()
 
 
-def _grad(
-    loss: torch.Tensor, params: list[torch.Tensor], retain_graph: bool = False
-) -> torch.Tensor:
-    grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
-    return torch.cat(
-        [(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, params)]
+def _grads(outputs: Sequence[torch.Tensor], params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The flat gradient of each scalar in ``outputs`` with respect to ``params``.
+
+    One backward pass, vectorised over the outputs (``is_grads_batched``): the losses at
+    several horizons share one rollout, and a prefix's backward still runs through every
+    step the stacked tensors hold, so separate passes would cost one full pass each.
+    """
+    stacked = torch.stack(list(outputs))
+    n = stacked.shape[0]
+    eye = torch.eye(n, dtype=stacked.dtype, device=stacked.device)
+    grads = torch.autograd.grad(
+        stacked, params, grad_outputs=eye, is_grads_batched=True, allow_unused=True
     )
+    flat = torch.cat(
+        [
+            (
+                torch.zeros((n, p.numel()), dtype=p.dtype, device=p.device) if g is None else g
+            ).reshape(n, -1)
+            for g, p in zip(grads, params)
+        ],
+        dim=1,
+    )
+    return list(flat.unbind(0))
 
 
 def _spread(values: torch.Tensor) -> dict[str, float]:
@@ -159,8 +175,7 @@ class _Loss:
         """The flat weight gradient and the value of the loss at each horizon."""
         params = list(net.parameters())
         values = self(net, starts, horizons, noise_seed)
-        grads = [_grad(v, params, retain_graph=k < len(values) - 1) for k, v in enumerate(values)]
-        return grads, [float(v.detach()) for v in values]
+        return _grads(values, params), [float(v.detach()) for v in values]
 
 
 def _lyapunov(
@@ -175,15 +190,15 @@ def _lyapunov(
     x0 = starts.clone().requires_grad_(True)
     out = loss.rollout(net, x0, max(horizons), noise_seed)
     alive = out.alive.sum(0)
+    n = out.states.shape[-1]
+    # Row i of each start's Jacobian at every horizon, in one batched backward pass.
+    sums = [out.states[h][:, i].sum() for h in horizons for i in range(n)]
+    rows = _grads(sums, [x0])
     result = []
-    for horizon in horizons:
-        final = out.states[horizon]
-        rows = [
-            torch.autograd.grad(final[:, i].sum(), x0, retain_graph=True, allow_unused=True)[0]
-            for i in range(final.shape[-1])
-        ]
-        rows = [torch.zeros_like(x0) if r is None else r for r in rows]
-        jac = torch.stack(rows, dim=1)[alive >= horizon]  # [B', n, n]: d x_H[i] / d x_0[j]
+    for k, horizon in enumerate(horizons):
+        block = rows[k * n : (k + 1) * n]
+        jac = torch.stack([r.view_as(x0) for r in block], dim=1)  # [B, n, n]: d x_H[i] / d x_0[j]
+        jac = jac[alive >= horizon]
         if jac.shape[0] == 0:
             result.append((None, 0))
             continue
@@ -235,11 +250,13 @@ def _reinforce(
 
         out = rollout(act, task, starts, max(horizons), on_terminate="mask")
         steps = torch.cumsum(torch.stack(logps) * out.alive, 0)  # [T, B]: prefix sums
-        for k, horizon in enumerate(horizons):
+        surrogates = []
+        for horizon in horizons:
             value = objective(_prefix(out, horizon)).detach()
             baseline = (value.sum() - value) / (value.shape[0] - 1)
-            surrogate = ((value - baseline) * steps[horizon - 1]).mean()
-            estimates[k].append(_grad(surrogate, params, retain_graph=k < len(horizons) - 1))
+            surrogates.append(((value - baseline) * steps[horizon - 1]).mean())
+        for k, grad in enumerate(_grads(surrogates, params)):
+            estimates[k].append(grad)
     result = []
     for per_chunk in estimates:
         stacked = torch.stack(per_chunk)

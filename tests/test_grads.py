@@ -95,11 +95,32 @@ def test_the_reinforce_reference_is_the_gradient_of_the_expected_loss(task_name,
 
         out = rollout(act, task, start, horizon)
         total = total + torch.stack(logps).sum(0).exp().mean() * objective(out).detach().mean()
-    exact = grads._grad(total, list(net.parameters()))
+    (exact,) = grads._grads([total], list(net.parameters()))
     ((ref, rel_stderr),) = grads._reinforce(task, net, objective, [horizon], 16384, seed=5)
     assert 0 < rel_stderr < 0.05
     error = float((ref - exact).norm() / exact.norm())
     assert error < 4 * rel_stderr
+
+
+@pytest.mark.parametrize("estimator", ["st_argmax", "st_gumbel", "expected"])
+def test_one_batched_backward_equals_one_pass_per_horizon(estimator):
+    # _grads vectorises the backward pass over the horizons' losses (vmap, through the
+    # estimators' custom autograd functions); each row must be that loss's own gradient.
+    task = get_task("acrobot")
+    spec = replace(policy_spec_for(task, default_config(task)), estimator=estimator)
+    net = build_policy(spec, torch.Generator().manual_seed(1)).to(torch.float64)
+    params = list(net.parameters())
+    loss = grads._Loss(task, grads._objective(task, "balance"))
+    starts = task.sample_initial(5, torch.Generator().manual_seed(2), torch.float64)
+    values = loss(net, starts, [3, 7, 12], noise_seed=4)
+    singles = []
+    for value in values:
+        single = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+        flat = [torch.zeros_like(p) if g is None else g for g, p in zip(single, params)]
+        singles.append(torch.cat([f.reshape(-1) for f in flat]))
+    for row, flat in zip(grads._grads(values, params), singles):
+        assert flat.abs().max() > 0
+        torch.testing.assert_close(row, flat, rtol=1e-12, atol=1e-14)
 
 
 def test_measurements_on_a_smooth_task(tmp_path):
