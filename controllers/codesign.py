@@ -12,8 +12,11 @@ target ~ U(20, 100) m) of the counterweight needed,
 with (w_i, d_i) the closest shot's counterweight and distance, so that a design pays for
 the targets it cannot reach, about continuously at the edge of reach (exactly where the
 closest shot is at the box's heaviest counterweight). The counterweight box is (50, 300)
-lb by default, where the range rises smoothly with the counterweight (above about 350 lb
-the reference trebuchet's range turns irregular: ``docs/trebuchet.md``); κ = 20 lb/m. ∇J
+lb by default, where the preset's range rises smoothly with the counterweight (above about
+350 lb the reference trebuchet's range turns irregular: ``docs/trebuchet.md``); for some
+changed geometries the range peaks below 300 lb, the closest shot is then the farthest
+scanned counterweight, and J jumps where that choice moves (``docs/implicit.md``,
+"Co-design"). κ = 20 lb/m. ∇J
 comes from aim's implicit gradients (no differentiation through aim's iterations);
 :func:`codesign` descends it with Adam on the logarithm of the design factors (each field
 as a multiple of the preset's value, kept within ``bounds``). :func:`cmaes` runs
